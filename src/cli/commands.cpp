@@ -1,0 +1,12 @@
+#include "cli/commands.h"
+
+namespace flops::cli {
+
+void register_commands(CLI::App& app) {
+  add_info(app);
+  add_tokenize(app);
+  add_generate(app);
+  add_perplexity(app);
+}
+
+}  // namespace flops::cli

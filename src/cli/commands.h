@@ -1,0 +1,15 @@
+#pragma once
+// Each command lives in src/cli/cmd_<name>.cpp and adds itself to the app here.
+// A command reports failure by throwing flops::Error (main prints it on one line, exits 1).
+#include <CLI/CLI.hpp>
+
+namespace flops::cli {
+
+void register_commands(CLI::App& app);
+
+void add_info(CLI::App& app);
+void add_tokenize(CLI::App& app);
+void add_generate(CLI::App& app);
+void add_perplexity(CLI::App& app);
+
+}  // namespace flops::cli

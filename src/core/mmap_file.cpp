@@ -1,0 +1,97 @@
+#include "core/mmap_file.h"
+#include "core/error.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <fstream>
+#include <sstream>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <utility>
+
+namespace flops {
+
+MappedFile::MappedFile(const std::string& p) : path(p) {
+  int fd = ::open(p.c_str(), O_RDONLY);
+  if (fd < 0) fail("cannot open '{}': {}", p, std::strerror(errno));
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    int e = errno;
+    ::close(fd);
+    fail("cannot stat '{}': {}", p, std::strerror(e));
+  }
+  if (S_ISDIR(st.st_mode)) {
+    ::close(fd);
+    fail("'{}' is a directory, not a file", p);
+  }
+  size = (size_t)st.st_size;
+  if (size > 0) {
+    void* m = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (m == MAP_FAILED) {
+      int e = errno;
+      ::close(fd);
+      fail("cannot map '{}': {}", p, std::strerror(e));
+    }
+    data = (const uint8_t*)m;
+  }
+  ::close(fd);
+}
+
+MappedFile::~MappedFile() {
+  if (data) munmap((void*)data, size);
+}
+
+MappedFile::MappedFile(MappedFile&& o) noexcept
+    : data(std::exchange(o.data, nullptr)), size(std::exchange(o.size, 0)), path(std::move(o.path)) {}
+
+MappedFile& MappedFile::operator=(MappedFile&& o) noexcept {
+  if (this != &o) {
+    if (data) munmap((void*)data, size);
+    data = std::exchange(o.data, nullptr);
+    size = std::exchange(o.size, 0);
+    path = std::move(o.path);
+  }
+  return *this;
+}
+
+void write_file_atomic(const std::string& path, const void* bytes, size_t n) {
+  std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) fail("cannot create '{}': {}", tmp, std::strerror(errno));
+  const char* p = (const char*)bytes;
+  size_t left = n;
+  while (left > 0) {
+    ssize_t w = ::write(fd, p, left);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      int e = errno;
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      fail("cannot write '{}': {}", tmp, std::strerror(e));
+    }
+    p += w;
+    left -= (size_t)w;
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    int e = errno;
+    ::unlink(tmp.c_str());
+    fail("cannot flush '{}': {}", tmp, std::strerror(e));
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    int e = errno;
+    ::unlink(tmp.c_str());
+    fail("cannot rename '{}' to '{}': {}", tmp, path, std::strerror(e));
+  }
+}
+
+std::string read_text_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) fail("cannot open '{}': {}", path, std::strerror(errno));
+  std::ostringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+}  // namespace flops

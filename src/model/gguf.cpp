@@ -1,0 +1,429 @@
+#include "model/gguf.h"
+
+#include <cstring>
+#include <limits>
+
+#include "core/error.h"
+
+namespace flops {
+
+std::string_view gguf_type_name(GGUFType t) {
+  static const char* names[] = {"u8", "i8", "u16", "i16", "u32", "i32", "f32",
+                                "bool", "string", "array", "u64", "i64", "f64"};
+  auto i = (uint32_t)t;
+  return i < 13 ? names[i] : "unknown";
+}
+
+bool GGUFValue::is_integer() const {
+  switch (type) {
+    case GGUFType::U8: case GGUFType::I8: case GGUFType::U16: case GGUFType::I16:
+    case GGUFType::U32: case GGUFType::I32: case GGUFType::U64: case GGUFType::I64:
+      return true;
+    default:
+      return false;
+  }
+}
+
+namespace {
+
+size_t scalar_size(GGUFType t) {
+  switch (t) {
+    case GGUFType::U8: case GGUFType::I8: case GGUFType::BOOL: return 1;
+    case GGUFType::U16: case GGUFType::I16: return 2;
+    case GGUFType::U32: case GGUFType::I32: case GGUFType::F32: return 4;
+    case GGUFType::U64: case GGUFType::I64: case GGUFType::F64: return 8;
+    default: return 0;
+  }
+}
+
+// Bounds-checked little-endian reader over the file image.
+struct Cursor {
+  const uint8_t* base;
+  size_t size;
+  size_t pos = 0;
+  const std::string& name;
+
+  size_t left() const { return size - pos; }
+  void need(size_t n, const char* what) const {
+    if (n > left()) fail("{}: truncated GGUF file: {} needs {} bytes at offset {}, only {} left", name, what, n, pos, left());
+  }
+  template <typename T>
+  T read(const char* what) {
+    need(sizeof(T), what);
+    T v;
+    std::memcpy(&v, base + pos, sizeof(T));
+    pos += sizeof(T);
+    return v;
+  }
+  std::string_view str(const char* what) {
+    uint64_t n = read<uint64_t>(what);
+    need(n, what);
+    std::string_view s((const char*)base + pos, n);
+    pos += n;
+    return s;
+  }
+};
+
+void read_scalar(Cursor& c, GGUFType t, GGUFValue& v, const std::string& key) {
+  switch (t) {
+    case GGUFType::U8: v.u = c.read<uint8_t>(key.c_str()); v.i = (int64_t)v.u; break;
+    case GGUFType::I8: v.i = c.read<int8_t>(key.c_str()); v.u = (uint64_t)v.i; break;
+    case GGUFType::U16: v.u = c.read<uint16_t>(key.c_str()); v.i = (int64_t)v.u; break;
+    case GGUFType::I16: v.i = c.read<int16_t>(key.c_str()); v.u = (uint64_t)v.i; break;
+    case GGUFType::U32: v.u = c.read<uint32_t>(key.c_str()); v.i = (int64_t)v.u; break;
+    case GGUFType::I32: v.i = c.read<int32_t>(key.c_str()); v.u = (uint64_t)v.i; break;
+    case GGUFType::U64: v.u = c.read<uint64_t>(key.c_str()); v.i = (int64_t)v.u; break;
+    case GGUFType::I64: v.i = c.read<int64_t>(key.c_str()); v.u = (uint64_t)v.i; break;
+    case GGUFType::F32: v.f = c.read<float>(key.c_str()); break;
+    case GGUFType::F64: v.f = c.read<double>(key.c_str()); break;
+    case GGUFType::BOOL: {
+      uint8_t b = c.read<uint8_t>(key.c_str());
+      if (b > 1) fail("{}: metadata '{}': bool value {} is not 0 or 1", c.name, key, b);
+      v.u = b;
+      v.i = b;
+      break;
+    }
+    case GGUFType::STRING: v.str = c.str(key.c_str()); break;
+    default: fail("{}: metadata '{}': unknown value type {}", c.name, key, (uint32_t)t);
+  }
+}
+
+void read_value(Cursor& c, GGUFType t, GGUFValue& v, const std::string& key, int depth) {
+  v.type = t;
+  if (t != GGUFType::ARRAY) {
+    read_scalar(c, t, v, key);
+    return;
+  }
+  if (depth > 2) fail("{}: metadata '{}': arrays nested too deeply", c.name, key);
+  uint32_t at = c.read<uint32_t>(key.c_str());
+  if (at > (uint32_t)GGUFType::F64) fail("{}: metadata '{}': unknown array element type {}", c.name, key, at);
+  v.arr_type = (GGUFType)at;
+  v.arr_count = c.read<uint64_t>(key.c_str());
+  v.arr_data = c.base + c.pos;
+  if (v.arr_type == GGUFType::STRING) {
+    // Each string needs at least its 8-byte length: bound the count before reserving.
+    if (v.arr_count > c.left() / 8) fail("{}: metadata '{}': string array of {} elements does not fit in the file", c.name, key, v.arr_count);
+    v.arr_strings.reserve(v.arr_count);
+    for (uint64_t k = 0; k < v.arr_count; k++) v.arr_strings.push_back(c.str(key.c_str()));
+  } else if (v.arr_type == GGUFType::ARRAY) {
+    if (v.arr_count > c.left() / 12) fail("{}: metadata '{}': nested array of {} elements does not fit in the file", c.name, key, v.arr_count);
+    for (uint64_t k = 0; k < v.arr_count; k++) {
+      GGUFValue inner;
+      read_value(c, GGUFType::ARRAY, inner, key, depth + 1);
+    }
+  } else {
+    size_t es = scalar_size(v.arr_type);
+    if (v.arr_count > c.left() / es) fail("{}: metadata '{}': array of {} {} elements does not fit in the file", c.name, key, v.arr_count, gguf_type_name(v.arr_type));
+    if (v.arr_type == GGUFType::BOOL) {
+      for (uint64_t k = 0; k < v.arr_count; k++)
+        if (c.base[c.pos + k] > 1) fail("{}: metadata '{}': bool element is not 0 or 1", c.name, key);
+    }
+    c.pos += v.arr_count * es;
+  }
+}
+
+}  // namespace
+
+GGUFFile gguf_parse(const uint8_t* data, size_t size, std::shared_ptr<MappedFile> owner, const std::string& name) {
+  GGUFFile g;
+  g.file = std::move(owner);
+  Cursor c{data, size, 0, name};
+  if (size < 4 || std::memcmp(data, "GGUF", 4) != 0) fail("{}: not a GGUF file (bad magic)", name);
+  c.pos = 4;
+  g.version = c.read<uint32_t>("version");
+  if (g.version == 1) fail("{}: GGUF version 1 is not supported (only 2 and 3)", name);
+  if (g.version != 2 && g.version != 3) fail("{}: unsupported GGUF version {} (only 2 and 3)", name, g.version);
+  uint64_t n_tensors = c.read<uint64_t>("tensor count");
+  uint64_t n_kv = c.read<uint64_t>("metadata count");
+  // A key-value pair takes at least 8 (key length) + 4 (type) + 1 bytes; a tensor info at least 8+4+8+4+8.
+  if (n_kv > c.left() / 13) fail("{}: metadata count {} is larger than the file can hold", name, n_kv);
+  for (uint64_t k = 0; k < n_kv; k++) {
+    std::string key(c.str("metadata key"));
+    if (key.empty()) fail("{}: metadata key {} is empty", name, k);
+    uint32_t t = c.read<uint32_t>("metadata type");
+    if (t > (uint32_t)GGUFType::F64) fail("{}: metadata '{}': unknown value type {}", name, key, t);
+    GGUFValue v;
+    read_value(c, (GGUFType)t, v, key, 0);
+    if (g.kv.count(key)) fail("{}: duplicate metadata key '{}'", name, key);
+    g.kv_order.push_back(key);
+    g.kv.emplace(std::move(key), std::move(v));
+  }
+  if (const GGUFValue* a = g.find("general.alignment")) {
+    if (!a->is_integer()) fail("{}: general.alignment is not an integer", name);
+    if (a->u == 0 || a->u > (1u << 20) || (a->u & (a->u - 1))) fail("{}: general.alignment {} is not a power of two", name, a->u);
+    g.alignment = (uint32_t)a->u;
+  }
+  if (n_tensors > c.left() / 32) fail("{}: tensor count {} is larger than the file can hold", name, n_tensors);
+  g.tensors.reserve(n_tensors);
+  for (uint64_t k = 0; k < n_tensors; k++) {
+    GGUFTensorInfo ti;
+    ti.name = std::string(c.str("tensor name"));
+    uint32_t nd = c.read<uint32_t>("tensor dims");
+    if (nd == 0 || nd > 4) fail("{}: tensor '{}' has {} dimensions (1 to 4 allowed)", name, ti.name, nd);
+    uint64_t ne = 1;
+    for (uint32_t d = 0; d < nd; d++) {
+      int64_t dim = c.read<int64_t>("tensor shape");
+      if (dim <= 0 || dim > (int64_t(1) << 40)) fail("{}: tensor '{}' has invalid dimension {}", name, ti.name, dim);
+      if (ne > (uint64_t(1) << 42) / (uint64_t)dim) fail("{}: tensor '{}' has too many elements", name, ti.name);
+      ne *= (uint64_t)dim;
+      ti.shape.push_back(dim);
+    }
+    uint32_t type = c.read<uint32_t>("tensor type");
+    if (!dtype_known(type)) fail("{}: tensor '{}' has unsupported type {} (supported: F32, F16, BF16, Q8_0, Q4_0)", name, ti.name, type);
+    ti.type = (DType)type;
+    if (ti.shape[0] % dtype_block_elems(ti.type) != 0)
+      fail("{}: tensor '{}' row of {} is not a multiple of the {} block size", name, ti.name, ti.shape[0], dtype_name(ti.type));
+    ti.offset = c.read<uint64_t>("tensor offset");
+    if (ti.offset % g.alignment != 0) fail("{}: tensor '{}' offset {} is not aligned to {}", name, ti.name, ti.offset, g.alignment);
+    ti.n_elements = ne;
+    ti.n_bytes = ne / dtype_block_elems(ti.type) * dtype_block_bytes(ti.type);
+    if (g.tensor_index.count(ti.name)) fail("{}: duplicate tensor name '{}'", name, ti.name);
+    g.tensor_index.emplace(ti.name, g.tensors.size());
+    g.tensors.push_back(std::move(ti));
+  }
+  uint64_t data_off = (c.pos + g.alignment - 1) / g.alignment * g.alignment;
+  g.data_offset = data_off;
+  for (auto& ti : g.tensors) {
+    if (data_off > size || ti.offset > size - data_off || ti.n_bytes > size - data_off - ti.offset)
+      fail("{}: truncated GGUF file: tensor '{}' data ({} bytes at offset {}) extends past the end of the file ({} bytes)",
+           name, ti.name, ti.n_bytes, data_off + ti.offset, size);
+    ti.data = data + data_off + ti.offset;
+  }
+  return g;
+}
+
+GGUFFile gguf_open(const std::string& path) {
+  auto mf = std::make_shared<MappedFile>(path);
+  const uint8_t* d = mf->data;
+  size_t n = mf->size;
+  return gguf_parse(d, n, mf, path);
+}
+
+const GGUFValue* GGUFFile::find(std::string_view key) const {
+  auto it = kv.find(key);
+  return it == kv.end() ? nullptr : &it->second;
+}
+
+const GGUFTensorInfo* GGUFFile::find_tensor(std::string_view name) const {
+  auto it = tensor_index.find(name);
+  return it == tensor_index.end() ? nullptr : &tensors[it->second];
+}
+
+namespace {
+const GGUFValue& must(const GGUFFile& g, std::string_view key) {
+  const GGUFValue* v = g.find(key);
+  if (!v) fail("model metadata is missing '{}'", key);
+  return *v;
+}
+}  // namespace
+
+int64_t GGUFFile::get_int(std::string_view key) const {
+  const GGUFValue& v = must(*this, key);
+  if (!v.is_integer()) fail("model metadata '{}' is {}, expected an integer", key, gguf_type_name(v.type));
+  return v.i;
+}
+int64_t GGUFFile::get_int(std::string_view key, int64_t def) const { return find(key) ? get_int(key) : def; }
+
+double GGUFFile::get_float(std::string_view key) const {
+  const GGUFValue& v = must(*this, key);
+  if (v.is_float()) return v.f;
+  if (v.is_integer()) return (double)v.i;
+  fail("model metadata '{}' is {}, expected a number", key, gguf_type_name(v.type));
+}
+double GGUFFile::get_float(std::string_view key, double def) const { return find(key) ? get_float(key) : def; }
+
+bool GGUFFile::get_bool(std::string_view key, bool def) const {
+  const GGUFValue* v = find(key);
+  if (!v) return def;
+  if (v->type != GGUFType::BOOL) fail("model metadata '{}' is {}, expected bool", key, gguf_type_name(v->type));
+  return v->u != 0;
+}
+
+std::string GGUFFile::get_string(std::string_view key) const {
+  const GGUFValue& v = must(*this, key);
+  if (v.type != GGUFType::STRING) fail("model metadata '{}' is {}, expected a string", key, gguf_type_name(v.type));
+  return std::string(v.str);
+}
+std::string GGUFFile::get_string(std::string_view key, std::string def) const { return find(key) ? get_string(key) : def; }
+
+const std::vector<std::string_view>& GGUFFile::get_string_array(std::string_view key) const {
+  const GGUFValue& v = must(*this, key);
+  if (v.type != GGUFType::ARRAY || v.arr_type != GGUFType::STRING) fail("model metadata '{}' is not an array of strings", key);
+  return v.arr_strings;
+}
+
+uint64_t GGUFFile::array_size(std::string_view key) const {
+  const GGUFValue& v = must(*this, key);
+  if (v.type != GGUFType::ARRAY) fail("model metadata '{}' is not an array", key);
+  return v.arr_count;
+}
+
+std::vector<float> GGUFFile::get_float_array(std::string_view key) const {
+  const GGUFValue& v = must(*this, key);
+  if (v.type != GGUFType::ARRAY) fail("model metadata '{}' is not an array", key);
+  std::vector<float> out(v.arr_count);
+  for (uint64_t k = 0; k < v.arr_count; k++) {
+    switch (v.arr_type) {
+      case GGUFType::F32: { float x; std::memcpy(&x, v.arr_data + 4 * k, 4); out[k] = x; break; }
+      case GGUFType::F64: { double x; std::memcpy(&x, v.arr_data + 8 * k, 8); out[k] = (float)x; break; }
+      default: fail("model metadata '{}' is an array of {}, expected floats", key, gguf_type_name(v.arr_type));
+    }
+  }
+  return out;
+}
+
+std::vector<int32_t> GGUFFile::get_int_array(std::string_view key) const {
+  const GGUFValue& v = must(*this, key);
+  if (v.type != GGUFType::ARRAY) fail("model metadata '{}' is not an array", key);
+  std::vector<int32_t> out(v.arr_count);
+  for (uint64_t k = 0; k < v.arr_count; k++) {
+    const uint8_t* p = v.arr_data;
+    switch (v.arr_type) {
+      case GGUFType::I32: { int32_t x; std::memcpy(&x, p + 4 * k, 4); out[k] = x; break; }
+      case GGUFType::U32: { uint32_t x; std::memcpy(&x, p + 4 * k, 4); out[k] = (int32_t)x; break; }
+      case GGUFType::I8: out[k] = (int8_t)p[k]; break;
+      case GGUFType::U8: out[k] = p[k]; break;
+      case GGUFType::I16: { int16_t x; std::memcpy(&x, p + 2 * k, 2); out[k] = x; break; }
+      case GGUFType::U16: { uint16_t x; std::memcpy(&x, p + 2 * k, 2); out[k] = x; break; }
+      case GGUFType::I64: { int64_t x; std::memcpy(&x, p + 8 * k, 8); out[k] = (int32_t)x; break; }
+      case GGUFType::U64: { uint64_t x; std::memcpy(&x, p + 8 * k, 8); out[k] = (int32_t)x; break; }
+      default: fail("model metadata '{}' is an array of {}, expected integers", key, gguf_type_name(v.arr_type));
+    }
+  }
+  return out;
+}
+
+// ---- writer ----
+
+namespace {
+template <typename T>
+void append(std::vector<uint8_t>& b, T v) {
+  const uint8_t* p = (const uint8_t*)&v;
+  b.insert(b.end(), p, p + sizeof(T));
+}
+void append_str(std::vector<uint8_t>& b, const std::string& s) {
+  append<uint64_t>(b, s.size());
+  b.insert(b.end(), s.begin(), s.end());
+}
+}  // namespace
+
+void GGUFWriter::put(const std::string& key, std::vector<uint8_t> bytes) {
+  for (auto& kv : kvs_)
+    if (kv.key == key) {
+      kv.bytes = std::move(bytes);
+      return;
+    }
+  kvs_.push_back({key, std::move(bytes)});
+}
+
+#define FLOPS_GGUF_SCALAR(fn, T, tag)                 \
+  void GGUFWriter::fn(const std::string& key, T v) { \
+    std::vector<uint8_t> b;                           \
+    append<uint32_t>(b, (uint32_t)GGUFType::tag);     \
+    append<T>(b, v);                                  \
+    put(key, std::move(b));                           \
+  }
+FLOPS_GGUF_SCALAR(set_u32, uint32_t, U32)
+FLOPS_GGUF_SCALAR(set_i32, int32_t, I32)
+FLOPS_GGUF_SCALAR(set_u64, uint64_t, U64)
+FLOPS_GGUF_SCALAR(set_f32, float, F32)
+#undef FLOPS_GGUF_SCALAR
+
+void GGUFWriter::set_bool(const std::string& key, bool v) {
+  std::vector<uint8_t> b;
+  append<uint32_t>(b, (uint32_t)GGUFType::BOOL);
+  append<uint8_t>(b, v ? 1 : 0);
+  put(key, std::move(b));
+}
+
+void GGUFWriter::set_string(const std::string& key, const std::string& v) {
+  std::vector<uint8_t> b;
+  append<uint32_t>(b, (uint32_t)GGUFType::STRING);
+  append_str(b, v);
+  put(key, std::move(b));
+}
+
+void GGUFWriter::set_string_array(const std::string& key, const std::vector<std::string>& v) {
+  std::vector<uint8_t> b;
+  append<uint32_t>(b, (uint32_t)GGUFType::ARRAY);
+  append<uint32_t>(b, (uint32_t)GGUFType::STRING);
+  append<uint64_t>(b, v.size());
+  for (auto& s : v) append_str(b, s);
+  put(key, std::move(b));
+}
+
+void GGUFWriter::set_f32_array(const std::string& key, const std::vector<float>& v) {
+  std::vector<uint8_t> b;
+  append<uint32_t>(b, (uint32_t)GGUFType::ARRAY);
+  append<uint32_t>(b, (uint32_t)GGUFType::F32);
+  append<uint64_t>(b, v.size());
+  for (float x : v) append<float>(b, x);
+  put(key, std::move(b));
+}
+
+void GGUFWriter::set_i32_array(const std::string& key, const std::vector<int32_t>& v) {
+  std::vector<uint8_t> b;
+  append<uint32_t>(b, (uint32_t)GGUFType::ARRAY);
+  append<uint32_t>(b, (uint32_t)GGUFType::I32);
+  append<uint64_t>(b, v.size());
+  for (int32_t x : v) append<int32_t>(b, x);
+  put(key, std::move(b));
+}
+
+void GGUFWriter::add_tensor(const std::string& name, DType type, std::vector<int64_t> shape, const void* data, size_t bytes) {
+  if (shape.empty() || shape.size() > 4) fail("tensor '{}': {} dimensions (1 to 4 allowed)", name, shape.size());
+  uint64_t ne = 1;
+  for (auto d : shape) {
+    if (d <= 0) fail("tensor '{}': dimension {} must be positive", name, d);
+    ne *= (uint64_t)d;
+  }
+  size_t expect = dtype_row_bytes(type, shape[0]) * (ne / (uint64_t)shape[0]);
+  if (bytes != expect) fail("tensor '{}': {} bytes given, {} expected for its shape and type", name, bytes, expect);
+  for (auto& t : tensors_)
+    if (t.name == name) fail("tensor '{}' added twice", name);
+  const uint8_t* p = (const uint8_t*)data;
+  tensors_.push_back({name, type, std::move(shape), std::vector<uint8_t>(p, p + bytes)});
+}
+
+std::vector<uint8_t> GGUFWriter::serialize() const {
+  std::vector<uint8_t> b;
+  b.insert(b.end(), {'G', 'G', 'U', 'F'});
+  append<uint32_t>(b, 3);
+  append<uint64_t>(b, tensors_.size());
+  bool has_align = false;
+  for (auto& kv : kvs_) has_align |= kv.key == "general.alignment";
+  append<uint64_t>(b, kvs_.size() + (alignment != 32 && !has_align ? 1 : 0));
+  for (auto& kv : kvs_) {
+    append_str(b, kv.key);
+    b.insert(b.end(), kv.bytes.begin(), kv.bytes.end());
+  }
+  if (alignment != 32 && !has_align) {
+    append_str(b, "general.alignment");
+    append<uint32_t>(b, (uint32_t)GGUFType::U32);
+    append<uint32_t>(b, alignment);
+  }
+  uint64_t off = 0;
+  std::vector<uint64_t> offsets;
+  for (auto& t : tensors_) {
+    append_str(b, t.name);
+    append<uint32_t>(b, (uint32_t)t.shape.size());
+    for (auto d : t.shape) append<uint64_t>(b, (uint64_t)d);
+    append<uint32_t>(b, (uint32_t)t.type);
+    append<uint64_t>(b, off);
+    offsets.push_back(off);
+    off += (t.data.size() + alignment - 1) / alignment * alignment;
+  }
+  b.resize((b.size() + alignment - 1) / alignment * alignment, 0);
+  size_t base = b.size();
+  b.resize(base + off, 0);
+  for (size_t i = 0; i < tensors_.size(); i++)
+    std::memcpy(b.data() + base + offsets[i], tensors_[i].data.data(), tensors_[i].data.size());
+  return b;
+}
+
+void GGUFWriter::write(const std::string& path) const {
+  std::vector<uint8_t> b = serialize();
+  write_file_atomic(path, b.data(), b.size());
+}
+
+}  // namespace flops
