@@ -1,5 +1,8 @@
 #include "model/gguf.h"
 
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 
@@ -36,7 +39,17 @@ size_t scalar_size(GGUFType t) {
   }
 }
 
-// Bounds-checked little-endian reader over the file image.
+// Arrays may hold arrays; real files never nest, so a small bound stops stack/time bombs.
+constexpr int kMaxArrayDepth = 3;
+// Beyond this a "dimension" is certainly corruption, and the product bound keeps
+// n_bytes (elements * at most 4 bytes) far from overflowing 64 bits.
+constexpr int64_t kMaxDim = int64_t(1) << 40;
+constexpr uint64_t kMaxElements = uint64_t(1) << 42;
+constexpr uint64_t kMaxAlignment = uint64_t(1) << 20;
+
+// Bounds-checked little-endian reader over the file image. Every "not enough
+// bytes" failure says "truncated": the reader cannot tell a cut-off file from a
+// corrupt length, and "truncated" is the likelier cause.
 struct Cursor {
   const uint8_t* base;
   size_t size;
@@ -44,18 +57,24 @@ struct Cursor {
   const std::string& name;
 
   size_t left() const { return size - pos; }
-  void need(size_t n, const char* what) const {
+  void need(uint64_t n, std::string_view what) const {
     if (n > left()) fail("{}: truncated GGUF file: {} needs {} bytes at offset {}, only {} left", name, what, n, pos, left());
   }
+  // A count of items each at least `min_bytes` long must fit in what is left.
+  void need_count(uint64_t count, uint64_t min_bytes, std::string_view what) const {
+    if (count > left() / min_bytes)
+      fail("{}: truncated or corrupt GGUF file: {} {} needs at least {} bytes each, only {} bytes left at offset {}", name, what,
+           count, min_bytes, left(), pos);
+  }
   template <typename T>
-  T read(const char* what) {
+  T read(std::string_view what) {
     need(sizeof(T), what);
     T v;
     std::memcpy(&v, base + pos, sizeof(T));
     pos += sizeof(T);
     return v;
   }
-  std::string_view str(const char* what) {
+  std::string_view str(std::string_view what) {
     uint64_t n = read<uint64_t>(what);
     need(n, what);
     std::string_view s((const char*)base + pos, n);
@@ -64,59 +83,61 @@ struct Cursor {
   }
 };
 
-void read_scalar(Cursor& c, GGUFType t, GGUFValue& v, const std::string& key) {
+void read_scalar(Cursor& c, GGUFType t, GGUFValue& v, const std::string& key, std::string_view what) {
   switch (t) {
-    case GGUFType::U8: v.u = c.read<uint8_t>(key.c_str()); v.i = (int64_t)v.u; break;
-    case GGUFType::I8: v.i = c.read<int8_t>(key.c_str()); v.u = (uint64_t)v.i; break;
-    case GGUFType::U16: v.u = c.read<uint16_t>(key.c_str()); v.i = (int64_t)v.u; break;
-    case GGUFType::I16: v.i = c.read<int16_t>(key.c_str()); v.u = (uint64_t)v.i; break;
-    case GGUFType::U32: v.u = c.read<uint32_t>(key.c_str()); v.i = (int64_t)v.u; break;
-    case GGUFType::I32: v.i = c.read<int32_t>(key.c_str()); v.u = (uint64_t)v.i; break;
-    case GGUFType::U64: v.u = c.read<uint64_t>(key.c_str()); v.i = (int64_t)v.u; break;
-    case GGUFType::I64: v.i = c.read<int64_t>(key.c_str()); v.u = (uint64_t)v.i; break;
-    case GGUFType::F32: v.f = c.read<float>(key.c_str()); break;
-    case GGUFType::F64: v.f = c.read<double>(key.c_str()); break;
+    case GGUFType::U8: v.u = c.read<uint8_t>(what); v.i = (int64_t)v.u; break;
+    case GGUFType::I8: v.i = c.read<int8_t>(what); v.u = (uint64_t)v.i; break;
+    case GGUFType::U16: v.u = c.read<uint16_t>(what); v.i = (int64_t)v.u; break;
+    case GGUFType::I16: v.i = c.read<int16_t>(what); v.u = (uint64_t)v.i; break;
+    case GGUFType::U32: v.u = c.read<uint32_t>(what); v.i = (int64_t)v.u; break;
+    case GGUFType::I32: v.i = c.read<int32_t>(what); v.u = (uint64_t)v.i; break;
+    case GGUFType::U64: v.u = c.read<uint64_t>(what); v.i = (int64_t)v.u; break;
+    case GGUFType::I64: v.i = c.read<int64_t>(what); v.u = (uint64_t)v.i; break;
+    case GGUFType::F32: v.f = c.read<float>(what); break;
+    case GGUFType::F64: v.f = c.read<double>(what); break;
     case GGUFType::BOOL: {
-      uint8_t b = c.read<uint8_t>(key.c_str());
+      uint8_t b = c.read<uint8_t>(what);
       if (b > 1) fail("{}: metadata '{}': bool value {} is not 0 or 1", c.name, key, b);
       v.u = b;
       v.i = b;
       break;
     }
-    case GGUFType::STRING: v.str = c.str(key.c_str()); break;
+    case GGUFType::STRING: v.str = c.str(what); break;
     default: fail("{}: metadata '{}': unknown value type {}", c.name, key, (uint32_t)t);
   }
 }
 
-void read_value(Cursor& c, GGUFType t, GGUFValue& v, const std::string& key, int depth) {
+void read_value(Cursor& c, GGUFType t, GGUFValue& v, const std::string& key, std::string_view what, int depth) {
   v.type = t;
   if (t != GGUFType::ARRAY) {
-    read_scalar(c, t, v, key);
+    read_scalar(c, t, v, key, what);
     return;
   }
-  if (depth > 2) fail("{}: metadata '{}': arrays nested too deeply", c.name, key);
-  uint32_t at = c.read<uint32_t>(key.c_str());
+  if (depth >= kMaxArrayDepth) fail("{}: metadata '{}': arrays nested too deeply (more than {} levels)", c.name, key, kMaxArrayDepth);
+  uint32_t at = c.read<uint32_t>(what);
   if (at > (uint32_t)GGUFType::F64) fail("{}: metadata '{}': unknown array element type {}", c.name, key, at);
   v.arr_type = (GGUFType)at;
-  v.arr_count = c.read<uint64_t>(key.c_str());
+  v.arr_count = c.read<uint64_t>(what);
   v.arr_data = c.base + c.pos;
   if (v.arr_type == GGUFType::STRING) {
     // Each string needs at least its 8-byte length: bound the count before reserving.
-    if (v.arr_count > c.left() / 8) fail("{}: metadata '{}': string array of {} elements does not fit in the file", c.name, key, v.arr_count);
+    c.need_count(v.arr_count, 8, fmt::format("metadata '{}': string array count", key));
     v.arr_strings.reserve(v.arr_count);
-    for (uint64_t k = 0; k < v.arr_count; k++) v.arr_strings.push_back(c.str(key.c_str()));
+    for (uint64_t k = 0; k < v.arr_count; k++) v.arr_strings.push_back(c.str(what));
   } else if (v.arr_type == GGUFType::ARRAY) {
-    if (v.arr_count > c.left() / 12) fail("{}: metadata '{}': nested array of {} elements does not fit in the file", c.name, key, v.arr_count);
+    // Each inner array needs at least its 4-byte type and 8-byte count.
+    c.need_count(v.arr_count, 12, fmt::format("metadata '{}': nested array count", key));
     for (uint64_t k = 0; k < v.arr_count; k++) {
       GGUFValue inner;
-      read_value(c, GGUFType::ARRAY, inner, key, depth + 1);
+      read_value(c, GGUFType::ARRAY, inner, key, what, depth + 1);
     }
   } else {
     size_t es = scalar_size(v.arr_type);
-    if (v.arr_count > c.left() / es) fail("{}: metadata '{}': array of {} {} elements does not fit in the file", c.name, key, v.arr_count, gguf_type_name(v.arr_type));
+    c.need_count(v.arr_count, es, fmt::format("metadata '{}': {} array count", key, gguf_type_name(v.arr_type)));
     if (v.arr_type == GGUFType::BOOL) {
       for (uint64_t k = 0; k < v.arr_count; k++)
-        if (c.base[c.pos + k] > 1) fail("{}: metadata '{}': bool element is not 0 or 1", c.name, key);
+        if (c.base[c.pos + k] > 1)
+          fail("{}: metadata '{}': bool array element {} has value {}, not 0 or 1", c.name, key, k, c.base[c.pos + k]);
     }
     c.pos += v.arr_count * es;
   }
@@ -128,52 +149,65 @@ GGUFFile gguf_parse(const uint8_t* data, size_t size, std::shared_ptr<MappedFile
   GGUFFile g;
   g.file = std::move(owner);
   Cursor c{data, size, 0, name};
-  if (size < 4 || std::memcmp(data, "GGUF", 4) != 0) fail("{}: not a GGUF file (bad magic)", name);
+  if (size == 0) fail("{}: empty file, not a GGUF model", name);
+  if (size < 4 && std::memcmp(data, "GGUF", size) == 0) fail("{}: truncated GGUF file: {} bytes, shorter than the magic", name, size);
+  if (size < 4 || std::memcmp(data, "GGUF", 4) != 0) {
+    uint8_t m[4] = {0, 0, 0, 0};
+    std::memcpy(m, data, size < 4 ? size : 4);
+    fail("{}: not a GGUF file (bad magic {:02x} {:02x} {:02x} {:02x}, expected 'GGUF')", name, m[0], m[1], m[2], m[3]);
+  }
   c.pos = 4;
   g.version = c.read<uint32_t>("version");
   if (g.version == 1) fail("{}: GGUF version 1 is not supported (only 2 and 3)", name);
+  if (g.version == 0x02000000u || g.version == 0x03000000u)
+    fail("{}: big-endian GGUF files are not supported (version field reads {:#x})", name, g.version);
   if (g.version != 2 && g.version != 3) fail("{}: unsupported GGUF version {} (only 2 and 3)", name, g.version);
   uint64_t n_tensors = c.read<uint64_t>("tensor count");
   uint64_t n_kv = c.read<uint64_t>("metadata count");
-  // A key-value pair takes at least 8 (key length) + 4 (type) + 1 bytes; a tensor info at least 8+4+8+4+8.
-  if (n_kv > c.left() / 13) fail("{}: metadata count {} is larger than the file can hold", name, n_kv);
+  // A key-value pair takes at least 8 (key length) + 1 (key) + 4 (type) + 1 (value) bytes.
+  c.need_count(n_kv, 14, "metadata count");
   for (uint64_t k = 0; k < n_kv; k++) {
-    std::string key(c.str("metadata key"));
+    std::string key(c.str(fmt::format("metadata key {}", k)));
     if (key.empty()) fail("{}: metadata key {} is empty", name, k);
-    uint32_t t = c.read<uint32_t>("metadata type");
+    std::string what = fmt::format("metadata '{}'", key);
+    uint32_t t = c.read<uint32_t>(what);
     if (t > (uint32_t)GGUFType::F64) fail("{}: metadata '{}': unknown value type {}", name, key, t);
     GGUFValue v;
-    read_value(c, (GGUFType)t, v, key, 0);
+    read_value(c, (GGUFType)t, v, key, what, 0);
     if (g.kv.count(key)) fail("{}: duplicate metadata key '{}'", name, key);
     g.kv_order.push_back(key);
     g.kv.emplace(std::move(key), std::move(v));
   }
   if (const GGUFValue* a = g.find("general.alignment")) {
-    if (!a->is_integer()) fail("{}: general.alignment is not an integer", name);
-    if (a->u == 0 || a->u > (1u << 20) || (a->u & (a->u - 1))) fail("{}: general.alignment {} is not a power of two", name, a->u);
+    if (!a->is_integer()) fail("{}: general.alignment is {}, expected an integer", name, gguf_type_name(a->type));
+    if (a->i <= 0 || a->u > kMaxAlignment || (a->u & (a->u - 1)))
+      fail("{}: general.alignment {} is not a power of two between 1 and {}", name, a->i, kMaxAlignment);
     g.alignment = (uint32_t)a->u;
   }
-  if (n_tensors > c.left() / 32) fail("{}: tensor count {} is larger than the file can hold", name, n_tensors);
+  // A tensor info takes at least 8 (name length) + 4 (dims) + 8 (one dim) + 4 (type) + 8 (offset) bytes.
+  c.need_count(n_tensors, 32, "tensor count");
   g.tensors.reserve(n_tensors);
   for (uint64_t k = 0; k < n_tensors; k++) {
     GGUFTensorInfo ti;
-    ti.name = std::string(c.str("tensor name"));
-    uint32_t nd = c.read<uint32_t>("tensor dims");
+    ti.name = std::string(c.str(fmt::format("tensor {} name", k)));
+    if (ti.name.empty()) fail("{}: tensor {} has an empty name", name, k);
+    std::string what = fmt::format("tensor '{}'", ti.name);
+    uint32_t nd = c.read<uint32_t>(what);
     if (nd == 0 || nd > 4) fail("{}: tensor '{}' has {} dimensions (1 to 4 allowed)", name, ti.name, nd);
     uint64_t ne = 1;
     for (uint32_t d = 0; d < nd; d++) {
-      int64_t dim = c.read<int64_t>("tensor shape");
-      if (dim <= 0 || dim > (int64_t(1) << 40)) fail("{}: tensor '{}' has invalid dimension {}", name, ti.name, dim);
-      if (ne > (uint64_t(1) << 42) / (uint64_t)dim) fail("{}: tensor '{}' has too many elements", name, ti.name);
+      int64_t dim = c.read<int64_t>(what);
+      if (dim <= 0 || dim > kMaxDim) fail("{}: tensor '{}' has invalid dimension {} (1 to 2^40 allowed)", name, ti.name, dim);
+      if (ne > kMaxElements / (uint64_t)dim) fail("{}: tensor '{}' has too many elements (more than 2^42)", name, ti.name);
       ne *= (uint64_t)dim;
       ti.shape.push_back(dim);
     }
-    uint32_t type = c.read<uint32_t>("tensor type");
+    uint32_t type = c.read<uint32_t>(what);
     if (!dtype_known(type)) fail("{}: tensor '{}' has unsupported type {} (supported: F32, F16, BF16, Q8_0, Q4_0)", name, ti.name, type);
     ti.type = (DType)type;
     if (ti.shape[0] % dtype_block_elems(ti.type) != 0)
       fail("{}: tensor '{}' row of {} is not a multiple of the {} block size", name, ti.name, ti.shape[0], dtype_name(ti.type));
-    ti.offset = c.read<uint64_t>("tensor offset");
+    ti.offset = c.read<uint64_t>(what);
     if (ti.offset % g.alignment != 0) fail("{}: tensor '{}' offset {} is not aligned to {}", name, ti.name, ti.offset, g.alignment);
     ti.n_elements = ne;
     ti.n_bytes = ne / dtype_block_elems(ti.type) * dtype_block_bytes(ti.type);
@@ -189,6 +223,14 @@ GGUFFile gguf_parse(const uint8_t* data, size_t size, std::shared_ptr<MappedFile
            name, ti.name, ti.n_bytes, data_off + ti.offset, size);
     ti.data = data + data_off + ti.offset;
   }
+  // Overlapping tensors would alias each other's weights: always corruption.
+  std::vector<const GGUFTensorInfo*> by_off;
+  by_off.reserve(g.tensors.size());
+  for (auto& ti : g.tensors) by_off.push_back(&ti);
+  std::sort(by_off.begin(), by_off.end(), [](auto* a, auto* b) { return a->offset < b->offset; });
+  for (size_t k = 1; k < by_off.size(); k++)
+    if (by_off[k]->offset < by_off[k - 1]->offset + by_off[k - 1]->n_bytes)
+      fail("{}: tensor '{}' data overlaps tensor '{}'", name, by_off[k]->name, by_off[k - 1]->name);
   return g;
 }
 
@@ -220,6 +262,8 @@ const GGUFValue& must(const GGUFFile& g, std::string_view key) {
 int64_t GGUFFile::get_int(std::string_view key) const {
   const GGUFValue& v = must(*this, key);
   if (!v.is_integer()) fail("model metadata '{}' is {}, expected an integer", key, gguf_type_name(v.type));
+  if (v.type == GGUFType::U64 && v.u > (uint64_t)std::numeric_limits<int64_t>::max())
+    fail("model metadata '{}' value {} is too large", key, v.u);
   return v.i;
 }
 int64_t GGUFFile::get_int(std::string_view key, int64_t def) const { return find(key) ? get_int(key) : def; }
@@ -261,12 +305,19 @@ uint64_t GGUFFile::array_size(std::string_view key) const {
 std::vector<float> GGUFFile::get_float_array(std::string_view key) const {
   const GGUFValue& v = must(*this, key);
   if (v.type != GGUFType::ARRAY) fail("model metadata '{}' is not an array", key);
+  if (v.arr_type != GGUFType::F32 && v.arr_type != GGUFType::F64)
+    fail("model metadata '{}' is an array of {}, expected floats", key, gguf_type_name(v.arr_type));
   std::vector<float> out(v.arr_count);
   for (uint64_t k = 0; k < v.arr_count; k++) {
-    switch (v.arr_type) {
-      case GGUFType::F32: { float x; std::memcpy(&x, v.arr_data + 4 * k, 4); out[k] = x; break; }
-      case GGUFType::F64: { double x; std::memcpy(&x, v.arr_data + 8 * k, 8); out[k] = (float)x; break; }
-      default: fail("model metadata '{}' is an array of {}, expected floats", key, gguf_type_name(v.arr_type));
+    if (v.arr_type == GGUFType::F32) {
+      std::memcpy(&out[k], v.arr_data + 4 * k, 4);
+    } else {
+      double x;
+      std::memcpy(&x, v.arr_data + 8 * k, 8);
+      // Narrowing a finite double beyond float range is undefined behaviour.
+      if (std::isfinite(x) && std::fabs(x) > (double)std::numeric_limits<float>::max())
+        fail("model metadata '{}' element {} value {} is out of float range", key, k, x);
+      out[k] = (float)x;
     }
   }
   return out;
@@ -275,20 +326,34 @@ std::vector<float> GGUFFile::get_float_array(std::string_view key) const {
 std::vector<int32_t> GGUFFile::get_int_array(std::string_view key) const {
   const GGUFValue& v = must(*this, key);
   if (v.type != GGUFType::ARRAY) fail("model metadata '{}' is not an array", key);
+  switch (v.arr_type) {
+    case GGUFType::I8: case GGUFType::U8: case GGUFType::I16: case GGUFType::U16:
+    case GGUFType::I32: case GGUFType::U32: case GGUFType::I64: case GGUFType::U64: break;
+    default: fail("model metadata '{}' is an array of {}, expected integers", key, gguf_type_name(v.arr_type));
+  }
   std::vector<int32_t> out(v.arr_count);
+  const uint8_t* p = v.arr_data;
   for (uint64_t k = 0; k < v.arr_count; k++) {
-    const uint8_t* p = v.arr_data;
+    // Wide values are range-checked: silently wrapping a token id or a size would be worse than failing.
+    int64_t x = 0;
     switch (v.arr_type) {
-      case GGUFType::I32: { int32_t x; std::memcpy(&x, p + 4 * k, 4); out[k] = x; break; }
-      case GGUFType::U32: { uint32_t x; std::memcpy(&x, p + 4 * k, 4); out[k] = (int32_t)x; break; }
-      case GGUFType::I8: out[k] = (int8_t)p[k]; break;
-      case GGUFType::U8: out[k] = p[k]; break;
-      case GGUFType::I16: { int16_t x; std::memcpy(&x, p + 2 * k, 2); out[k] = x; break; }
-      case GGUFType::U16: { uint16_t x; std::memcpy(&x, p + 2 * k, 2); out[k] = x; break; }
-      case GGUFType::I64: { int64_t x; std::memcpy(&x, p + 8 * k, 8); out[k] = (int32_t)x; break; }
-      case GGUFType::U64: { uint64_t x; std::memcpy(&x, p + 8 * k, 8); out[k] = (int32_t)x; break; }
-      default: fail("model metadata '{}' is an array of {}, expected integers", key, gguf_type_name(v.arr_type));
+      case GGUFType::I8: x = (int8_t)p[k]; break;
+      case GGUFType::U8: x = p[k]; break;
+      case GGUFType::I16: { int16_t y; std::memcpy(&y, p + 2 * k, 2); x = y; break; }
+      case GGUFType::U16: { uint16_t y; std::memcpy(&y, p + 2 * k, 2); x = y; break; }
+      case GGUFType::I32: { int32_t y; std::memcpy(&y, p + 4 * k, 4); x = y; break; }
+      case GGUFType::U32: { uint32_t y; std::memcpy(&y, p + 4 * k, 4); x = y; break; }
+      case GGUFType::I64: std::memcpy(&x, p + 8 * k, 8); break;
+      default: {  // U64
+        uint64_t y;
+        std::memcpy(&y, p + 8 * k, 8);
+        x = y > (uint64_t)INT32_MAX ? INT64_MAX : (int64_t)y;
+        break;
+      }
     }
+    if (x < INT32_MIN || x > INT32_MAX)
+      fail("model metadata '{}' element {} does not fit in a 32-bit integer", key, k);
+    out[k] = (int32_t)x;
   }
   return out;
 }
@@ -308,6 +373,7 @@ void append_str(std::vector<uint8_t>& b, const std::string& s) {
 }  // namespace
 
 void GGUFWriter::put(const std::string& key, std::vector<uint8_t> bytes) {
+  if (key.empty()) fail("GGUF metadata key must not be empty");
   for (auto& kv : kvs_)
     if (kv.key == key) {
       kv.bytes = std::move(bytes);
@@ -371,10 +437,13 @@ void GGUFWriter::set_i32_array(const std::string& key, const std::vector<int32_t
 }
 
 void GGUFWriter::add_tensor(const std::string& name, DType type, std::vector<int64_t> shape, const void* data, size_t bytes) {
+  if (name.empty()) fail("GGUF tensor name must not be empty");
   if (shape.empty() || shape.size() > 4) fail("tensor '{}': {} dimensions (1 to 4 allowed)", name, shape.size());
+  if (!dtype_known((uint32_t)type)) fail("tensor '{}': unknown type {}", name, (uint32_t)type);
   uint64_t ne = 1;
   for (auto d : shape) {
-    if (d <= 0) fail("tensor '{}': dimension {} must be positive", name, d);
+    if (d <= 0 || d > kMaxDim) fail("tensor '{}': dimension {} must be between 1 and 2^40", name, d);
+    if (ne > kMaxElements / (uint64_t)d) fail("tensor '{}': too many elements (more than 2^42)", name);
     ne *= (uint64_t)d;
   }
   size_t expect = dtype_row_bytes(type, shape[0]) * (ne / (uint64_t)shape[0]);
@@ -386,6 +455,8 @@ void GGUFWriter::add_tensor(const std::string& name, DType type, std::vector<int
 }
 
 std::vector<uint8_t> GGUFWriter::serialize() const {
+  if (alignment == 0 || alignment > kMaxAlignment || (alignment & (alignment - 1)))
+    fail("GGUF writer alignment {} is not a power of two between 1 and 1048576", alignment);
   std::vector<uint8_t> b;
   b.insert(b.end(), {'G', 'G', 'U', 'F'});
   append<uint32_t>(b, 3);
