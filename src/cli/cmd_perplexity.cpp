@@ -1,0 +1,71 @@
+// flops perplexity: llama.cpp's chunked method, or a sliding window with --stride.
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "core/error.h"
+#include "eval/perplexity.h"
+
+namespace flops::cli {
+
+void add_perplexity(CLI::App& app) {
+  struct Opts {
+    ModelOpts m;
+    std::string prompt, file;
+    int ctx = 512;
+    int stride = 0;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* cmd = app.add_subcommand("perplexity", "perplexity of a text under a model");
+  add_model_opts(cmd, o->m);
+  cmd->add_option("-f,--file", o->file, "text file ('-' for stdin)");
+  cmd->add_option("-p,--prompt", o->prompt, "text given inline");
+  cmd->add_option("-c,--ctx-size", o->ctx, "tokens per chunk / window (default 512)");
+  cmd->add_option("--stride", o->stride, "sliding window: advance windows by this many tokens and score each token once");
+  cmd->callback([o] {
+    if (o->ctx < 4) fail("--ctx-size must be at least 4, got {}", o->ctx);
+    std::string text = read_input_text(o->prompt, o->file);
+    auto m = open_model(o->m);
+    if (o->ctx > m->cfg.n_ctx_train && m->cfg.arch == Arch::GPT2)
+      fail("context too long: --ctx-size {} exceeds the model's {} positions", o->ctx, m->cfg.n_ctx_train);
+    std::vector<int32_t> tokens = m->tok.encode(text, true);
+    bool show = !o->m.json && !o->m.quiet;
+    if (show) fmt::print(stderr, "{} tokens; ", tokens.size());
+    PerplexityResult r;
+    std::string method;
+    if (o->stride > 0) {
+      method = "sliding";
+      if (show) fmt::print(stderr, "sliding windows of {} tokens, stride {}\n", o->ctx, o->stride);
+      r = perplexity_sliding(*m, tokens, o->ctx, o->stride);
+    } else {
+      method = "chunks";
+      if (show) fmt::print(stderr, "{} chunks of {} tokens, second half of each scored\n", tokens.size() / o->ctx, o->ctx);
+      r = perplexity_chunks(*m, tokens, o->ctx, m->tok.add_bos_default() ? m->tok.bos() : -1,
+                            [&](int64_t done, int64_t total) {
+                              if (show && (done % 100 == 0 || done == total))
+                                fmt::print(stderr, "\r[{}/{}] running ppl {:.4f}", done, total, 0.0);
+                            });
+      if (show) fmt::print(stderr, "\n");
+    }
+    if (o->m.json) {
+      nlohmann::json j;
+      j["method"] = method;
+      j["ctx"] = o->ctx;
+      if (o->stride > 0) j["stride"] = o->stride;
+      j["ppl"] = r.ppl;
+      j["ppl_err"] = r.ppl_err;
+      j["nll"] = r.nll;
+      j["tokens"] = r.n_tokens;
+      j["tokens_scored"] = r.n_scored;
+      j["chunks"] = r.n_chunks;
+      fmt::print("{}\n", j.dump());
+      return;
+    }
+    fmt::print("Final estimate: PPL = {:.4f} +/- {:.5f}\n", r.ppl, r.ppl_err);
+    fmt::print("({} method, ctx {}{}, {} tokens scored of {})\n", method, o->ctx,
+               o->stride > 0 ? fmt::format(", stride {}", o->stride) : "", r.n_scored, r.n_tokens);
+  });
+}
+
+}  // namespace flops::cli

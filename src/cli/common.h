@@ -1,0 +1,29 @@
+#pragma once
+// Flags and helpers shared by the commands that run a model.
+#include <CLI/CLI.hpp>
+#include <memory>
+#include <string>
+
+#include "model/model.h"
+
+namespace flops::cli {
+
+struct ModelOpts {
+  std::string model;
+  int threads = 0;
+  bool json = false;
+  bool quiet = false;
+};
+
+// Adds -m/--model, -t/--threads, --json, --quiet.
+void add_model_opts(CLI::App* cmd, ModelOpts& o);
+// The model path: --model, else $FLOPS_MODEL, else the shipped default model.
+std::string resolve_model_path(const std::string& given);
+// Sets threads and loads the model.
+std::unique_ptr<Model> open_model(const ModelOpts& o);
+// Text from -p or -f (exactly one), or "-" for stdin; checks it is valid UTF-8 and not empty.
+std::string read_input_text(const std::string& prompt, const std::string& file, bool allow_empty = false);
+bool stdout_is_terminal();
+bool stderr_is_terminal();
+
+}  // namespace flops::cli

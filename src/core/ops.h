@@ -1,0 +1,25 @@
+#pragma once
+// Row-wise elementwise kernels of the forward pass. Each adds its FLOPs to counter::add_other.
+#include <cstdint>
+
+namespace flops {
+
+// y = x / sqrt(mean(x^2) + eps) * w, for `rows` rows of n (in place allowed).
+void rmsnorm(const float* x, const float* w, float* y, int64_t rows, int64_t n, float eps);
+// y = (x - mean) / sqrt(var + eps) * w + b.
+void layernorm(const float* x, const float* w, const float* b, float* y, int64_t rows, int64_t n, float eps);
+// x[r, :] += b for each row.
+void add_bias(float* x, const float* b, int64_t rows, int64_t n);
+// gate = silu(gate) * up, elementwise over n.
+void swiglu(float* gate, const float* up, int64_t n);
+// GELU, tanh approximation (as GPT-2 was trained with).
+void gelu(float* x, int64_t n);
+// Rotary position embedding on one head vector of `head_dim` floats, rotating the first n_rot dims.
+// neox=false: adjacent pairs (x[2i], x[2i+1]) (GGUF llama); neox=true: pairs (x[i], x[i + n_rot/2]) (qwen2).
+void rope(float* x, int head_dim, int n_rot, int pos, float theta_base, bool neox);
+// Numerically stable in-place softmax; returns log of the normaliser (max + log sum exp).
+double softmax(float* x, int64_t n);
+// log-softmax value of x[target] (double accumulation).
+double log_softmax_at(const float* x, int64_t n, int64_t target);
+
+}  // namespace flops

@@ -1,0 +1,66 @@
+#include "model/sampling.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+namespace flops {
+
+int32_t Sampler::sample(const float* logits, int n_vocab, const std::vector<int32_t>& history) {
+  std::vector<float> l(logits, logits + n_vocab);
+  if (p.repeat_penalty != 1.0f && p.repeat_last_n != 0) {
+    size_t n = p.repeat_last_n < 0 ? history.size() : std::min(history.size(), (size_t)p.repeat_last_n);
+    std::vector<bool> seen(n_vocab, false);
+    for (size_t i = history.size() - n; i < history.size(); i++) {
+      int32_t t = history[i];
+      if (t < 0 || t >= n_vocab || seen[t]) continue;
+      seen[t] = true;
+      // Dividing a positive logit and multiplying a negative one both make the token less likely.
+      l[t] = l[t] > 0 ? l[t] / p.repeat_penalty : l[t] * p.repeat_penalty;
+    }
+  }
+  if (p.temp <= 0) return (int32_t)(std::max_element(l.begin(), l.end()) - l.begin());
+
+  std::vector<int32_t> idx(n_vocab);
+  std::iota(idx.begin(), idx.end(), 0);
+  size_t k = (p.top_k > 0 && p.top_k < n_vocab) ? (size_t)p.top_k : (size_t)n_vocab;
+  std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [&](int a, int b) { return l[a] > l[b] || (l[a] == l[b] && a < b); });
+  idx.resize(k);
+  // Probabilities of the kept candidates at temperature 1 for the top-p and min-p cut-offs.
+  auto probs = [&](float temp) {
+    std::vector<double> pr(idx.size());
+    double mx = l[idx[0]], sum = 0;
+    for (size_t i = 0; i < idx.size(); i++) sum += pr[i] = std::exp((l[idx[i]] - mx) / temp);
+    for (auto& x : pr) x /= sum;
+    return pr;
+  };
+  if (p.top_p < 1.0f) {
+    auto pr = probs(1.0f);
+    double cum = 0;
+    size_t keep = idx.size();
+    for (size_t i = 0; i < pr.size(); i++) {
+      cum += pr[i];
+      if (cum >= p.top_p) {
+        keep = i + 1;
+        break;
+      }
+    }
+    idx.resize(keep);
+  }
+  if (p.min_p > 0) {
+    auto pr = probs(1.0f);
+    size_t keep = 1;
+    while (keep < pr.size() && pr[keep] >= p.min_p * pr[0]) keep++;
+    idx.resize(keep);
+  }
+  auto pr = probs(p.temp);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  double r = u(rng), cum = 0;
+  for (size_t i = 0; i < pr.size(); i++) {
+    cum += pr[i];
+    if (r < cum) return idx[i];
+  }
+  return idx.back();
+}
+
+}  // namespace flops

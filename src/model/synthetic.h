@@ -1,0 +1,26 @@
+#pragma once
+// Random-weight models written with the project's own GGUF writer: tests and
+// benchmarks make their own models, since none can be downloaded.
+#include <cstdint>
+#include <string>
+
+#include "core/dtype.h"
+#include "model/config.h"
+#include "model/gguf.h"
+
+namespace flops {
+
+struct SyntheticOptions {
+  DType matrix_type = DType::F32;  // type of the 2-D weights (norms and biases stay F32)
+  bool tied_output = false;
+  uint64_t seed = 1;
+  float init_std = 0.02f;
+};
+
+// A byte-level BPE vocabulary (gpt2 model type): the 256 byte tokens, then
+// padding tokens up to n_vocab (which must be >= 258: BOS and EOS are added).
+void add_byte_tokenizer(GGUFWriter& w, int n_vocab);
+// Fills a writer with config metadata, a byte tokenizer and random weights.
+GGUFWriter synthetic_model(const ModelConfig& c, const SyntheticOptions& o = {});
+
+}  // namespace flops
