@@ -1,0 +1,443 @@
+#include "train/forward_backward.h"
+
+#include <cblas.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "core/error.h"
+#include "core/flop_counter.h"
+
+namespace flops::train {
+
+namespace {
+
+// ---- matmuls: weights are row-major [out][in] ----
+
+// y[N][out] = x[N][in] @ w[out][in]^T
+void mm_forward(float* y, const float* x, const float* w, int N, int in, int out) {
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, out, in, 1.0f, x, in, w, in, 0.0f, y, out);
+  counter::add_matmul(2ull * (uint64_t)N * in * out);
+}
+
+// dx[N][in] (= or +=) dy[N][out] @ w[out][in];  dw[out][in] += dy^T @ x
+void mm_backward(float* dx, float* dw, const float* dy, const float* x, const float* w, int N, int in, int out,
+                 bool accumulate_dx) {
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, in, out, 1.0f, dy, out, w, in,
+              accumulate_dx ? 1.0f : 0.0f, dx, in);
+  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, N, 1.0f, dy, out, x, in, 1.0f, dw, in);
+  counter::add_matmul(4ull * (uint64_t)N * in * out);
+}
+
+// ---- RMSNorm: y = x / sqrt(mean(x^2) + eps) * w ----
+
+void rmsnorm_forward(float* y, float* rstd, const float* x, const float* w, int N, int C, float eps) {
+#pragma omp parallel for schedule(static)
+  for (int n = 0; n < N; n++) {
+    const float* xr = x + (size_t)n * C;
+    float ss = 0;
+#pragma omp simd reduction(+ : ss)
+    for (int i = 0; i < C; i++) ss += xr[i] * xr[i];
+    float r = 1.0f / std::sqrt(ss / (float)C + eps);
+    rstd[n] = r;
+    float* yr = y + (size_t)n * C;
+#pragma omp simd
+    for (int i = 0; i < C; i++) yr[i] = xr[i] * r * w[i];
+  }
+}
+
+// dx += d/dx, dw += d/dw for upstream dy.
+void rmsnorm_backward(float* dx, float* dw, const float* dy, const float* x, const float* rstd, const float* w, int N, int C) {
+#pragma omp parallel for schedule(static)
+  for (int n = 0; n < N; n++) {
+    const float* xr = x + (size_t)n * C;
+    const float* dyr = dy + (size_t)n * C;
+    float r = rstd[n];
+    float dot = 0;  // sum_j dy_j w_j x_j
+#pragma omp simd reduction(+ : dot)
+    for (int i = 0; i < C; i++) dot += dyr[i] * w[i] * xr[i];
+    float c = dot * r * r * r / (float)C;
+    float* dxr = dx + (size_t)n * C;
+#pragma omp simd
+    for (int i = 0; i < C; i++) dxr[i] += r * w[i] * dyr[i] - xr[i] * c;
+  }
+  // Each column is summed over rows in a fixed order: deterministic for any thread count.
+#pragma omp parallel for schedule(static)
+  for (int i = 0; i < C; i++) {
+    float s = 0;
+    for (int n = 0; n < N; n++) s += dy[(size_t)n * C + i] * x[(size_t)n * C + i] * rstd[n];
+    dw[i] += s;
+  }
+}
+
+// ---- RoPE ----
+
+struct RopePair {
+  int a, b;
+};
+inline RopePair rope_pair(int i, int n_rot, bool neox) { return neox ? RopePair{i, i + n_rot / 2} : RopePair{2 * i, 2 * i + 1}; }
+
+// Rotates each head of x[N][n_heads*D] by +angle (inverse = false) or -angle (the backward).
+void rope_apply(float* x, int B, int T, int n_heads, int D, int n_rot, bool neox, const float* cosv, const float* sinv, bool inverse) {
+  const int half = n_rot / 2;
+  const float sgn = inverse ? -1.0f : 1.0f;
+#pragma omp parallel for schedule(static)
+  for (int n = 0; n < B * T; n++) {
+    int t = n % T;
+    const float* c = cosv + (size_t)t * half;
+    const float* s = sinv + (size_t)t * half;
+    for (int h = 0; h < n_heads; h++) {
+      float* xh = x + (size_t)n * n_heads * D + (size_t)h * D;
+      for (int i = 0; i < half; i++) {
+        RopePair p = rope_pair(i, n_rot, neox);
+        float x0 = xh[p.a], x1 = xh[p.b];
+        float si = sgn * s[i];
+        xh[p.a] = x0 * c[i] - x1 * si;
+        xh[p.b] = x0 * si + x1 * c[i];
+      }
+    }
+  }
+}
+
+void add_bias(float* y, const float* b, int N, int C) {
+#pragma omp parallel for schedule(static)
+  for (int n = 0; n < N; n++)
+#pragma omp simd
+    for (int i = 0; i < C; i++) y[(size_t)n * C + i] += b[i];
+}
+
+void bias_backward(float* db, const float* dy, int N, int C) {
+#pragma omp parallel for schedule(static)
+  for (int i = 0; i < C; i++) {
+    float s = 0;
+    for (int n = 0; n < N; n++) s += dy[(size_t)n * C + i];
+    db[i] += s;
+  }
+}
+
+// ---- causal grouped-query attention ----
+
+void attention_forward(float* out, float* att, const float* q, const float* k, const float* v, int B, int T, int H, int Hk, int D) {
+  const int C = H * D, Ck = Hk * D;
+  const float scale = 1.0f / std::sqrt((float)D);
+  const int group = H / Hk;
+#pragma omp parallel for schedule(dynamic, 1) collapse(2)
+  for (int b = 0; b < B; b++) {
+    for (int h = 0; h < H; h++) {
+      const int kh = h / group;
+      float* A = att + ((size_t)b * H + h) * T * T;
+      for (int t = 0; t < T; t++) {
+        const float* qt = q + ((size_t)b * T + t) * C + (size_t)h * D;
+        float* row = A + (size_t)t * T;
+        float mx = -INFINITY;
+        for (int s = 0; s <= t; s++) {
+          const float* ks = k + ((size_t)b * T + s) * Ck + (size_t)kh * D;
+          float d = 0;
+#pragma omp simd reduction(+ : d)
+          for (int i = 0; i < D; i++) d += qt[i] * ks[i];
+          d *= scale;
+          row[s] = d;
+          mx = std::max(mx, d);
+        }
+        float sum = 0;
+        for (int s = 0; s <= t; s++) {
+          row[s] = std::exp(row[s] - mx);
+          sum += row[s];
+        }
+        float inv = 1.0f / sum;
+        for (int s = 0; s <= t; s++) row[s] *= inv;
+        float* ot = out + ((size_t)b * T + t) * C + (size_t)h * D;
+        std::fill(ot, ot + D, 0.0f);
+        for (int s = 0; s <= t; s++) {
+          const float* vs = v + ((size_t)b * T + s) * Ck + (size_t)kh * D;
+          const float p = row[s];
+#pragma omp simd
+          for (int i = 0; i < D; i++) ot[i] += p * vs[i];
+        }
+      }
+    }
+  }
+  counter::add_attention(4ull * (uint64_t)D * H * B * ((uint64_t)T * (T + 1) / 2));
+}
+
+// Writes dq; dk and dv are written too (one task owns one KV head of one sequence, so
+// the heads that share it accumulate without races).
+void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* att, const float* q, const float* k,
+                        const float* v, int B, int T, int H, int Hk, int D) {
+  const int C = H * D, Ck = Hk * D;
+  const float scale = 1.0f / std::sqrt((float)D);
+  const int group = H / Hk;
+#pragma omp parallel for schedule(dynamic, 1) collapse(2)
+  for (int b = 0; b < B; b++) {
+    for (int kh = 0; kh < Hk; kh++) {
+      std::vector<float> datt(T);
+      for (int s = 0; s < T; s++) {
+        std::fill_n(dk + ((size_t)b * T + s) * Ck + (size_t)kh * D, D, 0.0f);
+        std::fill_n(dv + ((size_t)b * T + s) * Ck + (size_t)kh * D, D, 0.0f);
+      }
+      for (int h = kh * group; h < (kh + 1) * group; h++) {
+        const float* A = att + ((size_t)b * H + h) * T * T;
+        for (int t = 0; t < T; t++) {
+          const float* row = A + (size_t)t * T;
+          const float* dot_ = dout + ((size_t)b * T + t) * C + (size_t)h * D;
+          const float* qt = q + ((size_t)b * T + t) * C + (size_t)h * D;
+          float* dqt = dq + ((size_t)b * T + t) * C + (size_t)h * D;
+          float sum = 0;
+          for (int s = 0; s <= t; s++) {
+            const float* vs = v + ((size_t)b * T + s) * Ck + (size_t)kh * D;
+            float d = 0;
+#pragma omp simd reduction(+ : d)
+            for (int i = 0; i < D; i++) d += dot_[i] * vs[i];
+            datt[s] = d;
+            sum += row[s] * d;
+          }
+          std::fill(dqt, dqt + D, 0.0f);
+          for (int s = 0; s <= t; s++) {
+            const float p = row[s];
+            const float ds = p * (datt[s] - sum) * scale;
+            const float* ks = k + ((size_t)b * T + s) * Ck + (size_t)kh * D;
+            float* dks = dk + ((size_t)b * T + s) * Ck + (size_t)kh * D;
+            float* dvs = dv + ((size_t)b * T + s) * Ck + (size_t)kh * D;
+#pragma omp simd
+            for (int i = 0; i < D; i++) {
+              dqt[i] += ds * ks[i];
+              dks[i] += ds * qt[i];
+              dvs[i] += p * dot_[i];
+            }
+          }
+        }
+      }
+    }
+  }
+  counter::add_attention(8ull * (uint64_t)D * H * B * ((uint64_t)T * (T + 1) / 2));
+}
+
+}  // namespace
+
+void alloc_activations(const Model& m, int B, int T, Activations& a) {
+  const auto& c = m.cfg;
+  if (B <= 0 || T <= 0) fail("batch {} and sequence length {} must be positive", B, T);
+  if (T > c.n_ctx_train) fail("sequence length {} exceeds the model context {}", T, c.n_ctx_train);
+  if (a.B == B && a.T == T && !a.x.empty()) return;
+  a.B = B;
+  a.T = T;
+  const size_t N = (size_t)B * T, L = c.n_layer, C = c.n_embd, Ck = c.kv_dim(), F = c.n_ff, V = c.n_vocab, H = c.n_head;
+  a.x.assign((L + 1) * N * C, 0);
+  a.xn1.assign(L * N * C, 0);
+  a.rstd1.assign(L * N, 0);
+  a.q.assign(L * N * C, 0);
+  a.k.assign(L * N * Ck, 0);
+  a.v.assign(L * N * Ck, 0);
+  a.att.assign(L * B * H * T * T, 0);
+  a.o.assign(L * N * C, 0);
+  a.x2.assign(L * N * C, 0);
+  a.xn2.assign(L * N * C, 0);
+  a.rstd2.assign(L * N, 0);
+  a.gate.assign(L * N * F, 0);
+  a.up.assign(L * N * F, 0);
+  a.hid.assign(L * N * F, 0);
+  a.xf.assign(N * C, 0);
+  a.rstdf.assign(N, 0);
+  a.probs.assign(N * V, 0);
+  a.dres.assign(N * C, 0);
+  a.dtmp.assign(N * C, 0);
+  a.dq.assign(N * C, 0);
+  a.dk.assign(N * Ck, 0);
+  a.dv.assign(N * Ck, 0);
+  a.do_.assign(N * C, 0);
+  a.dgate.assign(N * F, 0);
+  a.dup.assign(N * F, 0);
+  a.dhid.assign(N * F, 0);
+  const int half = (c.n_rot ? c.n_rot : c.head_dim()) / 2;
+  a.rope_cos.assign((size_t)T * half, 0);
+  a.rope_sin.assign((size_t)T * half, 0);
+  const int n_rot = 2 * half;
+  for (int t = 0; t < T; t++)
+    for (int i = 0; i < half; i++) {
+      // theta_i = pos * base^(-2i / n_rot), in double so the table does not depend on libm float rounding.
+      double ang = (double)t * std::pow((double)c.rope_theta, -2.0 * i / n_rot);
+      a.rope_cos[(size_t)t * half + i] = (float)std::cos(ang);
+      a.rope_sin[(size_t)t * half + i] = (float)std::sin(ang);
+    }
+}
+
+double forward(const Model& m, Activations& a, const int32_t* tokens, const int32_t* targets, int B, int T) {
+  alloc_activations(m, B, T, a);
+  const auto& c = m.cfg;
+  const int N = B * T, C = c.n_embd, Ck = c.kv_dim(), F = c.n_ff, V = c.n_vocab, H = c.n_head, Hk = c.n_head_kv;
+  const int D = c.head_dim(), n_rot = c.n_rot ? c.n_rot : D;
+  const float* W = m.w.data();
+  for (int n = 0; n < N; n++)
+    if (tokens[n] < 0 || tokens[n] >= V || (targets && (targets[n] < 0 || targets[n] >= V)))
+      fail("token id {} is outside the vocabulary of {}", (tokens[n] < 0 || tokens[n] >= V) ? tokens[n] : targets[n], V);
+
+  // Token embedding.
+  float* x0 = a.x.data();
+#pragma omp parallel for schedule(static)
+  for (int n = 0; n < N; n++) std::memcpy(x0 + (size_t)n * C, W + m.tok_emb + (size_t)tokens[n] * C, C * sizeof(float));
+
+  for (int l = 0; l < c.n_layer; l++) {
+    const LayerOffsets& L = m.layers[l];
+    const float* x = a.x.data() + (size_t)l * N * C;
+    float* xn1 = a.xn1.data() + (size_t)l * N * C;
+    float* q = a.q.data() + (size_t)l * N * C;
+    float* k = a.k.data() + (size_t)l * N * Ck;
+    float* v = a.v.data() + (size_t)l * N * Ck;
+    float* att = a.att.data() + (size_t)l * B * H * T * T;
+    float* o = a.o.data() + (size_t)l * N * C;
+    float* x2 = a.x2.data() + (size_t)l * N * C;
+    float* xn2 = a.xn2.data() + (size_t)l * N * C;
+    float* gate = a.gate.data() + (size_t)l * N * F;
+    float* up = a.up.data() + (size_t)l * N * F;
+    float* hid = a.hid.data() + (size_t)l * N * F;
+    float* xout = a.x.data() + (size_t)(l + 1) * N * C;
+
+    // Attention block.
+    rmsnorm_forward(xn1, a.rstd1.data() + (size_t)l * N, x, W + L.attn_norm, N, C, c.norm_eps);
+    mm_forward(q, xn1, W + L.wq, N, C, C);
+    mm_forward(k, xn1, W + L.wk, N, C, Ck);
+    mm_forward(v, xn1, W + L.wv, N, C, Ck);
+    if (m.has_qkv_bias) {
+      add_bias(q, W + L.bq, N, C);
+      add_bias(k, W + L.bk, N, Ck);
+      add_bias(v, W + L.bv, N, Ck);
+    }
+    rope_apply(q, B, T, H, D, n_rot, m.neox_rope, a.rope_cos.data(), a.rope_sin.data(), false);
+    rope_apply(k, B, T, Hk, D, n_rot, m.neox_rope, a.rope_cos.data(), a.rope_sin.data(), false);
+    attention_forward(o, att, q, k, v, B, T, H, Hk, D);
+    mm_forward(x2, o, W + L.wo, N, C, C);
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < (size_t)N * C; i++) x2[i] += x[i];
+
+    // SwiGLU feed-forward block.
+    rmsnorm_forward(xn2, a.rstd2.data() + (size_t)l * N, x2, W + L.ffn_norm, N, C, c.norm_eps);
+    mm_forward(gate, xn2, W + L.w_gate, N, C, F);
+    mm_forward(up, xn2, W + L.w_up, N, C, F);
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < (size_t)N * F; i++) {
+      float g = gate[i];
+      hid[i] = g / (1.0f + std::exp(-g)) * up[i];
+    }
+    mm_forward(xout, hid, W + L.w_down, N, F, C);
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < (size_t)N * C; i++) xout[i] += x2[i];
+  }
+
+  // Final norm, output matrix, softmax cross-entropy.
+  const float* xL = a.x.data() + (size_t)c.n_layer * N * C;
+  rmsnorm_forward(a.xf.data(), a.rstdf.data(), xL, W + m.out_norm, N, C, c.norm_eps);
+  mm_forward(a.probs.data(), a.xf.data(), m.out_matrix(), N, C, V);
+  std::vector<double> row_loss(N, 0.0);
+#pragma omp parallel for schedule(static)
+  for (int n = 0; n < N; n++) {
+    float* p = a.probs.data() + (size_t)n * V;
+    float mx = p[0];
+    for (int i = 1; i < V; i++) mx = std::max(mx, p[i]);
+    const float target_logit = targets ? p[targets[n]] : 0.0f;
+    double sum = 0;
+    for (int i = 0; i < V; i++) {
+      p[i] = std::exp(p[i] - mx);
+      sum += p[i];
+    }
+    float inv = (float)(1.0 / sum);
+    // -log softmax = log(sum exp(l - max)) - (l_target - max): no log of an underflowed probability.
+    if (targets) row_loss[n] = std::log(sum) - ((double)target_logit - mx);
+    for (int i = 0; i < V; i++) p[i] *= inv;
+  }
+  if (!targets) return 0;
+  double loss = 0;
+  for (int n = 0; n < N; n++) loss += row_loss[n];  // fixed order
+  return loss;
+}
+
+void backward(Model& m, Activations& a, const int32_t* tokens, const int32_t* targets, float loss_scale) {
+  const auto& c = m.cfg;
+  const int B = a.B, T = a.T;
+  const int N = B * T, C = c.n_embd, Ck = c.kv_dim(), F = c.n_ff, V = c.n_vocab, H = c.n_head, Hk = c.n_head_kv;
+  const int D = c.head_dim(), n_rot = c.n_rot ? c.n_rot : D;
+  const float* W = m.w.data();
+  float* G = m.g.data();
+  for (int n = 0; n < N; n++)
+    if (targets[n] < 0 || targets[n] >= V) fail("target id {} is outside the vocabulary of {}", targets[n], V);
+
+  // d loss / d logits = (softmax - onehot) * scale, written over the probabilities.
+  float* dlogits = a.probs.data();
+#pragma omp parallel for schedule(static)
+  for (int n = 0; n < N; n++) {
+    float* p = dlogits + (size_t)n * V;
+    p[targets[n]] -= 1.0f;
+#pragma omp simd
+    for (int i = 0; i < V; i++) p[i] *= loss_scale;
+  }
+  float* dout_w = G + (m.tied_output ? m.tok_emb : m.output);
+  mm_backward(a.dtmp.data(), dout_w, dlogits, a.xf.data(), m.out_matrix(), N, C, V, false);
+  std::fill(a.dres.begin(), a.dres.end(), 0.0f);
+  const float* xL = a.x.data() + (size_t)c.n_layer * N * C;
+  rmsnorm_backward(a.dres.data(), G + m.out_norm, a.dtmp.data(), xL, a.rstdf.data(), W + m.out_norm, N, C);
+
+  float* dres = a.dres.data();
+  for (int l = c.n_layer - 1; l >= 0; l--) {
+    const LayerOffsets& L = m.layers[l];
+    const float* x = a.x.data() + (size_t)l * N * C;
+    const float* xn1 = a.xn1.data() + (size_t)l * N * C;
+    const float* q = a.q.data() + (size_t)l * N * C;
+    const float* k = a.k.data() + (size_t)l * N * Ck;
+    const float* v = a.v.data() + (size_t)l * N * Ck;
+    const float* att = a.att.data() + (size_t)l * B * H * T * T;
+    const float* o = a.o.data() + (size_t)l * N * C;
+    const float* x2 = a.x2.data() + (size_t)l * N * C;
+    const float* xn2 = a.xn2.data() + (size_t)l * N * C;
+    const float* gate = a.gate.data() + (size_t)l * N * F;
+    const float* up = a.up.data() + (size_t)l * N * F;
+    const float* hid = a.hid.data() + (size_t)l * N * F;
+
+    // Feed-forward block: xout = x2 + down(silu(gate) * up).
+    mm_backward(a.dhid.data(), G + L.w_down, dres, hid, W + L.w_down, N, F, C, false);
+    float* dgate = a.dgate.data();
+    float* dup = a.dup.data();
+    const float* dhid = a.dhid.data();
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < (size_t)N * F; i++) {
+      float g = gate[i];
+      float s = 1.0f / (1.0f + std::exp(-g));
+      dup[i] = dhid[i] * g * s;
+      dgate[i] = dhid[i] * up[i] * s * (1.0f + g * (1.0f - s));
+    }
+    mm_backward(a.dtmp.data(), G + L.w_gate, dgate, xn2, W + L.w_gate, N, C, F, false);
+    mm_backward(a.dtmp.data(), G + L.w_up, dup, xn2, W + L.w_up, N, C, F, true);
+    rmsnorm_backward(dres, G + L.ffn_norm, a.dtmp.data(), x2, a.rstd2.data() + (size_t)l * N, W + L.ffn_norm, N, C);
+
+    // Attention block: x2 = x + wo(attention(rope(q), rope(k), v)).
+    mm_backward(a.do_.data(), G + L.wo, dres, o, W + L.wo, N, C, C, false);
+    attention_backward(a.dq.data(), a.dk.data(), a.dv.data(), a.do_.data(), att, q, k, v, B, T, H, Hk, D);
+    rope_apply(a.dq.data(), B, T, H, D, n_rot, m.neox_rope, a.rope_cos.data(), a.rope_sin.data(), true);
+    rope_apply(a.dk.data(), B, T, Hk, D, n_rot, m.neox_rope, a.rope_cos.data(), a.rope_sin.data(), true);
+    if (m.has_qkv_bias) {
+      bias_backward(G + L.bq, a.dq.data(), N, C);
+      bias_backward(G + L.bk, a.dk.data(), N, Ck);
+      bias_backward(G + L.bv, a.dv.data(), N, Ck);
+    }
+    mm_backward(a.dtmp.data(), G + L.wq, a.dq.data(), xn1, W + L.wq, N, C, C, false);
+    mm_backward(a.dtmp.data(), G + L.wk, a.dk.data(), xn1, W + L.wk, N, C, Ck, true);
+    mm_backward(a.dtmp.data(), G + L.wv, a.dv.data(), xn1, W + L.wv, N, C, Ck, true);
+    rmsnorm_backward(dres, G + L.attn_norm, a.dtmp.data(), x, a.rstd1.data() + (size_t)l * N, W + L.attn_norm, N, C);
+    (void)x2;
+  }
+
+  // Token embedding: rows scattered in token order (fixed, so deterministic).
+  float* demb = G + m.tok_emb;
+  for (int n = 0; n < N; n++) {
+    float* d = demb + (size_t)tokens[n] * C;
+    const float* s = dres + (size_t)n * C;
+#pragma omp simd
+    for (int i = 0; i < C; i++) d[i] += s[i];
+  }
+}
+
+double train_flops_per_step(const ModelConfig& c, int B, int T, bool with_backward) {
+  return (with_backward ? 3.0 : 1.0) * c.forward_flops(T, 0) * B;
+}
+
+}  // namespace flops::train

@@ -1,0 +1,263 @@
+// The training forward/backward against an independent, naive double-precision
+// reference of the llama architecture: the losses agree, and every gradient
+// agrees with central finite differences of the reference.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "core/error.h"
+#include "core/flop_counter.h"
+#include "train/forward_backward.h"
+#include "train/optim.h"
+#include "train/rng.h"
+
+using namespace flops;
+using namespace flops::train;
+
+namespace {
+
+ModelConfig tiny_config(Arch arch = Arch::Llama) {
+  ModelConfig c;
+  c.arch = arch;
+  c.arch_name = arch == Arch::Qwen2 ? "qwen2" : "llama";
+  c.n_vocab = 37;
+  c.n_embd = 16;
+  c.n_layer = 2;
+  c.n_head = 4;
+  c.n_head_kv = 2;
+  c.n_ff = 32;
+  c.n_ctx_train = 8;
+  c.rope_theta = 100.0f;  // a small base so that every rotary pair turns noticeably over 8 positions
+  return c;
+}
+
+// Naive reference written straight from the definitions, in double.
+double ref_loss(const Model& m, const std::vector<double>& w, const std::vector<int32_t>& tok, const std::vector<int32_t>& tgt, int B, int T) {
+  const auto& c = m.cfg;
+  const int C = c.n_embd, H = c.n_head, Hk = c.n_head_kv, D = C / H, Ck = Hk * D, F = c.n_ff, V = c.n_vocab;
+  const int n_rot = c.n_rot ? c.n_rot : D;
+  auto W = [&](size_t off) { return w.data() + off; };
+  auto rmsnorm = [&](const std::vector<double>& x, const double* g) {
+    double ss = 0;
+    for (double e : x) ss += e * e;
+    double r = 1.0 / std::sqrt(ss / x.size() + (double)c.norm_eps);
+    std::vector<double> y(x.size());
+    for (size_t i = 0; i < x.size(); i++) y[i] = x[i] * r * g[i];
+    return y;
+  };
+  auto matvec = [&](const double* M, const std::vector<double>& x, int out) {  // M is [out][in]
+    std::vector<double> y(out, 0.0);
+    for (int o = 0; o < out; o++)
+      for (size_t i = 0; i < x.size(); i++) y[o] += M[(size_t)o * x.size() + i] * x[i];
+    return y;
+  };
+  auto rope = [&](std::vector<double>& v, int heads, int pos) {
+    for (int h = 0; h < heads; h++)
+      for (int i = 0; i < n_rot / 2; i++) {
+        int a = m.neox_rope ? i : 2 * i, b = m.neox_rope ? i + n_rot / 2 : 2 * i + 1;
+        double th = pos * std::pow((double)c.rope_theta, -2.0 * i / n_rot);
+        double x0 = v[h * D + a], x1 = v[h * D + b];
+        v[h * D + a] = x0 * std::cos(th) - x1 * std::sin(th);
+        v[h * D + b] = x0 * std::sin(th) + x1 * std::cos(th);
+      }
+  };
+  double loss = 0;
+  for (int b = 0; b < B; b++) {
+    std::vector<std::vector<double>> x(T, std::vector<double>(C));
+    for (int t = 0; t < T; t++)
+      for (int i = 0; i < C; i++) x[t][i] = w[m.tok_emb + (size_t)tok[b * T + t] * C + i];
+    for (int l = 0; l < c.n_layer; l++) {
+      const LayerOffsets& L = m.layers[l];
+      std::vector<std::vector<double>> q(T), k(T), v(T);
+      for (int t = 0; t < T; t++) {
+        auto xn = rmsnorm(x[t], W(L.attn_norm));
+        q[t] = matvec(W(L.wq), xn, C);
+        k[t] = matvec(W(L.wk), xn, Ck);
+        v[t] = matvec(W(L.wv), xn, Ck);
+        if (m.has_qkv_bias) {
+          for (int i = 0; i < C; i++) q[t][i] += w[L.bq + i];
+          for (int i = 0; i < Ck; i++) k[t][i] += w[L.bk + i], v[t][i] += w[L.bv + i];
+        }
+        rope(q[t], H, t);
+        rope(k[t], Hk, t);
+      }
+      for (int t = 0; t < T; t++) {
+        std::vector<double> o(C, 0.0);
+        for (int h = 0; h < H; h++) {
+          int kh = h / (H / Hk);
+          std::vector<double> sc(t + 1);
+          double mx = -1e300, sum = 0;
+          for (int s = 0; s <= t; s++) {
+            double d = 0;
+            for (int i = 0; i < D; i++) d += q[t][h * D + i] * k[s][kh * D + i];
+            sc[s] = d / std::sqrt((double)D);
+            mx = std::max(mx, sc[s]);
+          }
+          for (int s = 0; s <= t; s++) sum += (sc[s] = std::exp(sc[s] - mx));
+          for (int s = 0; s <= t; s++)
+            for (int i = 0; i < D; i++) o[h * D + i] += sc[s] / sum * v[s][kh * D + i];
+        }
+        auto proj = matvec(W(L.wo), o, C);
+        for (int i = 0; i < C; i++) x[t][i] += proj[i];
+      }
+      for (int t = 0; t < T; t++) {
+        auto xn = rmsnorm(x[t], W(L.ffn_norm));
+        auto g = matvec(W(L.w_gate), xn, F);
+        auto u = matvec(W(L.w_up), xn, F);
+        std::vector<double> hdn(F);
+        for (int i = 0; i < F; i++) hdn[i] = g[i] / (1 + std::exp(-g[i])) * u[i];
+        auto dn = matvec(W(L.w_down), hdn, C);
+        for (int i = 0; i < C; i++) x[t][i] += dn[i];
+      }
+    }
+    const double* out = W(m.tied_output ? m.tok_emb : m.output);
+    for (int t = 0; t < T; t++) {
+      auto xf = rmsnorm(x[t], W(m.out_norm));
+      auto logits = matvec(out, xf, V);
+      double mx = -1e300, sum = 0;
+      for (double e : logits) mx = std::max(mx, e);
+      for (double e : logits) sum += std::exp(e - mx);
+      loss += std::log(sum) + mx - logits[tgt[b * T + t]];
+    }
+  }
+  return loss;
+}
+
+void randomize(Model& m, uint64_t seed) {
+  Rng r(seed);
+  for (auto& t : m.tensors) {
+    bool norm = t.name.ends_with("norm.weight");
+    bool bias = t.name.ends_with(".bias");
+    for (size_t i = 0; i < t.count; i++) {
+      double z = r.normal();
+      m.w[t.offset + i] = (float)(norm ? 1.0 + 0.2 * z : bias ? 0.1 * z : 0.3 * z);
+    }
+  }
+}
+
+void check_gradients(Model m, int B, int T) {
+  randomize(m, 7);
+  const int N = B * T, V = m.cfg.n_vocab;
+  std::vector<int32_t> tok(N), tgt(N);
+  Rng r(3);
+  for (int i = 0; i < N; i++) tok[i] = (int32_t)(r.next() % V), tgt[i] = (int32_t)(r.next() % V);
+
+  Activations a;
+  double loss = forward(m, a, tok.data(), tgt.data(), B, T);
+  std::fill(m.g.begin(), m.g.end(), 0.0f);
+  backward(m, a, tok.data(), tgt.data(), 1.0f);
+
+  std::vector<double> wd(m.w.begin(), m.w.end());
+  double ref = ref_loss(m, wd, tok, tgt, B, T);
+  EXPECT_NEAR(loss, ref, 1e-5 * std::abs(ref)) << "forward differs from the reference";
+
+  const double h = 1e-5;
+  for (const auto& t : m.tensors) {
+    // Every element of small tensors, a deterministic spread of 48 in larger ones.
+    const size_t stride = std::max<size_t>(1, t.count / 48);
+    double err2 = 0, ref2 = 0, worst = 0;
+    for (size_t i = 0; i < t.count; i += stride) {
+      size_t j = t.offset + i;
+      double keep = wd[j];
+      wd[j] = keep + h;
+      double lp = ref_loss(m, wd, tok, tgt, B, T);
+      wd[j] = keep - h;
+      double lm = ref_loss(m, wd, tok, tgt, B, T);
+      wd[j] = keep;
+      double fd = (lp - lm) / (2 * h);
+      double an = m.g[j];
+      err2 += (fd - an) * (fd - an);
+      ref2 += fd * fd;
+      worst = std::max(worst, std::abs(fd - an));
+    }
+    ASSERT_GT(ref2, 1e-12) << t.name << " receives no gradient";
+    double rel = std::sqrt(err2 / ref2);
+    EXPECT_LT(rel, 2e-3) << t.name << ": relative gradient error " << rel << " (worst abs " << worst << ")";
+  }
+}
+
+}  // namespace
+
+TEST(TrainGrad, LlamaTiedOutputMatchesFiniteDifferences) {
+  check_gradients(make_model(tiny_config(), true), 2, 8);
+}
+
+TEST(TrainGrad, LlamaSeparateOutputMatchesFiniteDifferences) {
+  check_gradients(make_model(tiny_config(), false), 1, 8);
+}
+
+TEST(TrainGrad, Qwen2NeoxRopeAndBiasesMatchFiniteDifferences) {
+  check_gradients(make_model(tiny_config(Arch::Qwen2), false), 1, 8);
+}
+
+TEST(TrainGrad, PartialRotaryDimsMatchFiniteDifferences) {
+  ModelConfig c = tiny_config();
+  c.n_rot = 2;  // head dim 4: only the first pair of each head rotates
+  check_gradients(make_model(c, true), 1, 6);
+}
+
+TEST(TrainGrad, InitialLossIsNearLogVocab) {
+  Model m = make_model(tiny_config(), true);
+  init_weights(m, 1);
+  std::vector<int32_t> tok(16), tgt(16);
+  for (int i = 0; i < 16; i++) tok[i] = i, tgt[i] = (i * 5 + 1) % 37;
+  Activations a;
+  double mean = forward(m, a, tok.data(), tgt.data(), 2, 8) / 16;
+  EXPECT_NEAR(mean, std::log(37.0), 0.05);
+}
+
+TEST(TrainGrad, CountsTheAnalyticFlops) {
+  Model m = make_model(tiny_config(), false);
+  init_weights(m, 1);
+  std::vector<int32_t> tok(16, 3), tgt(16, 4);
+  Activations a;
+  counter::Scope s;
+  forward(m, a, tok.data(), tgt.data(), 2, 8);
+  backward(m, a, tok.data(), tgt.data(), 1.0f / 16);
+  EXPECT_EQ((double)s.elapsed().model(), train_flops_per_step(m.cfg, 2, 8));
+}
+
+TEST(TrainGrad, RejectsOutOfVocabularyTokens) {
+  Model m = make_model(tiny_config(), true);
+  std::vector<int32_t> tok(8, 3), tgt(8, 37);
+  Activations a;
+  try {
+    forward(m, a, tok.data(), tgt.data(), 1, 8);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("outside the vocabulary"), std::string::npos) << e.what();
+  }
+}
+
+TEST(TrainGrad, TinyModelOverfitsOneBatch) {
+  ModelConfig c = tiny_config();
+  c.n_embd = 32;
+  c.n_ff = 64;
+  c.n_ctx_train = 16;
+  Model m = make_model(c, true);
+  init_weights(m, 5);
+  const int B = 2, T = 16;
+  std::vector<int32_t> tok(B * T), tgt(B * T);
+  Rng r(11);
+  for (int i = 0; i < B * T; i++) tok[i] = (int32_t)(r.next() % 37);
+  for (int b = 0; b < B; b++) {
+    tok[b * T] = b;  // distinct first tokens so that every target is determined by its prefix
+    for (int t = 0; t < T; t++) tgt[b * T + t] = t + 1 < T ? tok[b * T + t + 1] : 36 - b;
+  }
+  Activations a;
+  AdamState st;
+  AdamWConfig oc;
+  oc.weight_decay = 0;
+  double first = 0, last = 0;
+  for (int step = 0; step < 300; step++) {
+    double loss = forward(m, a, tok.data(), tgt.data(), B, T) / (B * T);
+    if (step == 0) first = loss;
+    last = loss;
+    std::fill(m.g.begin(), m.g.end(), 0.0f);
+    backward(m, a, tok.data(), tgt.data(), 1.0f / (B * T));
+    clip_grad_norm(m.g, 1.0f);
+    adamw_update(m, st, lr_at(step, 10, 300, 1e-2f, 1e-3f), oc);
+  }
+  EXPECT_GT(first, 3.0);
+  EXPECT_LT(last, 0.02) << "did not overfit one batch";
+}
