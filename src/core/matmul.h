@@ -1,0 +1,35 @@
+#pragma once
+// Matrix-vector and matrix-matrix products against weights kept in their GGUF storage type.
+//
+// W holds `rows` rows of `cols` elements of type t, row-major with row stride
+// dtype_row_bytes(t, cols): the layout of a GGUF weight with ne = [cols, rows].
+// Both functions add exactly 2*rows*cols*T to flops::counter::add_matmul and use
+// flops::get_threads() threads. Neither may be called from inside an OpenMP parallel region
+// (matmul calls OpenBLAS).
+#include <cstdint>
+#include "core/dtype.h"
+
+namespace flops {
+
+// y[r] = dot(W[r,:], x) for r < rows.
+//   F32/F16/BF16: weights converted exactly to float, fp32 accumulation.
+//   Q8_0/Q4_0: x is first quantized per 32-element block to int8 with a float scale
+//   (dx = max|x_blk|/127, round to nearest), then each block is an exact int8 dot product
+//   times d_w*dx. The extra error per block is at most sum_j |w_j| * dx/2 (typically
+//   ~0.3% relative to the dot of |w| and |x|), the same order as the weight quantization.
+void matvec(DType t, const void* W, int64_t rows, int64_t cols, const float* x, float* y);
+
+// Y[T x rows] = X[T x cols] * W^T (X, Y row-major, contiguous).
+//   T <= kMatmulMatvecMaxT: one matvec per row of X (same numerics as matvec).
+//   Otherwise F32 calls cblas_sgemm directly; other types dequantize W in tiles of rows
+//   into a per-call F32 buffer and call sgemm per tile (exact dequantized weights, fp32 x).
+void matmul(DType t, const void* W, int64_t rows, int64_t cols, const float* X, int64_t T, float* Y);
+
+constexpr int64_t kMatmulMatvecMaxT = 4;
+
+// Product of x (n floats) with a row of n elements of type t, no threading, no FLOP count.
+// The exact fp32 dequantize-then-dot for every type (no activation quantization): for
+// callers that need one dot product, e.g. reference checks.
+float dot_row_exact(DType t, const void* row, const float* x, int64_t n);
+
+}  // namespace flops

@@ -1,0 +1,234 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "core/dtype.h"
+#include "core/error.h"
+#include "core/flop_counter.h"
+#include "core/matmul.h"
+#include "core/quant.h"
+#include "core/threads.h"
+
+using namespace flops;
+
+namespace {
+
+const DType kAll[] = {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0};
+
+struct Weights {
+  DType t;
+  int64_t rows, cols;
+  std::vector<uint8_t> bytes;
+  std::vector<float> deq;  // what the stored weights mean, row-major
+};
+
+Weights make_weights(DType t, int64_t rows, int64_t cols, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd(0.0f, 0.5f);
+  Weights w{t, rows, cols, {}, {}};
+  const size_t stride = dtype_row_bytes(t, cols);
+  w.bytes.resize(stride * rows);
+  w.deq.resize((size_t)(rows * cols));
+  std::vector<float> row((size_t)cols);
+  for (int64_t r = 0; r < rows; r++) {
+    for (auto& v : row) v = nd(rng);
+    quantize_row(t, row.data(), w.bytes.data() + r * stride, cols);
+    dequantize_row(t, w.bytes.data() + r * stride, w.deq.data() + r * cols, cols);
+  }
+  return w;
+}
+
+std::vector<float> random_x(int64_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> ud(-2.0f, 2.0f);
+  std::vector<float> x((size_t)n);
+  for (auto& v : x) v = ud(rng);
+  return x;
+}
+
+// Allowed |y - ref| for one output: fp32 accumulation error, plus for the int8 path of the
+// block types the activation rounding: at most dx/2 per element with dx = max|x_blk|/127.
+double tolerance(const Weights& w, int64_t r, const float* x, bool int8_path) {
+  double abs_dot = 0.0, act = 0.0;
+  for (int64_t c = 0; c < w.cols; c++) abs_dot += std::fabs((double)w.deq[r * w.cols + c] * x[c]);
+  if (int8_path) {
+    for (int64_t b = 0; b < w.cols / QK; b++) {
+      double amax = 0.0, wsum = 0.0;
+      for (int j = 0; j < QK; j++) {
+        amax = std::max(amax, (double)std::fabs(x[b * QK + j]));
+        wsum += std::fabs(w.deq[r * w.cols + b * QK + j]);
+      }
+      act += wsum * amax / 127.0 / 2.0;
+    }
+  }
+  return act * 1.001 + 2e-6 * abs_dot + 1e-6;
+}
+
+bool is_block(DType t) { return t == DType::Q8_0 || t == DType::Q4_0; }
+
+void check_matvec(DType t, int64_t rows, int64_t cols, uint32_t seed) {
+  auto w = make_weights(t, rows, cols, seed);
+  auto x = random_x(cols, seed + 1);
+  std::vector<float> y((size_t)rows, -1.0f);
+  matvec(t, w.bytes.data(), rows, cols, x.data(), y.data());
+  for (int64_t r = 0; r < rows; r++) {
+    double ref = 0.0;
+    for (int64_t c = 0; c < cols; c++) ref += (double)w.deq[r * cols + c] * x[c];
+    ASSERT_NEAR(y[r], ref, tolerance(w, r, x.data(), is_block(t)))
+        << dtype_name(t) << " rows=" << rows << " cols=" << cols << " r=" << r;
+  }
+}
+
+void check_matmul(DType t, int64_t rows, int64_t cols, int64_t T, uint32_t seed) {
+  auto w = make_weights(t, rows, cols, seed);
+  auto X = random_x(T * cols, seed + 1);
+  std::vector<float> Y((size_t)(T * rows), -1.0f);
+  counter::Scope scope;
+  matmul(t, w.bytes.data(), rows, cols, X.data(), T, Y.data());
+  EXPECT_EQ(scope.elapsed().matmul, (uint64_t)(2 * rows * cols * T));
+  EXPECT_EQ(scope.elapsed().total(), (uint64_t)(2 * rows * cols * T));
+  const bool int8_path = is_block(t) && T <= kMatmulMatvecMaxT;
+  for (int64_t i = 0; i < T; i++) {
+    for (int64_t r = 0; r < rows; r++) {
+      double ref = 0.0;
+      for (int64_t c = 0; c < cols; c++) ref += (double)w.deq[r * cols + c] * X[i * cols + c];
+      ASSERT_NEAR(Y[i * rows + r], ref, tolerance(w, r, X.data() + i * cols, int8_path))
+          << dtype_name(t) << " rows=" << rows << " cols=" << cols << " T=" << T << " t=" << i << " r=" << r;
+    }
+  }
+}
+
+}  // namespace
+
+TEST(Matvec, AllTypesVsNaive) {
+  for (DType t : kAll) {
+    check_matvec(t, 37, 96, 1);
+    check_matvec(t, 1, 32, 2);
+    check_matvec(t, 64, 4096, 3);  // large enough to run on several threads
+    check_matvec(t, 300, 160, 4);
+  }
+}
+
+TEST(Matvec, FloatTypesAnyColumnCount) {
+  for (DType t : {DType::F32, DType::F16, DType::BF16})
+    for (int64_t cols : {1, 7, 15, 16, 17, 45, 63, 65, 129}) check_matvec(t, 5, cols, (uint32_t)cols);
+}
+
+TEST(Matvec, ExactOnSmallIntegers) {
+  // Integer weights and activations are exact in every type and the int8 activation
+  // quantization, so every path must return the exact integer dot product.
+  const int64_t rows = 9, cols = 64;
+  std::vector<float> wf((size_t)(rows * cols)), x((size_t)cols);
+  for (int64_t i = 0; i < rows * cols; i++) wf[i] = (float)((int)(i * 7 % 15) - 7);
+  for (int64_t c = 0; c < cols; c++) x[c] = c % QK == 0 ? 127.0f : (float)((int)(c * 5 % 21) - 10);
+  for (int64_t r = 0; r < rows; r++) wf[r * cols + r] = -8.0f;  // makes Q4_0 scales exactly 1
+  for (int64_t r = 0; r < rows; r++) wf[r * cols + 32 + r] = -8.0f;
+  for (DType t : kAll) {
+    std::vector<uint8_t> W(dtype_row_bytes(t, cols) * rows);
+    for (int64_t r = 0; r < rows; r++)
+      quantize_row(t, wf.data() + r * cols, W.data() + r * dtype_row_bytes(t, cols), cols);
+    std::vector<float> y((size_t)rows);
+    matvec(t, W.data(), rows, cols, x.data(), y.data());
+    for (int64_t r = 0; r < rows; r++) {
+      double ref = 0.0;
+      for (int64_t c = 0; c < cols; c++) ref += (double)wf[r * cols + c] * x[c];
+      if (t == DType::Q8_0) continue;  // scale 7/127 is not exact in fp16
+      EXPECT_EQ(y[r], (float)ref) << dtype_name(t) << " r=" << r;
+      EXPECT_EQ(dot_row_exact(t, W.data() + r * dtype_row_bytes(t, cols), x.data(), cols), (float)ref);
+    }
+  }
+}
+
+TEST(Matvec, ZeroActivationsAndWeights) {
+  for (DType t : kAll) {
+    auto w = make_weights(t, 7, 64, 5);
+    std::vector<float> x(64, 0.0f), y(7, 1.0f);
+    matvec(t, w.bytes.data(), 7, 64, x.data(), y.data());
+    for (float v : y) EXPECT_EQ(v, 0.0f) << dtype_name(t);
+    std::vector<uint8_t> zero(w.bytes.size(), 0);
+    auto x2 = random_x(64, 6);
+    matvec(t, zero.data(), 7, 64, x2.data(), y.data());
+    for (float v : y) EXPECT_EQ(v, 0.0f) << dtype_name(t);
+  }
+}
+
+TEST(Matvec, SameResultForAnyThreadCount) {
+  const int prev = get_threads();
+  for (DType t : kAll) {
+    auto w = make_weights(t, 129, 1024, 8);
+    auto x = random_x(1024, 9);
+    std::vector<float> y1(129), y2(129);
+    set_threads(1);
+    matvec(t, w.bytes.data(), 129, 1024, x.data(), y1.data());
+    set_threads(2);
+    matvec(t, w.bytes.data(), 129, 1024, x.data(), y2.data());
+    EXPECT_EQ(y1, y2) << dtype_name(t);
+  }
+  set_threads(prev);
+}
+
+TEST(Matvec, FlopCount) {
+  for (DType t : kAll) {
+    auto w = make_weights(t, 37, 96, 10);
+    auto x = random_x(96, 11);
+    std::vector<float> y(37);
+    counter::Scope s;
+    matvec(t, w.bytes.data(), 37, 96, x.data(), y.data());
+    EXPECT_EQ(s.elapsed().matmul, 2u * 37 * 96);
+    EXPECT_EQ(s.elapsed().total(), 2u * 37 * 96);
+  }
+}
+
+TEST(Matmul, AllTypesOddShapes) {
+  for (DType t : kAll)
+    for (int64_t T : {1, 3, 4, 5, 17}) check_matmul(t, 37, 96, T, (uint32_t)(T * 13));
+}
+
+TEST(Matmul, SeveralTiles) {
+  // 4096 columns -> 256-row tiles, so 300 rows take two tiles with a partial one.
+  for (DType t : kAll) check_matmul(t, 300, 4096, 6, 21);
+}
+
+TEST(Matmul, ThreadCountsAgree) {
+  const int prev = get_threads();
+  for (DType t : kAll) {
+    auto w = make_weights(t, 70, 256, 30);
+    auto X = random_x(9 * 256, 31);
+    std::vector<float> Y1(9 * 70), Y2(9 * 70);
+    set_threads(1);
+    matmul(t, w.bytes.data(), 70, 256, X.data(), 9, Y1.data());
+    set_threads(2);
+    matmul(t, w.bytes.data(), 70, 256, X.data(), 9, Y2.data());
+    for (size_t i = 0; i < Y1.size(); i++) EXPECT_NEAR(Y1[i], Y2[i], 1e-4f * (1.0f + std::fabs(Y1[i])));
+  }
+  set_threads(prev);
+}
+
+TEST(Matmul, EmptyShapes) {
+  std::vector<float> X(8, 1.0f), Y(8, 5.0f);
+  std::vector<uint8_t> W(64, 0);
+  counter::Scope s;
+  matmul(DType::F32, W.data(), 0, 4, X.data(), 2, Y.data());
+  matmul(DType::F32, W.data(), 4, 4, X.data(), 0, Y.data());
+  EXPECT_EQ(Y[0], 5.0f);
+  matmul(DType::F32, W.data(), 4, 0, X.data(), 2, Y.data());
+  for (float v : Y) EXPECT_EQ(v, 0.0f);
+  EXPECT_EQ(s.elapsed().matmul, 0u);
+}
+
+TEST(Matmul, RejectsBadShapes) {
+  std::vector<float> X(64, 1.0f), Y(64);
+  std::vector<uint8_t> W(1024, 0);
+  try {
+    matvec(DType::Q4_0, W.data(), 2, 48, X.data(), Y.data());
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("48"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(matmul(DType::Q8_0, W.data(), 2, 33, X.data(), 5, Y.data()), Error);
+  EXPECT_THROW(matmul(DType::F32, W.data(), -1, 4, X.data(), 5, Y.data()), Error);
+  EXPECT_THROW(matvec((DType)5, W.data(), 2, 32, X.data(), Y.data()), Error);
+}
