@@ -1,0 +1,127 @@
+#pragma once
+// Exact tokenizers rebuilt from a GGUF file's tokenizer.ggml.* metadata.
+//
+//   model "llama": SentencePiece BPE — merges chosen by token score, "▁" for spaces, a "▁" prefix
+//                  (tokenizer.ggml.add_space_prefix, default true), <0xXX> byte fallback, else <unk>.
+//   model "gpt2":  byte-level BPE — merges by rank from tokenizer.ggml.merges, after a pre-tokenizer
+//                  chosen by tokenizer.ggml.pre: default, gpt2 / gpt-2, llama-bpe (llama3, llama-v3),
+//                  qwen2, falcon, starcoder, deepseek-llm, deepseek-coder, refact.
+//                  Any vocabulary holding the 256 byte-level tokens works (home-made ones included).
+// User-defined tokens (token_type 4) found in the text are always emitted whole, as Hugging Face does;
+// control tokens (e.g. "<s>") are matched in the text only when parse_special is asked for.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "model/gguf.h"
+
+namespace flops {
+
+struct PreTokenizer;  // tokenizer_internal.h
+
+// Values of tokenizer.ggml.token_type (as llama.cpp writes them).
+enum class TokenType : int32_t { Undefined = 0, Normal = 1, Unknown = 2, Control = 3, UserDefined = 4, Unused = 5, Byte = 6 };
+
+struct Tokenizer {
+  enum class Kind { SPM, BPE };
+
+  // Throws flops::Error naming the problem (missing key, unknown model or pre-tokenizer, bad id).
+  static Tokenizer from_gguf(const GGUFFile& g);
+
+  // add_bos=true adds BOS only when the model asks for it (add_bos_default()) and has one.
+  // Invalid UTF-8 -> flops::Error("input text is not valid UTF-8 (byte offset N)").
+  std::vector<int32_t> encode(std::string_view text, bool add_bos, bool parse_special = false) const;
+  std::vector<int32_t> encode(std::string_view text) const { return encode(text, add_bos_default_); }
+
+  // Concatenated pieces of the ids; control tokens contribute nothing, and for SPM the space that the
+  // "▁" prefix introduced at the start is removed, so decode(encode(x)) == x for normal text.
+  // Ids out of range -> flops::Error.
+  std::string decode(const std::vector<int32_t>& ids) const;
+  // The bytes this token contributes when decoding (may be a partial UTF-8 sequence; "" for control).
+  std::string token_to_piece(int32_t id) const;
+  // The token's string as stored in the vocabulary (e.g. "Ġthe", "▁the", "<0x0A>", "<s>").
+  const std::string& token_text(int32_t id) const;
+  TokenType token_type(int32_t id) const;
+
+  int n_vocab() const { return (int)tokens_.size(); }
+  int32_t bos() const { return bos_; }  // -1 when absent
+  int32_t eos() const { return eos_; }
+  int32_t unk() const { return unk_; }
+  int32_t pad() const { return pad_; }
+  bool add_bos_default() const { return add_bos_default_; }
+  bool add_eos_default() const { return add_eos_default_; }
+  bool add_space_prefix() const { return add_space_prefix_; }
+  std::string model_name() const { return kind_ == Kind::SPM ? "llama" : "gpt2"; }
+  std::string pre_name() const { return pre_name_; }
+  Kind kind() const { return kind_; }
+  bool is_control(int32_t id) const;  // control tokens (<s>, </s>, <|endoftext|>...) and EOS
+
+  // Raw vocabulary (what tokenizer_to_gguf writes back).
+  const std::vector<std::string>& tokens() const { return tokens_; }
+  const std::vector<float>& scores() const { return scores_; }
+  const std::vector<TokenType>& token_types() const { return types_; }
+  const std::vector<std::string>& merges() const { return merges_; }
+
+  // Builds a tokenizer from a raw vocabulary (what from_gguf does after reading the keys).
+  // model: "llama" or "gpt2"; pre: the pre-tokenizer name ("" = "default"); scores may be empty for gpt2,
+  // types empty = all Normal; ids -1 = absent.
+  struct Vocab {
+    std::string model = "gpt2";
+    std::string pre = "default";
+    std::vector<std::string> tokens;
+    std::vector<float> scores;
+    std::vector<TokenType> types;
+    std::vector<std::string> merges;  // "left right", best first (gpt2 only)
+    int32_t bos = -1, eos = -1, unk = -1, pad = -1;
+    bool add_bos = false, add_eos = false, add_space_prefix = true;
+    bool add_bos_set = false;  // false: use the model's default (true for llama, false for gpt2)
+  };
+  static Tokenizer from_vocab(Vocab v);
+
+  Tokenizer();
+  ~Tokenizer();
+  Tokenizer(Tokenizer&&) noexcept;
+  Tokenizer& operator=(Tokenizer&&) noexcept;
+
+ private:
+  struct PairHash {
+    size_t operator()(uint64_t k) const { return std::hash<uint64_t>()(k * 0x9E3779B97F4A7C15ull); }
+  };
+  struct Merge {
+    int32_t rank;
+    int32_t result;
+  };
+  struct Special;  // trie of tokens matched whole in the text
+
+  Kind kind_ = Kind::BPE;
+  std::string pre_name_ = "default";
+  std::vector<std::string> tokens_;
+  std::vector<float> scores_;
+  std::vector<TokenType> types_;
+  std::vector<std::string> merges_;
+  std::vector<std::string> pieces_;  // token_to_piece, precomputed
+  std::unordered_map<std::string_view, int32_t> normal_id_;  // normal (and byte-level) tokens by text
+  std::unordered_map<uint64_t, Merge, PairHash> merge_of_;     // BPE: (left id << 32 | right id) -> merge
+  int32_t byte_id_[256];  // SPM: <0xXX> tokens; BPE: the byte-level token of each byte (-1 when absent)
+  int32_t bos_ = -1, eos_ = -1, unk_ = -1, pad_ = -1;
+  bool add_bos_default_ = false, add_eos_default_ = false, add_space_prefix_ = true;
+  bool ignore_merges_ = false;  // llama3: a pre-token already in the vocabulary is kept whole
+  std::unique_ptr<PreTokenizer> pre_;
+  std::unique_ptr<Special> user_defined_;  // user-defined tokens
+  std::unique_ptr<Special> all_special_;   // user-defined + control tokens (parse_special)
+
+  void build();
+  void check_id(int32_t id) const;
+  void encode_fragment(std::string_view text, bool at_start, std::vector<int32_t>& out) const;
+  void encode_spm(std::string_view text, bool at_start, std::vector<int32_t>& out) const;
+  void encode_bpe_word(std::string_view word, std::vector<int32_t>& out) const;
+};
+
+// Writes the tokenizer.ggml.* keys (model, pre, tokens, token_type, scores, merges, special ids,
+// add_bos_token, add_eos_token, add_space_prefix) so that flops and llama.cpp can rebuild the tokenizer.
+void tokenizer_to_gguf(const Tokenizer& tok, GGUFWriter& w);
+
+}  // namespace flops
