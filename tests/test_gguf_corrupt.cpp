@@ -260,6 +260,24 @@ TEST(GGUFCorrupt, EmptyNames) {
   EXPECT_REJECTED(Raw().header(1, 0).tensor("", {4}, 0, 0).pad().zeros(16).b, "tensor 0 has an empty name");
 }
 
+TEST(GGUFCorrupt, HostileNamesStayOneLine) {
+  // rejected_with() also fails on a multi-line message.
+  EXPECT_REJECTED(Raw().header(0, 2).kv_u32("a\nb", 1).kv_u32("a\nb", 2).b, "duplicate metadata key 'a\\x0ab'");
+  std::string long_name(1000, 'n');
+  std::string msg = parse_error(Raw().header(1, 0).tensor(long_name, {0}, 0, 0).b);
+  EXPECT_NE(msg.find("...(1000 bytes)' has invalid dimension 0"), std::string::npos) << msg;
+  EXPECT_LT(msg.size(), 200u) << msg;
+  // Getters called with a key taken from the file (e.g. when listing metadata) escape it too.
+  auto b = Raw().header(0, 1).kv_u32("x\ny", 1).b;
+  GGUFFile g = gguf_parse(b.data(), b.size());
+  try {
+    g.get_string(g.kv_order[0]);
+    ADD_FAILURE() << "u32 read as a string";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'x\\x0ay' is u32, expected a string"), std::string::npos) << e.what();
+  }
+}
+
 TEST(GGUFCorrupt, DuplicateKeyAndTensor) {
   EXPECT_REJECTED(Raw().header(0, 2).kv_u32("a", 1).kv_u32("a", 2).b, "duplicate metadata key 'a'");
   EXPECT_REJECTED(Raw().header(2, 0).tensor("w", {8}, 0, 0).tensor("w", {8}, 0, 32).pad().zeros(64).b, "duplicate tensor name 'w'");

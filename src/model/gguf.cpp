@@ -47,6 +47,20 @@ constexpr int64_t kMaxDim = int64_t(1) << 40;
 constexpr uint64_t kMaxElements = uint64_t(1) << 42;
 constexpr uint64_t kMaxAlignment = uint64_t(1) << 20;
 
+// Names from the file go into error messages: escape control bytes and cap the
+// length so a hostile name cannot break the one-line message or flood a log.
+std::string printable(std::string_view s) {
+  constexpr size_t kMax = 80;
+  std::string out;
+  for (size_t i = 0; i < s.size() && i < kMax; i++) {
+    auto ch = (unsigned char)s[i];
+    if (ch < 0x20 || ch == 0x7f || ch == '\\') out += fmt::format("\\x{:02x}", ch);
+    else out += (char)ch;
+  }
+  if (s.size() > kMax) out += fmt::format("...({} bytes)", s.size());
+  return out;
+}
+
 // Bounds-checked little-endian reader over the file image. Every "not enough
 // bytes" failure says "truncated": the reader cannot tell a cut-off file from a
 // corrupt length, and "truncated" is the likelier cause.
@@ -169,12 +183,13 @@ GGUFFile gguf_parse(const uint8_t* data, size_t size, std::shared_ptr<MappedFile
   for (uint64_t k = 0; k < n_kv; k++) {
     std::string key(c.str(fmt::format("metadata key {}", k)));
     if (key.empty()) fail("{}: metadata key {} is empty", name, k);
-    std::string what = fmt::format("metadata '{}'", key);
+    std::string shown = printable(key);
+    std::string what = fmt::format("metadata '{}'", shown);
     uint32_t t = c.read<uint32_t>(what);
-    if (t > (uint32_t)GGUFType::F64) fail("{}: metadata '{}': unknown value type {}", name, key, t);
+    if (t > (uint32_t)GGUFType::F64) fail("{}: metadata '{}': unknown value type {}", name, shown, t);
     GGUFValue v;
-    read_value(c, (GGUFType)t, v, key, what, 0);
-    if (g.kv.count(key)) fail("{}: duplicate metadata key '{}'", name, key);
+    read_value(c, (GGUFType)t, v, shown, what, 0);
+    if (g.kv.count(key)) fail("{}: duplicate metadata key '{}'", name, shown);
     g.kv_order.push_back(key);
     g.kv.emplace(std::move(key), std::move(v));
   }
@@ -191,27 +206,28 @@ GGUFFile gguf_parse(const uint8_t* data, size_t size, std::shared_ptr<MappedFile
     GGUFTensorInfo ti;
     ti.name = std::string(c.str(fmt::format("tensor {} name", k)));
     if (ti.name.empty()) fail("{}: tensor {} has an empty name", name, k);
-    std::string what = fmt::format("tensor '{}'", ti.name);
+    std::string shown = printable(ti.name);
+    std::string what = fmt::format("tensor '{}'", shown);
     uint32_t nd = c.read<uint32_t>(what);
-    if (nd == 0 || nd > 4) fail("{}: tensor '{}' has {} dimensions (1 to 4 allowed)", name, ti.name, nd);
+    if (nd == 0 || nd > 4) fail("{}: tensor '{}' has {} dimensions (1 to 4 allowed)", name, shown, nd);
     uint64_t ne = 1;
     for (uint32_t d = 0; d < nd; d++) {
       int64_t dim = c.read<int64_t>(what);
-      if (dim <= 0 || dim > kMaxDim) fail("{}: tensor '{}' has invalid dimension {} (1 to 2^40 allowed)", name, ti.name, dim);
-      if (ne > kMaxElements / (uint64_t)dim) fail("{}: tensor '{}' has too many elements (more than 2^42)", name, ti.name);
+      if (dim <= 0 || dim > kMaxDim) fail("{}: tensor '{}' has invalid dimension {} (1 to 2^40 allowed)", name, shown, dim);
+      if (ne > kMaxElements / (uint64_t)dim) fail("{}: tensor '{}' has too many elements (more than 2^42)", name, shown);
       ne *= (uint64_t)dim;
       ti.shape.push_back(dim);
     }
     uint32_t type = c.read<uint32_t>(what);
-    if (!dtype_known(type)) fail("{}: tensor '{}' has unsupported type {} (supported: F32, F16, BF16, Q8_0, Q4_0)", name, ti.name, type);
+    if (!dtype_known(type)) fail("{}: tensor '{}' has unsupported type {} (supported: F32, F16, BF16, Q8_0, Q4_0)", name, shown, type);
     ti.type = (DType)type;
     if (ti.shape[0] % dtype_block_elems(ti.type) != 0)
-      fail("{}: tensor '{}' row of {} is not a multiple of the {} block size", name, ti.name, ti.shape[0], dtype_name(ti.type));
+      fail("{}: tensor '{}' row of {} is not a multiple of the {} block size", name, shown, ti.shape[0], dtype_name(ti.type));
     ti.offset = c.read<uint64_t>(what);
-    if (ti.offset % g.alignment != 0) fail("{}: tensor '{}' offset {} is not aligned to {}", name, ti.name, ti.offset, g.alignment);
+    if (ti.offset % g.alignment != 0) fail("{}: tensor '{}' offset {} is not aligned to {}", name, shown, ti.offset, g.alignment);
     ti.n_elements = ne;
     ti.n_bytes = ne / dtype_block_elems(ti.type) * dtype_block_bytes(ti.type);
-    if (g.tensor_index.count(ti.name)) fail("{}: duplicate tensor name '{}'", name, ti.name);
+    if (g.tensor_index.count(ti.name)) fail("{}: duplicate tensor name '{}'", name, shown);
     g.tensor_index.emplace(ti.name, g.tensors.size());
     g.tensors.push_back(std::move(ti));
   }
@@ -220,7 +236,7 @@ GGUFFile gguf_parse(const uint8_t* data, size_t size, std::shared_ptr<MappedFile
   for (auto& ti : g.tensors) {
     if (data_off > size || ti.offset > size - data_off || ti.n_bytes > size - data_off - ti.offset)
       fail("{}: truncated GGUF file: tensor '{}' data ({} bytes at offset {}) extends past the end of the file ({} bytes)",
-           name, ti.name, ti.n_bytes, data_off + ti.offset, size);
+           name, printable(ti.name), ti.n_bytes, data_off + ti.offset, size);
     ti.data = data + data_off + ti.offset;
   }
   // Overlapping tensors would alias each other's weights: always corruption.
@@ -230,7 +246,7 @@ GGUFFile gguf_parse(const uint8_t* data, size_t size, std::shared_ptr<MappedFile
   std::sort(by_off.begin(), by_off.end(), [](auto* a, auto* b) { return a->offset < b->offset; });
   for (size_t k = 1; k < by_off.size(); k++)
     if (by_off[k]->offset < by_off[k - 1]->offset + by_off[k - 1]->n_bytes)
-      fail("{}: tensor '{}' data overlaps tensor '{}'", name, by_off[k]->name, by_off[k - 1]->name);
+      fail("{}: tensor '{}' data overlaps tensor '{}'", name, printable(by_off[k]->name), printable(by_off[k - 1]->name));
   return g;
 }
 
@@ -254,16 +270,16 @@ const GGUFTensorInfo* GGUFFile::find_tensor(std::string_view name) const {
 namespace {
 const GGUFValue& must(const GGUFFile& g, std::string_view key) {
   const GGUFValue* v = g.find(key);
-  if (!v) fail("model metadata is missing '{}'", key);
+  if (!v) fail("model metadata is missing '{}'", printable(key));
   return *v;
 }
 }  // namespace
 
 int64_t GGUFFile::get_int(std::string_view key) const {
   const GGUFValue& v = must(*this, key);
-  if (!v.is_integer()) fail("model metadata '{}' is {}, expected an integer", key, gguf_type_name(v.type));
+  if (!v.is_integer()) fail("model metadata '{}' is {}, expected an integer", printable(key), gguf_type_name(v.type));
   if (v.type == GGUFType::U64 && v.u > (uint64_t)std::numeric_limits<int64_t>::max())
-    fail("model metadata '{}' value {} is too large", key, v.u);
+    fail("model metadata '{}' value {} is too large", printable(key), v.u);
   return v.i;
 }
 int64_t GGUFFile::get_int(std::string_view key, int64_t def) const { return find(key) ? get_int(key) : def; }
@@ -272,41 +288,41 @@ double GGUFFile::get_float(std::string_view key) const {
   const GGUFValue& v = must(*this, key);
   if (v.is_float()) return v.f;
   if (v.is_integer()) return (double)v.i;
-  fail("model metadata '{}' is {}, expected a number", key, gguf_type_name(v.type));
+  fail("model metadata '{}' is {}, expected a number", printable(key), gguf_type_name(v.type));
 }
 double GGUFFile::get_float(std::string_view key, double def) const { return find(key) ? get_float(key) : def; }
 
 bool GGUFFile::get_bool(std::string_view key, bool def) const {
   const GGUFValue* v = find(key);
   if (!v) return def;
-  if (v->type != GGUFType::BOOL) fail("model metadata '{}' is {}, expected bool", key, gguf_type_name(v->type));
+  if (v->type != GGUFType::BOOL) fail("model metadata '{}' is {}, expected bool", printable(key), gguf_type_name(v->type));
   return v->u != 0;
 }
 
 std::string GGUFFile::get_string(std::string_view key) const {
   const GGUFValue& v = must(*this, key);
-  if (v.type != GGUFType::STRING) fail("model metadata '{}' is {}, expected a string", key, gguf_type_name(v.type));
+  if (v.type != GGUFType::STRING) fail("model metadata '{}' is {}, expected a string", printable(key), gguf_type_name(v.type));
   return std::string(v.str);
 }
 std::string GGUFFile::get_string(std::string_view key, std::string def) const { return find(key) ? get_string(key) : def; }
 
 const std::vector<std::string_view>& GGUFFile::get_string_array(std::string_view key) const {
   const GGUFValue& v = must(*this, key);
-  if (v.type != GGUFType::ARRAY || v.arr_type != GGUFType::STRING) fail("model metadata '{}' is not an array of strings", key);
+  if (v.type != GGUFType::ARRAY || v.arr_type != GGUFType::STRING) fail("model metadata '{}' is not an array of strings", printable(key));
   return v.arr_strings;
 }
 
 uint64_t GGUFFile::array_size(std::string_view key) const {
   const GGUFValue& v = must(*this, key);
-  if (v.type != GGUFType::ARRAY) fail("model metadata '{}' is not an array", key);
+  if (v.type != GGUFType::ARRAY) fail("model metadata '{}' is not an array", printable(key));
   return v.arr_count;
 }
 
 std::vector<float> GGUFFile::get_float_array(std::string_view key) const {
   const GGUFValue& v = must(*this, key);
-  if (v.type != GGUFType::ARRAY) fail("model metadata '{}' is not an array", key);
+  if (v.type != GGUFType::ARRAY) fail("model metadata '{}' is not an array", printable(key));
   if (v.arr_type != GGUFType::F32 && v.arr_type != GGUFType::F64)
-    fail("model metadata '{}' is an array of {}, expected floats", key, gguf_type_name(v.arr_type));
+    fail("model metadata '{}' is an array of {}, expected floats", printable(key), gguf_type_name(v.arr_type));
   std::vector<float> out(v.arr_count);
   for (uint64_t k = 0; k < v.arr_count; k++) {
     if (v.arr_type == GGUFType::F32) {
@@ -316,7 +332,7 @@ std::vector<float> GGUFFile::get_float_array(std::string_view key) const {
       std::memcpy(&x, v.arr_data + 8 * k, 8);
       // Narrowing a finite double beyond float range is undefined behaviour.
       if (std::isfinite(x) && std::fabs(x) > (double)std::numeric_limits<float>::max())
-        fail("model metadata '{}' element {} value {} is out of float range", key, k, x);
+        fail("model metadata '{}' element {} value {} is out of float range", printable(key), k, x);
       out[k] = (float)x;
     }
   }
@@ -325,11 +341,11 @@ std::vector<float> GGUFFile::get_float_array(std::string_view key) const {
 
 std::vector<int32_t> GGUFFile::get_int_array(std::string_view key) const {
   const GGUFValue& v = must(*this, key);
-  if (v.type != GGUFType::ARRAY) fail("model metadata '{}' is not an array", key);
+  if (v.type != GGUFType::ARRAY) fail("model metadata '{}' is not an array", printable(key));
   switch (v.arr_type) {
     case GGUFType::I8: case GGUFType::U8: case GGUFType::I16: case GGUFType::U16:
     case GGUFType::I32: case GGUFType::U32: case GGUFType::I64: case GGUFType::U64: break;
-    default: fail("model metadata '{}' is an array of {}, expected integers", key, gguf_type_name(v.arr_type));
+    default: fail("model metadata '{}' is an array of {}, expected integers", printable(key), gguf_type_name(v.arr_type));
   }
   std::vector<int32_t> out(v.arr_count);
   const uint8_t* p = v.arr_data;
@@ -352,7 +368,7 @@ std::vector<int32_t> GGUFFile::get_int_array(std::string_view key) const {
       }
     }
     if (x < INT32_MIN || x > INT32_MAX)
-      fail("model metadata '{}' element {} does not fit in a 32-bit integer", key, k);
+      fail("model metadata '{}' element {} does not fit in a 32-bit integer", printable(key), k);
     out[k] = (int32_t)x;
   }
   return out;
