@@ -176,6 +176,18 @@ void Tokenizer::build() {
       if (b >= 0 && byte_id_[b] < 0) byte_id_[b] = id;
     }
   }
+  if (kind_ == Kind::SPM) {
+    for (const auto& [text, id] : normal_id_) {
+      uint32_t prev = 0;
+      for (size_t i = 0; i < text.size();) {
+        size_t l = std::min(utf8_len((uint8_t)text[i]), text.size() - i);
+        uint32_t cp = char_code(text.substr(i, l));
+        if (i > 0) adjacent_.insert((uint64_t)prev << 32 | cp);
+        prev = cp;
+        i += l;
+      }
+    }
+  }
   if (kind_ == Kind::BPE) {
     // Each byte is the one-character token of its byte-level image. Prefer a normal token; fall back to a
     // token of any other non-control type (DeepSeek stores the images of bytes that never occur in UTF-8

@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "model/gguf.h"
@@ -105,6 +106,7 @@ struct Tokenizer {
   std::vector<std::string> pieces_;  // token_to_piece, precomputed
   std::unordered_map<std::string_view, int32_t> normal_id_;  // normal (and byte-level) tokens by text
   std::unordered_map<uint64_t, Merge, PairHash> merge_of_;     // BPE: (left id << 32 | right id) -> merge
+  std::unordered_set<uint64_t, PairHash> adjacent_;  // SPM: (cp << 32 | next cp) found inside a token
   int32_t byte_id_[256];  // SPM: <0xXX> tokens; BPE: the byte-level token of each byte (-1 when absent)
   int32_t bos_ = -1, eos_ = -1, unk_ = -1, pad_ = -1;
   bool add_bos_default_ = false, add_eos_default_ = false, add_space_prefix_ = true;

@@ -25,6 +25,12 @@ size_t utf8_invalid_offset(std::string_view s);
 void utf8_decode(std::string_view s, std::vector<uint32_t>& cps, std::vector<uint32_t>& offsets);
 void utf8_append(std::string& out, uint32_t cp);
 inline size_t utf8_len(uint8_t lead) { return lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4; }
+// A key for one character's bytes (its code point when well formed); c holds 1 to 4 bytes.
+inline uint32_t char_code(std::string_view c) {
+  uint32_t v = 0;
+  for (char b : c) v = v << 8 | (uint8_t)b;
+  return v;
+}
 
 // Backtracking matcher over code points for the subset of regex syntax the pre-tokenizers use:
 // alternation, (?:..), (?i:..) (ASCII case folding), (?!..), (?=..), classes with ranges, negation,
