@@ -2,7 +2,9 @@
 // reader), the regex engine, Unicode tables, UTF-8 checks and the pre-tokenizers without vocabularies.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
+#include <functional>
 #include <sstream>
 
 #include "core/error.h"
@@ -496,4 +498,15 @@ TEST(TokenizerUnicode, Utf8Validation) {
   for (int b = 0; b < 256; ++b) EXPECT_EQ(unicode_to_byte(byte_to_unicode((uint8_t)b)), b);
   EXPECT_EQ(byte_to_unicode(' '), 0x120u);  // "Ġ"
   EXPECT_EQ(byte_to_unicode('\n'), 0x10Au);  // "Ċ"
+}
+
+// A long whitespace run before a non-letter made "\s+$" retry the run from every start (quadratic).
+TEST(PreTokenizer, LongRunsStayLinear) {
+  std::string s(200000, ' ');
+  s += "1";
+  auto t0 = std::chrono::steady_clock::now();
+  auto pieces = split("deepseek-llm", s);
+  double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_EQ(pieces, (Strs{std::string(200000, ' '), "1"}));
+  EXPECT_LT(dt, 5.0) << "quadratic backtracking";
 }

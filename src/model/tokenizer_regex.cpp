@@ -1,19 +1,17 @@
 // A small backtracking regex engine over Unicode code points, for the pre-tokenizer patterns.
 // Quantifiers on single characters are matched greedily by a loop and backed off one step at a time,
 // so recursion depth is bounded by the pattern size, not by the text length.
+#include <algorithm>
+
 #include "core/error.h"
 #include "model/tokenizer_internal.h"
 
 namespace flops {
 
 bool Regex::CharClass::test(uint32_t c) const {
-  bool m = false;
-  for (const auto& r : ranges) {
-    if (c >= r.first && c <= r.second) {
-      m = true;
-      break;
-    }
-  }
+  // ranges are sorted and disjoint (RegexParser::add_class): the last range starting at or before c.
+  auto it = std::upper_bound(ranges.begin(), ranges.end(), c, [](uint32_t x, const auto& r) { return x < r.first; });
+  bool m = it != ranges.begin() && c <= (it - 1)->second;
   if (!m && cats && (cats >> ucat::category(c) & 1)) m = true;
   if (!m && space && ucat::is_space(c)) m = true;
   if (!m && nonspace && !ucat::is_space(c)) m = true;
@@ -32,6 +30,13 @@ struct RegexParser {
   uint32_t peek() const { return at_end() ? 0 : p[i]; }
 
   int add_class(Regex::CharClass c) {
+    std::sort(c.ranges.begin(), c.ranges.end());
+    std::vector<std::pair<uint32_t, uint32_t>> merged;
+    for (auto r : c.ranges) {
+      if (!merged.empty() && r.first <= merged.back().second + 1) merged.back().second = std::max(merged.back().second, r.second);
+      else merged.push_back(r);
+    }
+    c.ranges = std::move(merged);
     re.classes_.push_back(std::move(c));
     return (int)re.classes_.size() - 1;
   }
@@ -289,14 +294,36 @@ long Regex::match_at(const uint32_t* cps, size_t pos, size_t end) const {
 }
 
 void Regex::find_all(const uint32_t* cps, size_t b, size_t e, std::vector<std::pair<size_t, size_t>>& out) const {
+  // An alternative that starts with an unbounded run X* / X+ and fails at pos also fails at every start
+  // inside that run (it would only retry a subset of the same end positions), so it is skipped there:
+  // without this, "\s+$" over a long run of spaces before a digit would be quadratic.
+  const auto& alts = groups_[0].alts;
+  std::vector<size_t> skip(alts.size(), 0);
+  RegexMatcher m{*this, cps, e};
+  size_t found = 0;
+  auto done = [&](size_t x) {
+    found = x;
+    return true;
+  };
   size_t pos = b;
   while (pos < e) {
-    long len = match_at(cps, pos, e);
-    if (len > 0) {
-      out.push_back({pos, pos + (size_t)len});
-      pos += (size_t)len;
+    bool hit = false;
+    for (size_t a = 0; a < alts.size() && !hit; ++a) {
+      if (pos < skip[a]) continue;
+      if (m.seq(alts[a], 0, pos, cont(done))) {
+        hit = true;
+      } else if (!alts[a].empty() && alts[a][0].kind == Node::Class && alts[a][0].max < 0) {
+        const CharClass& cc = classes_[alts[a][0].index];
+        size_t r = pos;
+        while (r < e && cc.test(cps[r])) ++r;
+        skip[a] = r + 1;
+      }
+    }
+    if (hit && found > pos) {
+      out.push_back({pos, found});
+      pos = found;
     } else {
-      ++pos;  // an empty match splits nothing
+      ++pos;  // no match, or an empty one (which splits nothing)
     }
   }
 }
