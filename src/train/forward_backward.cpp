@@ -14,6 +14,10 @@ namespace flops::train {
 
 namespace {
 
+// Below this much work a parallel region costs more than it saves (and on a busy machine a
+// descheduled thread stalls the barrier).
+constexpr size_t kParallelMin = 1 << 15;
+
 // ---- matmuls: weights are row-major [out][in] ----
 
 // y[N][out] = x[N][in] @ w[out][in]^T
@@ -34,7 +38,7 @@ void mm_backward(float* dx, float* dw, const float* dy, const float* x, const fl
 // ---- RMSNorm: y = x / sqrt(mean(x^2) + eps) * w ----
 
 void rmsnorm_forward(float* y, float* rstd, const float* x, const float* w, int N, int C, float eps) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * C >= kParallelMin)
   for (int n = 0; n < N; n++) {
     const float* xr = x + (size_t)n * C;
     float ss = 0;
@@ -50,7 +54,7 @@ void rmsnorm_forward(float* y, float* rstd, const float* x, const float* w, int 
 
 // dx += d/dx, dw += d/dw for upstream dy.
 void rmsnorm_backward(float* dx, float* dw, const float* dy, const float* x, const float* rstd, const float* w, int N, int C) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * C >= kParallelMin)
   for (int n = 0; n < N; n++) {
     const float* xr = x + (size_t)n * C;
     const float* dyr = dy + (size_t)n * C;
@@ -64,7 +68,7 @@ void rmsnorm_backward(float* dx, float* dw, const float* dy, const float* x, con
     for (int i = 0; i < C; i++) dxr[i] += r * w[i] * dyr[i] - xr[i] * c;
   }
   // Each column is summed over rows in a fixed order: deterministic for any thread count.
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * C >= kParallelMin)
   for (int i = 0; i < C; i++) {
     float s = 0;
     for (int n = 0; n < N; n++) s += dy[(size_t)n * C + i] * x[(size_t)n * C + i] * rstd[n];
@@ -83,7 +87,7 @@ inline RopePair rope_pair(int i, int n_rot, bool neox) { return neox ? RopePair{
 void rope_apply(float* x, int B, int T, int n_heads, int D, int n_rot, bool neox, const float* cosv, const float* sinv, bool inverse) {
   const int half = n_rot / 2;
   const float sgn = inverse ? -1.0f : 1.0f;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)B * T * n_heads * D >= kParallelMin)
   for (int n = 0; n < B * T; n++) {
     int t = n % T;
     const float* c = cosv + (size_t)t * half;
@@ -102,14 +106,14 @@ void rope_apply(float* x, int B, int T, int n_heads, int D, int n_rot, bool neox
 }
 
 void add_bias(float* y, const float* b, int N, int C) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * C >= kParallelMin)
   for (int n = 0; n < N; n++)
 #pragma omp simd
     for (int i = 0; i < C; i++) y[(size_t)n * C + i] += b[i];
 }
 
 void bias_backward(float* db, const float* dy, int N, int C) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * C >= kParallelMin)
   for (int i = 0; i < C; i++) {
     float s = 0;
     for (int n = 0; n < N; n++) s += dy[(size_t)n * C + i];
@@ -123,7 +127,7 @@ void attention_forward(float* out, float* att, const float* q, const float* k, c
   const int C = H * D, Ck = Hk * D;
   const float scale = 1.0f / std::sqrt((float)D);
   const int group = H / Hk;
-#pragma omp parallel for schedule(dynamic, 1) collapse(2)
+#pragma omp parallel for schedule(dynamic, 1) collapse(2) if ((size_t)B * H * T * T * D / 2 >= kParallelMin)
   for (int b = 0; b < B; b++) {
     for (int h = 0; h < H; h++) {
       const int kh = h / group;
@@ -169,7 +173,7 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
   const int C = H * D, Ck = Hk * D;
   const float scale = 1.0f / std::sqrt((float)D);
   const int group = H / Hk;
-#pragma omp parallel for schedule(dynamic, 1) collapse(2)
+#pragma omp parallel for schedule(dynamic, 1) collapse(2) if ((size_t)B * H * T * T * D / 2 >= kParallelMin)
   for (int b = 0; b < B; b++) {
     for (int kh = 0; kh < Hk; kh++) {
       std::vector<float> datt(T);
@@ -275,7 +279,7 @@ double forward(const Model& m, Activations& a, const int32_t* tokens, const int3
 
   // Token embedding.
   float* x0 = a.x.data();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * C >= kParallelMin)
   for (int n = 0; n < N; n++) std::memcpy(x0 + (size_t)n * C, W + m.tok_emb + (size_t)tokens[n] * C, C * sizeof(float));
 
   for (int l = 0; l < c.n_layer; l++) {
@@ -308,20 +312,20 @@ double forward(const Model& m, Activations& a, const int32_t* tokens, const int3
     rope_apply(k, B, T, Hk, D, n_rot, m.neox_rope, a.rope_cos.data(), a.rope_sin.data(), false);
     attention_forward(o, att, q, k, v, B, T, H, Hk, D);
     mm_forward(x2, o, W + L.wo, N, C, C);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * C >= kParallelMin)
     for (size_t i = 0; i < (size_t)N * C; i++) x2[i] += x[i];
 
     // SwiGLU feed-forward block.
     rmsnorm_forward(xn2, a.rstd2.data() + (size_t)l * N, x2, W + L.ffn_norm, N, C, c.norm_eps);
     mm_forward(gate, xn2, W + L.w_gate, N, C, F);
     mm_forward(up, xn2, W + L.w_up, N, C, F);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * F >= kParallelMin)
     for (size_t i = 0; i < (size_t)N * F; i++) {
       float g = gate[i];
       hid[i] = g / (1.0f + std::exp(-g)) * up[i];
     }
     mm_forward(xout, hid, W + L.w_down, N, F, C);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * C >= kParallelMin)
     for (size_t i = 0; i < (size_t)N * C; i++) xout[i] += x2[i];
   }
 
@@ -330,7 +334,7 @@ double forward(const Model& m, Activations& a, const int32_t* tokens, const int3
   rmsnorm_forward(a.xf.data(), a.rstdf.data(), xL, W + m.out_norm, N, C, c.norm_eps);
   mm_forward(a.probs.data(), a.xf.data(), m.out_matrix(), N, C, V);
   std::vector<double> row_loss(N, 0.0);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * V >= kParallelMin)
   for (int n = 0; n < N; n++) {
     float* p = a.probs.data() + (size_t)n * V;
     float mx = p[0];
@@ -364,7 +368,7 @@ void backward(Model& m, Activations& a, const int32_t* tokens, const int32_t* ta
 
   // d loss / d logits = (softmax - onehot) * scale, written over the probabilities.
   float* dlogits = a.probs.data();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * V >= kParallelMin)
   for (int n = 0; n < N; n++) {
     float* p = dlogits + (size_t)n * V;
     p[targets[n]] -= 1.0f;
@@ -398,7 +402,7 @@ void backward(Model& m, Activations& a, const int32_t* tokens, const int32_t* ta
     float* dgate = a.dgate.data();
     float* dup = a.dup.data();
     const float* dhid = a.dhid.data();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * F >= kParallelMin)
     for (size_t i = 0; i < (size_t)N * F; i++) {
       float g = gate[i];
       float s = 1.0f / (1.0f + std::exp(-g));

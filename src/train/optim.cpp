@@ -16,7 +16,7 @@ double global_norm(const std::vector<float>& g) {
   constexpr size_t chunk = 1 << 14;
   const size_t n_chunks = (g.size() + chunk - 1) / chunk;
   std::vector<double> part(n_chunks, 0.0);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n_chunks > 4)
   for (size_t c = 0; c < n_chunks; c++) {
     double s = 0;
     size_t end = std::min(g.size(), (c + 1) * chunk);
@@ -32,7 +32,7 @@ double clip_grad_norm(std::vector<float>& g, float max_norm) {
   double norm = global_norm(g);
   if (max_norm > 0 && norm > max_norm) {
     float scale = (float)(max_norm / (norm + 1e-6));
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (g.size() >= (1u << 16))
     for (size_t i = 0; i < g.size(); i++) g[i] *= scale;
   }
   return norm;
@@ -52,7 +52,7 @@ void adamw_update(Model& m, AdamState& s, float lr, const AdamWConfig& c) {
     const float* g = m.g.data() + t.offset;
     float* mm = s.m.data() + t.offset;
     float* vv = s.v.data() + t.offset;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (t.count >= (1u << 16))
     for (size_t i = 0; i < t.count; i++) {
       float gi = g[i];
       mm[i] = c.beta1 * mm[i] + (1.0f - c.beta1) * gi;
