@@ -221,6 +221,7 @@ TEST(TokenizerBpe, MergeRanksDecideOrder) {
     auto p = parse(v.writer());
     Tokenizer t = Tokenizer::from_gguf(p.g);
     EXPECT_EQ(t.model_name(), "gpt2");
+    EXPECT_EQ(t.pre_name(), "gpt-2");  // the name llama.cpp knows
     EXPECT_FALSE(t.add_bos_default());
     if (ab_first) EXPECT_EQ(t.encode("abc", false), (Ids{ab, 'c'}));
     else EXPECT_EQ(t.encode("abc", false), (Ids{'a', bc}));
@@ -328,6 +329,7 @@ TEST(TokenizerGguf, RoundTripThroughWriter) {
     Tokenizer b = Tokenizer::from_gguf(q.g);
     EXPECT_EQ(a.model_name(), b.model_name());
     EXPECT_EQ(a.pre_name(), b.pre_name());
+    EXPECT_EQ(q.g.get_string("tokenizer.ggml.pre"), a.model_name() == "gpt2" ? "qwen2" : "default");
     EXPECT_EQ(a.tokens(), b.tokens());
     EXPECT_EQ(a.scores(), b.scores());
     EXPECT_EQ(a.token_types(), b.token_types());
@@ -372,6 +374,10 @@ TEST(PreTokenizer, KnownSplits) {
   EXPECT_EQ(split("llama-bpe", "I'M 3333333"), (Strs{"I", "'M", " ", "333", "333", "3"}));
   EXPECT_EQ(split("llama-bpe", "x\n\n  y"), (Strs{"x", "\n\n", " ", " y"}));
   EXPECT_EQ(split("llama-bpe", "...\n\nok"), (Strs{"...\n\n", "ok"}));
+  // llama.cpp's "default": punctuation isolated before GPT-2's split, digits in threes.
+  EXPECT_EQ(split("default", "f(x) = 12345;"), (Strs{"f", "(", "x", ")", " ", "=", " ", "123", "45", ";"}));
+  EXPECT_EQ(split("gpt-2", "f(x) = 12345;"), (Strs{"f", "(", "x", ")", " =", " 12345", ";"}));
+  EXPECT_EQ(split("default", "12345"), (Strs{"123", "45"}));
   EXPECT_EQ(split("qwen2", "ab12"), (Strs{"ab", "1", "2"}));
   EXPECT_EQ(split("falcon", "x=1234567"), (Strs{"x", "=", "123", "456", "7"}));
   EXPECT_EQ(split("starcoder", "v12 x"), (Strs{"v", "1", "2", " x"}));

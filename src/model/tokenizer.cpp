@@ -119,7 +119,8 @@ Tokenizer Tokenizer::from_vocab(Vocab v) {
   if (!v.types.empty() && v.types.size() != n) fail("tokenizer has {} token types for {} tokens", v.types.size(), n);
   for (int32_t id : {v.bos, v.eos, v.unk, v.pad})
     if (id < -1 || id >= (int64_t)n) fail("special token id {} is outside the vocabulary of {} tokens", id, n);
-  t.pre_name_ = v.pre.empty() ? "default" : v.pre;
+  // llama.cpp knows GPT-2's split only as "gpt-2"; "gpt2" is accepted here and written back as "gpt-2".
+  t.pre_name_ = v.pre.empty() ? "default" : v.pre == "gpt2" ? "gpt-2" : v.pre;
   if (t.kind_ == Kind::BPE) t.pre_ = std::make_unique<PreTokenizer>(PreTokenizer::by_name(t.pre_name_));
   t.tokens_ = std::move(v.tokens);
   t.scores_ = std::move(v.scores);

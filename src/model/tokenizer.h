@@ -4,7 +4,9 @@
 //   model "llama": SentencePiece BPE — merges chosen by token score, "▁" for spaces, a "▁" prefix
 //                  (tokenizer.ggml.add_space_prefix, default true), <0xXX> byte fallback, else <unk>.
 //   model "gpt2":  byte-level BPE — merges by rank from tokenizer.ggml.merges, after a pre-tokenizer
-//                  chosen by tokenizer.ggml.pre: default, gpt2 / gpt-2, llama-bpe (llama3, llama-v3),
+//                  chosen by tokenizer.ggml.pre: gpt-2 (alias gpt2, stored as "gpt-2" which is the name
+//                  llama.cpp knows), default (llama.cpp's default: punctuation runs, GPT-2 split, digits in
+//                  groups of three; also used when the key is missing), llama-bpe (llama3, llama-v3),
 //                  qwen2, falcon, starcoder, deepseek-llm, deepseek-coder, refact.
 //                  Any vocabulary holding the 256 byte-level tokens works (home-made ones included).
 // User-defined tokens (token_type 4) found in the text are always emitted whole, as Hugging Face does;

@@ -77,7 +77,7 @@ struct PreTokenizer {
   std::vector<Regex> steps;
   bool ignore_merges = false;
 
-  // Known names: default, gpt2, gpt-2, llama-bpe, llama3, llama-v3, qwen2, falcon, starcoder, refact,
+  // Known names: default (llama.cpp's default split, not GPT-2's), gpt2 = gpt-2, llama-bpe, llama3, llama-v3, qwen2, falcon, starcoder, refact,
   // deepseek-llm, deepseek-coder. Anything else -> flops::Error naming it.
   static PreTokenizer by_name(std::string_view name);
   // Pieces of valid UTF-8 text, as byte spans of it, in order and covering it exactly.

@@ -35,8 +35,12 @@ PreTokenizer PreTokenizer::by_name(std::string_view name) {
   PreTokenizer p;
   p.name = std::string(name);
   std::vector<const char*> pats;
-  if (name == "default" || name == "gpt2" || name == "gpt-2" || name.empty()) {
+  if (name == "gpt2" || name == "gpt-2") {
     pats = {kGpt2};
+  } else if (name == "default" || name.empty()) {
+    // What llama.cpp applies for "default" (and for BPE files without tokenizer.ggml.pre): punctuation runs
+    // first, then GPT-2's split, then digit runs cut into groups of three.
+    pats = {R"([\p{P}\$\+<=>\^~\|]+)", kGpt2, R"(\p{N}+)", "[0-9][0-9][0-9]"};
   } else if (name == "llama-bpe" || name == "llama3" || name == "llama-v3") {
     pats = {kLlama3};
     p.ignore_merges = true;
