@@ -94,3 +94,40 @@ TEST(TokenizerVectors, DeepseekLlm) { check_vocab("deepseek-llm"); }
 TEST(TokenizerVectors, DeepseekCoder) { check_vocab("deepseek-coder"); }
 TEST(TokenizerVectors, Refact) { check_vocab("refact"); }
 TEST(TokenizerVectors, LlamaSpm) { check_vocab("llama-spm"); }
+
+// Random mixtures of scripts, spaces, digits and punctuation must come back byte for byte.
+TEST(TokenizerVectors, RandomRoundTrips) {
+  std::string dir = test::shared_data_dir();
+  if (dir.empty()) GTEST_SKIP() << "shared data (../shared/data) not present";
+  const std::vector<std::string> parts{
+      "the", "The", " cat", "  ", " ", "\n", "\n\n", "\t", "\r\n", "'s", "'LL", "123", "4", "3.14", "!!", "?", "(",
+      ")", "==", "--", "\xC3\xA9", "\xC3\xBC", "\xE4\xB8\xAD\xE6\x96\x87", "\xF0\x9F\xA6\x99", "\xE1\x9E\x80\xE1\x9E\xB6",
+      "\xCC\x81", "\xD0\xBF\xD1\x80\xD0\xB8", "\xEF\xBD\x9E", "\xE3\x80\x80", "\xC2\xA0", "<s>", "<|endoftext|>", "`", "$"};
+  uint64_t rng = 12345;
+  auto next = [&] {
+    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+    return (uint32_t)(rng >> 33);
+  };
+  std::vector<std::string> texts;
+  for (int i = 0; i < 150; ++i) {
+    std::string s;
+    int n = 1 + next() % 12;
+    for (int k = 0; k < n; ++k) s += parts[next() % parts.size()];
+    texts.push_back(s);
+  }
+  int vocabs = 0;
+  for (const auto& e : fs::directory_iterator(dir + "/tokenizer-vectors")) {
+    if (e.path().extension() != ".gguf") continue;
+    ++vocabs;
+    GGUFFile g = gguf_open(e.path().string());
+    Tokenizer tok = Tokenizer::from_gguf(g);
+    for (const auto& s : texts) {
+      auto ids = tok.encode(s, false);
+      for (int32_t id : ids) ASSERT_TRUE(id >= 0 && id < tok.n_vocab());
+      EXPECT_EQ(tok.decode(ids), s) << e.path().filename() << " " << ids_str(ids);
+      auto with_bos = tok.encode(s, true);
+      EXPECT_EQ(tok.decode(with_bos), s) << e.path().filename();
+    }
+  }
+  EXPECT_GE(vocabs, 1);
+}
