@@ -10,7 +10,10 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <fstream>
 #include <random>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <string>
 #include <vector>
 
@@ -218,6 +221,39 @@ TEST(GGUFCorrupt, HugeArrayCounts) {
   EXPECT_REJECTED(arr(GGUFType::ARRAY, uint64_t(1) << 40), "nested array count");
   EXPECT_REJECTED(arr(GGUFType::U8, 65), "truncated or corrupt");
   EXPECT_EQ(parse_error(arr(GGUFType::U8, 64)), "<parsed>");
+}
+
+// A big file with a corrupt count must still fail with flops::Error: sizing a vector
+// from the count (2x the file for string views) would throw std::bad_alloc instead
+// once memory is tight. The child runs under an address-space limit to make it so.
+namespace {
+[[noreturn]] void parse_big_corrupt_file_under_memory_limit() {
+  const size_t kBody = size_t(64) << 20;
+  std::vector<uint8_t> b =
+      Raw().header(0, 1).str("v").u32((uint32_t)GGUFType::ARRAY).u32((uint32_t)GGUFType::STRING).u64(kBody / 8).b;
+  b.resize(b.size() + kBody, 0xff);  // the first string length is 2^64-1: reading stops at once
+  long pages = 0;
+  std::ifstream("/proc/self/statm") >> pages;
+  size_t limit = (size_t)pages * (size_t)sysconf(_SC_PAGESIZE) + (size_t(96) << 20);  // < the 128 MB a full reserve needs
+  rlimit lim{limit, limit};
+  setrlimit(RLIMIT_AS, &lim);
+  try {
+    gguf_parse(b.data(), b.size());
+  } catch (const Error& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    std::_Exit(0);
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "std::bad_alloc\n");
+    std::_Exit(3);
+  }
+  std::_Exit(4);
+}
+}  // namespace
+
+TEST(GGUFCorruptDeathTest, CorruptCountInBigFileIsNotBadAlloc) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(parse_big_corrupt_file_under_memory_limit(), ::testing::ExitedWithCode(0),
+              "metadata 'v' needs 18446744073709551615 bytes");
 }
 
 TEST(GGUFCorrupt, UnknownValueTypes) {

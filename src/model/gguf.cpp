@@ -46,6 +46,10 @@ constexpr int kMaxArrayDepth = 3;
 constexpr int64_t kMaxDim = int64_t(1) << 40;
 constexpr uint64_t kMaxElements = uint64_t(1) << 42;
 constexpr uint64_t kMaxAlignment = uint64_t(1) << 20;
+// Counts are only bounded by the file size, and a multi-GB model with a corrupt
+// count would make reserve() throw std::bad_alloc instead of flops::Error; beyond
+// this, vectors grow as real entries are actually read.
+constexpr uint64_t kMaxReserve = uint64_t(1) << 16;
 
 // Names from the file go into error messages: escape control bytes and cap the
 // length so a hostile name cannot break the one-line message or flood a log.
@@ -136,7 +140,7 @@ void read_value(Cursor& c, GGUFType t, GGUFValue& v, const std::string& key, std
   if (v.arr_type == GGUFType::STRING) {
     // Each string needs at least its 8-byte length: bound the count before reserving.
     c.need_count(v.arr_count, 8, fmt::format("metadata '{}': string array count", key));
-    v.arr_strings.reserve(v.arr_count);
+    v.arr_strings.reserve(std::min(v.arr_count, kMaxReserve));
     for (uint64_t k = 0; k < v.arr_count; k++) v.arr_strings.push_back(c.str(what));
   } else if (v.arr_type == GGUFType::ARRAY) {
     // Each inner array needs at least its 4-byte type and 8-byte count.
@@ -201,7 +205,7 @@ GGUFFile gguf_parse(const uint8_t* data, size_t size, std::shared_ptr<MappedFile
   }
   // A tensor info takes at least 8 (name length) + 4 (dims) + 8 (one dim) + 4 (type) + 8 (offset) bytes.
   c.need_count(n_tensors, 32, "tensor count");
-  g.tensors.reserve(n_tensors);
+  g.tensors.reserve(std::min(n_tensors, kMaxReserve));
   for (uint64_t k = 0; k < n_tensors; k++) {
     GGUFTensorInfo ti;
     ti.name = std::string(c.str(fmt::format("tensor {} name", k)));
