@@ -516,3 +516,11 @@ TEST(PreTokenizer, LongRunsStayLinear) {
   EXPECT_EQ(pieces, (Strs{std::string(200000, ' '), "1"}));
   EXPECT_LT(dt, 5.0) << "quadratic backtracking";
 }
+
+TEST(TokenizerBpe, DefaultConstructedFailsCleanly) {
+  Tokenizer t;
+  EXPECT_EQ(t.n_vocab(), 0);
+  EXPECT_THROW(t.encode("x", false), Error);
+  EXPECT_THROW(t.decode({0}), Error);
+  EXPECT_EQ(t.decode({}), "");
+}

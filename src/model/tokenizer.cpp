@@ -250,6 +250,7 @@ void Tokenizer::build() {
 }
 
 std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_bos, bool parse_special) const {
+  if (tokens_.empty()) fail("tokenizer has no vocabulary (not built with from_gguf / from_vocab)");
   size_t bad = utf8_invalid_offset(text);
   if (bad != std::string_view::npos) fail("input text is not valid UTF-8 (byte offset {})", bad);
   std::vector<int32_t> out;

@@ -34,8 +34,11 @@ struct Tokenizer {
   // Throws flops::Error naming the problem (missing key, unknown model or pre-tokenizer, bad id).
   static Tokenizer from_gguf(const GGUFFile& g);
 
-  // add_bos=true adds BOS only when the model asks for it (add_bos_default()) and has one.
+  // add_bos=true adds the model's own special tokens: BOS when add_bos_default() and the model has one,
+  // and EOS at the end only if the model sets tokenizer.ggml.add_eos_token. Empty text -> [] (or [BOS]).
+  // parse_special=true also matches control tokens written in the text (e.g. "<|endoftext|>").
   // Invalid UTF-8 -> flops::Error("input text is not valid UTF-8 (byte offset N)").
+  // Thread-safe: encode/decode only read the tokenizer.
   std::vector<int32_t> encode(std::string_view text, bool add_bos, bool parse_special = false) const;
   std::vector<int32_t> encode(std::string_view text) const { return encode(text, add_bos_default_); }
 
