@@ -120,6 +120,11 @@ int main(int argc, char** argv) {
       {"valid_empty.gguf", Raw().header(0, 0).b, true},
       {"valid_v2_all_value_types.gguf", all_value_types(), true},
       {"valid_align64_dtypes.gguf", dtypes_align64(), true},
+      // Regression seed: a key with a newline once made a getter's error message two lines.
+      {"valid_odd_keys.gguf",
+       Raw().header(0, 3).key("a\nb", GGUFType::U8).put<uint8_t>(1).key("back\\slash\x7f", GGUFType::STRING).str("v")
+           .key(std::string(100, 'k'), GGUFType::I8).put<int8_t>(-1).b,
+       true},
       {"invalid_truncated_model.gguf", std::vector<uint8_t>(model.begin(), model.begin() + (long)model.size() / 3), false},
       {"invalid_dup_key.gguf", Raw().header(0, 2).key("a", GGUFType::U8).put<uint8_t>(1).key("a", GGUFType::U8).put<uint8_t>(2).b, false},
       {"invalid_nested_deep.gguf",
