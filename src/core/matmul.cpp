@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 #include <cblas.h>
 // GCC 12 flags the _mm512_undefined_* values inside its own AVX-512 headers as uninitialized
@@ -137,134 +138,218 @@ float dot_float(L w, const float* x, int64_t n) {
 #endif
 
 // ---- int8 rows ---------------------------------------------------------------
+//
+// x is quantized per 32-element block: q = round(x/dx), dx = max|x|/127 (float). A block
+// of the row then contributes d_w * dx * sum_j w_j q_j, with the integer sum done by the
+// unsigned*signed byte dot product (VPDPBUSD, or PMADDUBSW+PMADDWD without VNNI).
+// The unsigned operand is the weight plus an offset o (Q4_0 nibbles are already stored as
+// q+8; Q8_0 bytes become w+128 by flipping the top bit), so each block adds o*sum_j q_j
+// too. That excess is taken out once per row in float: o * sum_b d_w,b * (dx_b * sum q_b),
+// computed 8 blocks at a time together with the per-block scales d_w,b * dx_b.
 
-// x quantized per 32-element block: q = round(x/dx), dx = max|x|/127, kept as float.
-// `bias` holds, per block, 8 int32 lanes = -8 * (sum of q over each group of 4 bytes):
-// the Q4_0 offset (weights stored as q+8) folded into the starting value of the
-// integer accumulation, so the 4-bit path can multiply the unsigned nibbles directly.
 struct QuantX {
   std::vector<int8_t> q;
-  std::vector<float> d;
-  std::vector<int32_t> bias;
+  std::vector<float> d;    // dx per block
+  std::vector<float> dqs;  // dx * sum(q) per block
 };
 
-#if defined(FLOPS_AVX2)
-// 8 lanes of acc + sum over groups of 4 of u[k]*s[k], u unsigned, s signed bytes.
-inline __m256i dot_u8s8(__m256i acc, __m256i u, __m256i s) {
-#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
-  return _mm256_dpbusd_epi32(acc, u, s);
-#elif defined(__AVXVNNI__)
-  return _mm256_dpbusd_avx_epi32(acc, u, s);
-#else
-  // |u*s| pairs stay below 2*128*127 < 32767, so the 16-bit saturation never triggers.
-  return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)));
-#endif
-}
-#endif
-
-inline float half_to_float(uint16_t h) {
-#if defined(__F16C__)
-  return _cvtsh_ss(h);
-#else
-  return fp16_to_fp32(h);
-#endif
-}
-
-void quantize_x(const float* x, int64_t n, bool with_bias, QuantX& out) {
-  int64_t nb = n / QK;
+void quantize_x(const float* x, int64_t n, QuantX& out) {
+  const int64_t nb = n / QK;
   out.q.resize((size_t)n);
-  out.d.resize((size_t)nb);
-  if (with_bias) out.bias.resize((size_t)nb * 8);
+  out.d.assign((size_t)nb, 0.0f);
+  out.dqs.assign(out.d.size(), 0.0f);
   for (int64_t b = 0; b < nb; b++) {
     const float* v = x + b * QK;
     int8_t* q = out.q.data() + b * QK;
+    int32_t qsum = 0;
 #if defined(__AVX512F__)
     __m512 v0 = _mm512_loadu_ps(v), v1 = _mm512_loadu_ps(v + 16);
     float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
     float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
     __m512 vid = _mm512_set1_ps(id);
-    _mm_storeu_si128((__m128i*)q, _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(v0, vid))));
-    _mm_storeu_si128((__m128i*)(q + 16), _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(v1, vid))));
+    __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, vid)), q1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, vid));
+    _mm_storeu_si128((__m128i*)q, _mm512_cvtsepi32_epi8(q0));
+    _mm_storeu_si128((__m128i*)(q + 16), _mm512_cvtsepi32_epi8(q1));
+    qsum = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
 #else
     float amax = 0.0f;
     for (int j = 0; j < QK; j++) amax = std::max(amax, std::fabs(v[j]));
     float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
-    for (int j = 0; j < QK; j++) q[j] = (int8_t)std::nearbyint(v[j] * id);
+    for (int j = 0; j < QK; j++) {
+      q[j] = (int8_t)std::nearbyint(v[j] * id);
+      qsum += q[j];
+    }
 #endif
     out.d[b] = d;
-    if (with_bias) {
-      int32_t* bb = out.bias.data() + b * 8;
-      for (int g = 0; g < 8; g++) bb[g] = -8 * (q[4 * g] + q[4 * g + 1] + q[4 * g + 2] + q[4 * g + 3]);
-    }
+    out.dqs[b] = d * (float)qsum;
   }
 }
 
-float dot_q8_0(const BlockQ8_0* w, const QuantX& x, int64_t nb) {
-  const int8_t* xq = x.q.data();
-  const float* xd = x.d.data();
 #if defined(FLOPS_AVX2)
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;
-  const __m256i zero = _mm256_setzero_si256();
-  int64_t b = 0;
-  // sign(x, w) moves w's sign onto x so the product can use the unsigned*signed instruction.
-  auto block = [&](int64_t i, __m256 acc) {
-    __m256i wq = _mm256_loadu_si256((const __m256i*)w[i].qs);
-    __m256i s = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i*)(xq + i * QK)), wq);
-    __m256i dp = dot_u8s8(zero, _mm256_abs_epi8(wq), s);
-    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(dp), _mm256_set1_ps(half_to_float(w[i].d) * xd[i]), acc);
-  };
-  for (; b + 2 <= nb; b += 2) {
-    acc0 = block(b, acc0);
-    acc1 = block(b + 1, acc1);
-  }
-  if (b < nb) acc0 = block(b, acc0);
-  return hsum(_mm256_add_ps(acc0, acc1));
+// 8 lanes: sum over each group of 4 bytes of u[k]*s[k], u unsigned, s signed.
+inline __m256i dot_u8s8(__m256i u, __m256i s) {
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+  return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s);
+#elif defined(__AVXVNNI__)
+  return _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), u, s);
 #else
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+#endif
+}
+#if defined(__AVX512VNNI__) || defined(__AVXVNNI__)
+#define FLOPS_VNNI 1
+#endif
+
+// Q8_0 weights as unsigned bytes for dot_u8s8, plus the offset they carry.
+// With VNNI, w+128 (top bit flipped) is exact. PMADDUBSW would saturate its 16-bit pair
+// sums on (w+128)*q, so without VNNI the sign of w moves onto q instead (no offset).
+struct Q8Unsigned {
+#if defined(FLOPS_VNNI)
+  static constexpr float kOffset = 128.0f;
+  static __m256i prep(__m256i w, __m256i& q) { return _mm256_xor_si256(w, _mm256_set1_epi8((char)0x80)); }
+#else
+  static constexpr float kOffset = 0.0f;
+  static __m256i prep(__m256i w, __m256i& q) {
+    q = _mm256_sign_epi8(q, w);
+    return _mm256_abs_epi8(w);
+  }
+#endif
+};
+
+struct Q8Rows {
+  using Block = BlockQ8_0;
+  static constexpr float kOffset = Q8Unsigned::kOffset;
+  static __m256i dot(const Block& b, __m256i q) {
+    __m256i u = Q8Unsigned::prep(_mm256_loadu_si256((const __m256i*)b.qs), q);
+    return dot_u8s8(u, q);
+  }
+};
+
+struct Q4Rows {
+  using Block = BlockQ4_0;
+  static constexpr float kOffset = 8.0f;
+  static __m256i dot(const Block& b, __m256i q) {
+    // Both 128-bit halves hold the 16 packed bytes; the lower half keeps the low nibbles
+    // (elements 0..15), the upper half the high nibbles (elements 16..31).
+    __m256i raw = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i*)b.qs));
+#if defined(__GFNI__)
+    // One GF(2) affine map per 64-bit lane does mask-or-shift in a single instruction: the
+    // matrix rows (byte 7-i gives output bit i) select input bit i or i+4 for i < 4.
+    const __m256i sel = _mm256_setr_epi64x(0x0102040800000000LL, 0x0102040800000000LL, 0x1020408000000000LL,
+                                           0x1020408000000000LL);
+    __m256i u = _mm256_gf2p8affine_epi64_epi8(raw, sel, 0);
+#else
+    __m256i u = _mm256_and_si256(_mm256_srlv_epi32(raw, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4)),
+                                 _mm256_set1_epi8(15));
+#endif
+    return dot_u8s8(u, q);
+  }
+};
+
+// The fp16 scales of 8 consecutive blocks as 8 halves. A block is a whole number of 16-bit
+// words (Q4_0: 9, Q8_0: 17) and starts with d, so one or two word permutes over the blocks'
+// bytes pick them out; this beats VPGATHERDD (slow on Zen 4) and assembling them in a small
+// array (which stalls on store-to-load forwarding).
+#if defined(__AVX512BW__) && defined(__AVX512VL__)
+inline __m128i scales8(const BlockQ4_0* b) {
+  alignas(64) static constexpr uint16_t kIdx[32] = {0, 9, 18, 27, 36, 45, 54, 63};
+  const __m512i idx = _mm512_load_si512(kIdx);
+  const char* p = (const char*)b;  // 8 blocks = 144 bytes; the table reads the first 128
+  __m512i t = _mm512_permutex2var_epi16(_mm512_loadu_si512(p), idx, _mm512_loadu_si512(p + 64));
+  return _mm512_castsi512_si128(t);
+}
+inline __m128i scales8(const BlockQ8_0* b) {
+  // Blocks 0-3 have d at words 0,17,34,51; blocks 4-7 at 68..119, i.e. 4,21,38,55 of the next 128 bytes.
+  alignas(64) static constexpr uint16_t kIdx[32] = {0, 17, 34, 51, 4, 21, 38, 55};
+  const __m512i idx = _mm512_load_si512(kIdx);
+  const char* p = (const char*)b;  // 8 blocks = 272 bytes; reads the first 256
+  __m512i lo = _mm512_permutex2var_epi16(_mm512_loadu_si512(p), idx, _mm512_loadu_si512(p + 64));
+  __m512i hi = _mm512_permutex2var_epi16(_mm512_loadu_si512(p + 128), idx, _mm512_loadu_si512(p + 192));
+  return _mm_mask_mov_epi16(_mm512_castsi512_si128(lo), 0xf0, _mm512_castsi512_si128(hi));
+}
+#endif
+
+// sc[i] = d_w,i * dx_i for blocks [0, n) of wb (xd, xs offset to the same block), and
+// corr += d_w,i * dqs_i lane-wise.
+template <typename Block>
+inline void block_scales(const Block* wb, int64_t n, const float* xd, const float* xs, float* sc, __m256& corr) {
+  int64_t i = 0;
+#if defined(__AVX512BW__) && defined(__AVX512VL__)
+  for (; i + 8 <= n; i += 8) {
+    __m256 dw = _mm256_cvtph_ps(scales8(wb + i));
+    _mm256_storeu_ps(sc + i, _mm256_mul_ps(dw, _mm256_loadu_ps(xd + i)));
+    corr = _mm256_fmadd_ps(dw, _mm256_loadu_ps(xs + i), corr);
+  }
+#endif
+  // Tail (and everything without AVX-512BW): the word tables above would read past the last block.
+  for (; i < n; i += 8) {
+    alignas(16) uint16_t dh[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    alignas(32) float xa[8] = {0}, xb[8] = {0};
+    for (int64_t k = i; k < std::min<int64_t>(n, i + 8); k++) {
+      dh[k - i] = wb[k].d;
+      xa[k - i] = xd[k];
+      xb[k - i] = xs[k];
+    }
+    __m256 dw = _mm256_cvtph_ps(_mm_load_si128((const __m128i*)dh));
+    _mm256_storeu_ps(sc + i, _mm256_mul_ps(dw, _mm256_load_ps(xa)));
+    corr = _mm256_fmadd_ps(dw, _mm256_load_ps(xb), corr);
+  }
+}
+
+template <typename R>
+float dot_blocks(const typename R::Block* w, const QuantX& x, int64_t nb) {
+  constexpr int64_t kChunk = 64;  // blocks whose scales are prepared together
+  alignas(64) float sc[kChunk];
+  const int8_t* xq = x.q.data();
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0, corr = acc0;
+  for (int64_t c0 = 0; c0 < nb; c0 += kChunk) {
+    const int64_t n = std::min(kChunk, nb - c0);
+    const typename R::Block* wb = w + c0;
+    block_scales(wb, n, x.d.data() + c0, x.dqs.data() + c0, sc, corr);
+    const int8_t* xc = xq + c0 * QK;
+    auto step = [&](int64_t k, __m256 acc) {
+      __m256i d = R::dot(wb[k], _mm256_loadu_si256((const __m256i*)(xc + k * QK)));
+      return _mm256_fmadd_ps(_mm256_cvtepi32_ps(d), _mm256_set1_ps(sc[k]), acc);
+    };
+    // Four independent accumulators: one chain would wait the FMA latency every block.
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+      acc0 = step(i, acc0);
+      acc1 = step(i + 1, acc1);
+      acc2 = step(i + 2, acc2);
+      acc3 = step(i + 3, acc3);
+    }
+    for (; i < n; i++) acc0 = step(i, acc0);
+  }
+  return hsum(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3))) - R::kOffset * hsum(corr);
+}
+
+float dot_q8_0(const BlockQ8_0* w, const QuantX& x, int64_t nb) { return dot_blocks<Q8Rows>(w, x, nb); }
+float dot_q4_0(const BlockQ4_0* w, const QuantX& x, int64_t nb) { return dot_blocks<Q4Rows>(w, x, nb); }
+#else
+float dot_q8_0(const BlockQ8_0* w, const QuantX& x, int64_t nb) {
   float s = 0.0f;
   for (int64_t b = 0; b < nb; b++) {
     int32_t acc = 0;
-    for (int j = 0; j < QK; j++) acc += (int32_t)w[b].qs[j] * xq[b * QK + j];
-    s += (float)acc * (half_to_float(w[b].d) * xd[b]);
+    for (int j = 0; j < QK; j++) acc += (int32_t)w[b].qs[j] * x.q[b * QK + j];
+    s += (float)acc * (fp16_to_fp32(w[b].d) * x.d[b]);
   }
   return s;
-#endif
 }
 
 float dot_q4_0(const BlockQ4_0* w, const QuantX& x, int64_t nb) {
-  const int8_t* xq = x.q.data();
-  const float* xd = x.d.data();
-  const int32_t* bias = x.bias.data();
-#if defined(FLOPS_AVX2)
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;
-  const __m256i low4 = _mm256_set1_epi8(15);
-  int64_t b = 0;
-  auto block = [&](int64_t i, __m256 acc) {
-    __m128i raw = _mm_loadu_si128((const __m128i*)w[i].qs);
-    // bytes 0..15 = low nibbles (elements 0..15), bytes 16..31 = high nibbles (16..31)
-    __m256i wq = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), low4);
-    __m256i dp = dot_u8s8(_mm256_loadu_si256((const __m256i*)(bias + i * 8)), wq,
-                          _mm256_loadu_si256((const __m256i*)(xq + i * QK)));
-    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(dp), _mm256_set1_ps(half_to_float(w[i].d) * xd[i]), acc);
-  };
-  for (; b + 2 <= nb; b += 2) {
-    acc0 = block(b, acc0);
-    acc1 = block(b + 1, acc1);
-  }
-  if (b < nb) acc0 = block(b, acc0);
-  return hsum(_mm256_add_ps(acc0, acc1));
-#else
   float s = 0.0f;
   for (int64_t b = 0; b < nb; b++) {
     int32_t acc = 0;
     for (int j = 0; j < QK / 2; j++) {
-      acc += ((w[b].qs[j] & 15) - 8) * xq[b * QK + j];
-      acc += ((w[b].qs[j] >> 4) - 8) * xq[b * QK + j + QK / 2];
+      acc += ((w[b].qs[j] & 15) - 8) * x.q[b * QK + j];
+      acc += ((w[b].qs[j] >> 4) - 8) * x.q[b * QK + j + QK / 2];
     }
-    s += (float)acc * (half_to_float(w[b].d) * xd[b]);
+    s += (float)acc * (fp16_to_fp32(w[b].d) * x.d[b]);
   }
   return s;
-#endif
 }
+#endif
 
 // Below this many weight elements a parallel region costs more than it saves.
 constexpr int64_t kParallelMinElems = 1 << 15;
@@ -273,6 +358,12 @@ int threads_for(int64_t rows, int64_t cols) {
   if (rows * cols < kParallelMinElems) return 1;
   return (int)std::max<int64_t>(1, std::min<int64_t>(get_threads(), rows));
 }
+
+// Dynamic scheduling in chunks of about 1/8 of a thread's share: the cores are shared with
+// other processes, and a thread that loses its core would otherwise hold up the whole
+// product with its fixed half. Each row is still computed whole by one thread, so results
+// do not depend on the schedule.
+int64_t rows_per_chunk(int64_t rows, int nt) { return std::max<int64_t>(4, rows / ((int64_t)nt * 8)); }
 
 void check_args(const char* fn, DType t, int64_t rows, int64_t cols, int64_t T) {
   if (!dtype_known((uint32_t)t)) fail("{}: unsupported type id {}", fn, (uint32_t)t);
@@ -286,30 +377,31 @@ void matvec_impl(DType t, const void* W, int64_t rows, int64_t cols, const float
   const size_t stride = dtype_row_bytes(t, cols);
   const char* base = (const char*)W;
   const int nt = threads_for(rows, cols);
+  const int64_t chunk = rows_per_chunk(rows, nt);
   switch (t) {
     case DType::F32:
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+#pragma omp parallel for schedule(dynamic, chunk) num_threads(nt) if (nt > 1)
       for (int64_t r = 0; r < rows; r++) y[r] = dot_float(LoadF32{(const float*)(base + r * stride)}, x, cols);
       return;
     case DType::F16:
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+#pragma omp parallel for schedule(dynamic, chunk) num_threads(nt) if (nt > 1)
       for (int64_t r = 0; r < rows; r++) y[r] = dot_float(LoadF16{(const uint16_t*)(base + r * stride)}, x, cols);
       return;
     case DType::BF16:
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+#pragma omp parallel for schedule(dynamic, chunk) num_threads(nt) if (nt > 1)
       for (int64_t r = 0; r < rows; r++) y[r] = dot_float(LoadBF16{(const uint16_t*)(base + r * stride)}, x, cols);
       return;
     case DType::Q8_0: {
-      quantize_x(x, cols, false, qx);
+      quantize_x(x, cols, qx);
       const int64_t nb = cols / QK;
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+#pragma omp parallel for schedule(dynamic, chunk) num_threads(nt) if (nt > 1)
       for (int64_t r = 0; r < rows; r++) y[r] = dot_q8_0((const BlockQ8_0*)(base + r * stride), qx, nb);
       return;
     }
     case DType::Q4_0: {
-      quantize_x(x, cols, true, qx);
+      quantize_x(x, cols, qx);
       const int64_t nb = cols / QK;
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+#pragma omp parallel for schedule(dynamic, chunk) num_threads(nt) if (nt > 1)
       for (int64_t r = 0; r < rows; r++) y[r] = dot_q4_0((const BlockQ4_0*)(base + r * stride), qx, nb);
       return;
     }
@@ -357,8 +449,9 @@ void matmul(DType t, const void* W, int64_t rows, int64_t cols, const float* X, 
   for (int64_t r0 = 0; r0 < rows; r0 += tr) {
     const int64_t nr = std::min(tr, rows - r0);
     const int nt = threads_for(nr, cols);
+    const int64_t chunk = rows_per_chunk(nr, nt);
     const char* src = (const char*)W + r0 * stride;
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+#pragma omp parallel for schedule(dynamic, chunk) num_threads(nt) if (nt > 1)
     for (int64_t r = 0; r < nr; r++) dequantize_row(t, src + r * stride, tile.data() + r * cols, cols);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)nr, (int)cols, 1.0f, X, (int)cols, tile.data(),
                 (int)cols, 0.0f, Y + r0, (int)rows);
