@@ -142,6 +142,21 @@ TEST(Matvec, ExactOnSmallIntegers) {
   }
 }
 
+TEST(DotRowExact, AllTypesVsNaive) {
+  for (DType t : kAll) {
+    for (int64_t cols : {32, 96, 288, 4096}) {
+      auto w = make_weights(t, 3, cols, (uint32_t)cols);
+      auto x = random_x(cols, 77);
+      for (int64_t r = 0; r < 3; r++) {
+        double ref = 0.0;
+        for (int64_t c = 0; c < cols; c++) ref += (double)w.deq[r * cols + c] * x[c];
+        float got = dot_row_exact(t, w.bytes.data() + r * dtype_row_bytes(t, cols), x.data(), cols);
+        EXPECT_NEAR(got, ref, tolerance(w, r, x.data(), false)) << dtype_name(t) << " cols=" << cols;
+      }
+    }
+  }
+}
+
 TEST(Matvec, ZeroActivationsAndWeights) {
   for (DType t : kAll) {
     auto w = make_weights(t, 7, 64, 5);
