@@ -270,6 +270,14 @@ ChinchillaPlan chinchilla_optimal(double budget, double tpp) {
   return p;
 }
 
+namespace {
+// Four significant figures, for showing what a rounded figure was rounded from.
+std::string precise_time(double s) {
+  if (s >= 2 * 86400 && s < 1000 * 86400.0) return fmt::format("{:.2f} days", s / 86400);
+  return format_time(s);
+}
+}  // namespace
+
 double brain_years(double j) { return j / (kBrainWatts * kSecondsPerYear); }
 double homes_powered(double j) { return j / 3.6e6 / kHomeKwhPerYear; }
 double car_km(double g) { return g / kCarGramsPerKm; }
@@ -351,7 +359,9 @@ Estimate estimate(const EstimateInput& in) {
   }
   if (in.infer_tokens > 0) {
     double mm = 2.0 * e.n_params * in.infer_tokens, attn = 0;
-    if (cfg) attn = (cfg->forward_flops(1, (int64_t)in.context) - 2.0 * (double)cfg->n_params_matmul()) * in.infer_tokens;
+    // The config's own formula prices one (query, key) pair; a token attends to its
+    // context plus itself. A fractional context is an average over tokens.
+    if (cfg) attn = (cfg->forward_flops(1, 0) - 2.0 * (double)cfg->n_params_matmul()) * (in.context + 1) * in.infer_tokens;
     e.flops_infer = mm + attn;
     R("flops_infer", "inference FLOPs", e.flops_infer, "FLOP", format_flops(e.flops_infer),
       cfg ? fmt::format("2 N per token + attention 4 x head_dim x heads x layers x (context+1) = {} + {}",
@@ -409,12 +419,13 @@ Estimate estimate(const EstimateInput& in) {
     in.duration_s > 0
         ? (std::fabs(e.wall_computed_s / e.wall_s - 1) > 1e-9
                ? fmt::format("given; FLOPs / (devices x rate) = {} / ({} x {}) = {}", format_flops(e.flops),
-                             format_number(in.devices), format_flop_rate(e.rate), format_time(e.wall_computed_s))
+                             format_number(in.devices), format_flop_rate(e.rate), precise_time(e.wall_computed_s))
                : std::string("given"))
         : fmt::format("FLOPs / (devices x rate) = {} / ({} x {})", format_flops(e.flops), format_number(in.devices),
                       format_flop_rate(e.rate)));
   e.device_hours = in.devices * e.wall_s / 3600;
-  R("device_hours", "device-hours", e.device_hours, "h", format_number(e.device_hours),
+  R("device_hours", "device-hours", e.device_hours, "h",
+    e.device_hours >= 1000 && e.device_hours < 1e15 ? format_int(e.device_hours) : format_number(e.device_hours),
     fmt::format("devices x time = {} x {}", format_number(in.devices), format_time(e.wall_s)));
 
   // Power and energy.
@@ -496,7 +507,7 @@ namespace {
 
 std::string ratio_text(double r) {
   if (r >= 1) return fmt::format("{}x the estimate", format_number(r));
-  return fmt::format("1/{} of the estimate", format_number(1 / r));
+  return fmt::format("{}x smaller than the estimate", format_number(1 / r));
 }
 
 // "about 780x": two significant figures, the precision the comparison deserves.
@@ -504,7 +515,8 @@ std::string about(double r) {
   double x = r >= 1 ? r : 1 / r;
   double mag = std::pow(10.0, std::floor(std::log10(x)) - 1);
   double rounded = std::round(x / mag) * mag;
-  return fmt::format("about {}{}x", r >= 1 ? "" : "1/", format_number(rounded));
+  std::string t = rounded >= 10 ? format_int(rounded) : fmt::format("{:.1f}", rounded);
+  return r >= 1 ? fmt::format("about {}x", t) : fmt::format("about {}x smaller", t);
 }
 
 }  // namespace

@@ -301,6 +301,11 @@ std::string format_number(double v) {
   return fmt::format("{:.3g}", v);
 }
 
+std::string format_int(double v) {
+  if (!std::isfinite(v) || std::fabs(v) >= 9e18) return sci(v);
+  return with_commas(std::llround(v));
+}
+
 std::string format_count(double v) {
   double a = std::fabs(v);
   if (a >= 1e15 || !std::isfinite(v)) return sci(v);

@@ -42,6 +42,7 @@ Quantity parse_claim(const std::string& text, const std::string& field);
 // Human formatting, 3-4 significant figures with thousands separators:
 // "3.15e23 FLOP", "13.0 days", "1,404 MWh", "552 tCO2e", "28.0 TFLOP/s".
 std::string format_number(double v);        // 1,404 / 13.0 / 0.0123 / 3.15e23
+std::string format_int(double v);           // 3,552,000 (rounded to an integer)
 std::string format_count(double v);         // 175 billion, 5.70 million, 936
 std::string format_flops(double v);         // 3.15e23 FLOP
 std::string format_flop_rate(double v);     // 28.0 TFLOP/s
