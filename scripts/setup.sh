@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages flops needs. Idempotent: installs only what is missing.
 set -euo pipefail
-PKGS=(build-essential cmake pkg-config libopenblas-dev libomp-dev nlohmann-json3-dev
+PKGS=(build-essential cmake pkg-config libopenblas-openmp-dev libomp-dev nlohmann-json3-dev
       libcli11-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev libicu-dev
       openmpi-bin libopenmpi-dev clang-14 libclang-rt-14-dev)
 missing=()

@@ -7,6 +7,7 @@ void register_commands(CLI::App& app) {
   add_tokenize(app);
   add_generate(app);
   add_perplexity(app);
+  add_icl(app);
   add_estimate(app);
   add_calibrate(app);
 }

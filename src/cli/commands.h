@@ -11,6 +11,7 @@ void add_info(CLI::App& app);
 void add_tokenize(CLI::App& app);
 void add_generate(CLI::App& app);
 void add_perplexity(CLI::App& app);
+void add_icl(CLI::App& app);
 void add_estimate(CLI::App& app);
 void add_calibrate(CLI::App& app);
 

@@ -14,7 +14,12 @@
 namespace flops {
 
 MappedFile::MappedFile(const std::string& p) : path(p) {
-  int fd = ::open(p.c_str(), O_RDONLY);
+  // Check the kind before opening: opening a FIFO would block until a writer comes.
+  struct stat pre;
+  if (::stat(p.c_str(), &pre) != 0) fail("cannot open '{}': {}", p, std::strerror(errno));
+  if (S_ISDIR(pre.st_mode)) fail("'{}' is a directory, not a file", p);
+  if (!S_ISREG(pre.st_mode)) fail("'{}' is not a regular file", p);
+  int fd = ::open(p.c_str(), O_RDONLY | O_NONBLOCK);
   if (fd < 0) fail("cannot open '{}': {}", p, std::strerror(errno));
   struct stat st;
   if (fstat(fd, &st) != 0) {

@@ -1,0 +1,94 @@
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "model/sampling.h"
+
+using namespace flops;
+
+namespace {
+std::vector<float> logits_of(std::vector<double> p) {
+  std::vector<float> l;
+  for (double x : p) l.push_back((float)std::log(x));
+  return l;
+}
+std::map<int, int> histogram(SamplingParams sp, const std::vector<float>& l, int n, std::vector<int32_t> hist = {}) {
+  Sampler s(sp);
+  std::map<int, int> h;
+  for (int i = 0; i < n; i++) h[s.sample(l.data(), (int)l.size(), hist)]++;
+  return h;
+}
+}  // namespace
+
+TEST(Sampling, GreedyIsArgmax) {
+  SamplingParams sp;
+  sp.temp = 0;
+  Sampler s(sp);
+  std::vector<float> l = {0.1f, 2.0f, -1.0f, 1.9f};
+  EXPECT_EQ(s.sample(l.data(), 4, {}), 1);
+}
+
+TEST(Sampling, SameSeedSameSequence) {
+  SamplingParams sp;
+  sp.temp = 1.0f;
+  sp.top_k = 0;
+  sp.top_p = 1.0f;
+  sp.min_p = 0;
+  auto l = logits_of({0.1, 0.2, 0.3, 0.4});
+  Sampler a(sp), b(sp);
+  std::vector<int> sa, sb;
+  for (int i = 0; i < 50; i++) {
+    sa.push_back(a.sample(l.data(), 4, {}));
+    sb.push_back(b.sample(l.data(), 4, {}));
+  }
+  EXPECT_EQ(sa, sb);
+  sp.seed = 7;
+  Sampler c(sp);
+  std::vector<int> sc;
+  for (int i = 0; i < 50; i++) sc.push_back(c.sample(l.data(), 4, {}));
+  EXPECT_NE(sa, sc);
+}
+
+TEST(Sampling, TemperatureOneFollowsTheDistribution) {
+  SamplingParams sp;
+  sp.temp = 1.0f;
+  sp.top_k = 0;
+  sp.top_p = 1.0f;
+  sp.min_p = 0;
+  auto h = histogram(sp, logits_of({0.1, 0.2, 0.3, 0.4}), 20000);
+  EXPECT_NEAR(h[0] / 20000.0, 0.1, 0.015);
+  EXPECT_NEAR(h[3] / 20000.0, 0.4, 0.015);
+}
+
+TEST(Sampling, TopKTopPMinPCut) {
+  auto l = logits_of({0.05, 0.15, 0.3, 0.5});
+  SamplingParams sp;
+  sp.temp = 1.0f;
+  sp.top_p = 1.0f;
+  sp.min_p = 0;
+  sp.top_k = 2;
+  auto h = histogram(sp, l, 2000);
+  EXPECT_EQ(h.count(0) + h.count(1), 0u);
+  sp.top_k = 0;
+  sp.top_p = 0.75f;  // 0.5 + 0.3 reaches 0.75: two tokens kept
+  h = histogram(sp, l, 2000);
+  EXPECT_EQ(h.count(0) + h.count(1), 0u);
+  EXPECT_GT(h[2], 0);
+  sp.top_p = 1.0f;
+  sp.min_p = 0.5f;  // keep p >= 0.25: tokens 2 and 3
+  h = histogram(sp, l, 2000);
+  EXPECT_EQ(h.count(0) + h.count(1), 0u);
+  EXPECT_GT(h[2], 0);
+}
+
+TEST(Sampling, RepetitionPenaltyDemotesSeenTokens) {
+  SamplingParams sp;
+  sp.temp = 0;
+  sp.repeat_penalty = 2.0f;
+  Sampler s(sp);
+  std::vector<float> l = {1.0f, 1.5f, -3.0f};
+  EXPECT_EQ(s.sample(l.data(), 3, {}), 1);
+  EXPECT_EQ(s.sample(l.data(), 3, {1}), 0);  // 1.5 / 2 = 0.75 < 1.0
+}
