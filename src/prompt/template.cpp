@@ -9,7 +9,9 @@ namespace flops::prompt {
 
 namespace {
 
-std::string unescape_text(const std::string& s) {
+}  // namespace
+
+std::string unescape(const std::string& s) {
   std::string o;
   for (size_t i = 0; i < s.size(); i++) {
     if (s[i] == '\\' && i + 1 < s.size()) {
@@ -24,6 +26,8 @@ std::string unescape_text(const std::string& s) {
   }
   return o;
 }
+
+namespace {
 
 // Calls on_text(literal) and on_field(name) in order; validates braces.
 template <typename A, typename B>
@@ -68,7 +72,7 @@ bool is_int(const std::string& s) {
 
 Template parse_template(const std::string& text, bool unescape) {
   Template t;
-  t.text = unescape ? unescape_text(text) : text;
+  t.text = unescape ? prompt::unescape(text) : text;
   int n_label = 0;
   size_t label_at = 0;
   // Find the {label} placeholder's byte span in the raw template.

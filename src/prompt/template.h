@@ -20,6 +20,9 @@ struct Template {
 // (what a user types on a command line).
 Template parse_template(const std::string& text, bool unescape = true);
 
+// \n, \t, \\ -> newline, tab, backslash.
+std::string unescape(const std::string& s);
+
 // Fills {field} placeholders of a template part from the example.
 std::string fill(const std::string& part, const Example& e);
 // A whole demonstration: context + label name + closing part.
