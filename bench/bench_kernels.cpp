@@ -1,0 +1,139 @@
+// Kernel throughput table: sgemm and copy bandwidth (the machine's ceilings), matvec weight
+// streaming per type, and T=512 matmul per type relative to plain sgemm, at 1 and 2 threads.
+//
+// matvec "cold" rotates over enough copies of the weight matrix (>= 512 MB) that every call
+// streams from DRAM, as in decoding a model larger than the caches; each call is timed and
+// the median and the fastest decile are shown (on a shared machine many calls lose their core
+// part way). "hot" repeats one matrix (best run), which stays in L2/L3 when small enough.
+// OpenBLAS is measured with the kernels it picks itself, then switched with
+// tune_blas_kernels() for everything after.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "core/dtype.h"
+#include "core/machine.h"
+#include "core/matmul.h"
+#include "core/quant.h"
+#include "core/threads.h"
+
+using namespace flops;
+
+namespace {
+
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+template <typename F>
+double best_time(double seconds, int min_reps, F&& f) {
+  double best = 1e30, start = now_s();
+  for (int i = 0; i < min_reps || now_s() - start < seconds; i++) {
+    double t0 = now_s();
+    f();
+    best = std::min(best, now_s() - t0);
+  }
+  return best;
+}
+
+const DType kTypes[] = {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0};
+
+std::vector<uint8_t> make_matrix(DType t, int64_t rows, int64_t cols) {
+  std::mt19937 rng(1);
+  std::normal_distribution<float> nd(0.0f, 0.02f);
+  std::vector<float> row((size_t)cols);
+  const size_t stride = dtype_row_bytes(t, cols);
+  std::vector<uint8_t> w(stride * rows);
+  for (int64_t r = 0; r < rows; r++) {
+    for (auto& v : row) v = nd(rng);
+    quantize_row(t, row.data(), w.data() + r * stride, cols);
+  }
+  return w;
+}
+
+struct Shape {
+  int64_t rows, cols;
+};
+
+}  // namespace
+
+int main() {
+  const Shape shapes[] = {{4096, 4096}, {768, 2048}};
+  const int thread_counts[] = {1, 2};
+  const int64_t T = 512;
+  std::printf("CPU: %s, %d hardware threads\n", cpu_model_name().c_str(), hardware_threads());
+#if defined(__AVX512F__)
+  std::printf("kernels: AVX-512 build\n");
+#elif defined(__AVX2__)
+  std::printf("kernels: AVX2 build\n");
+#else
+  std::printf("kernels: scalar build\n");
+#endif
+
+  double sgemm[3] = {0, 0, 0}, sgemm_default[3] = {0, 0, 0}, copy[3] = {0, 0, 0};
+  std::string core_default = blas_core_name();
+  for (int th : thread_counts) sgemm_default[th] = measure_sgemm_flops(th, 1.0);
+  std::string core = tune_blas_kernels();
+  for (int th : thread_counts) {
+    sgemm[th] = measure_sgemm_flops(th, 1.0);
+    copy[th] = measure_copy_bandwidth(th, 1.0);
+  }
+  std::printf("\n%-8s %22s %22s %12s\n", "threads", ("sgemm GFLOP/s " + core_default).c_str(),
+              ("sgemm GFLOP/s " + core).c_str(), "copy GB/s");
+  for (int th : thread_counts)
+    std::printf("%-8d %22.1f %22.1f %12.1f\n", th, sgemm_default[th] / 1e9, sgemm[th] / 1e9, copy[th] / 1e9);
+
+  std::printf("\nmatvec: GB/s of weight bytes streamed (cold = rotating over >= 512 MB, hot = one matrix)\n");
+  std::printf("%-11s %-5s %9s %4s %10s %10s %10s %10s %10s\n", "shape", "type", "MB/matrix", "thr", "cold med",
+              "cold p10", "hot best", "med/copy", "us/call");
+  for (const Shape& s : shapes) {
+    std::vector<float> x((size_t)s.cols), y((size_t)s.rows);
+    for (int64_t c = 0; c < s.cols; c++) x[c] = std::sin((double)c);
+    for (DType t : kTypes) {
+      auto one = make_matrix(t, s.rows, s.cols);
+      const size_t bytes = one.size();
+      const size_t copies = std::max<size_t>(1, ((size_t)512 << 20) / bytes + 1);
+      std::vector<uint8_t> many(bytes * copies);
+      for (size_t k = 0; k < copies; k++) std::memcpy(many.data() + k * bytes, one.data(), bytes);
+      for (int th : thread_counts) {
+        set_threads(th);
+        std::vector<double> times;
+        double start = now_s();
+        for (int pass = 0; pass < 3 || now_s() - start < 0.5; pass++) {
+          for (size_t k = 0; k < copies; k++) {
+            double t0 = now_s();
+            matvec(t, many.data() + k * bytes, s.rows, s.cols, x.data(), y.data());
+            times.push_back(now_s() - t0);
+          }
+        }
+        std::sort(times.begin(), times.end());
+        const double med = times[times.size() / 2], p10 = times[times.size() / 10];
+        double hot = best_time(0.2, 20, [&] { matvec(t, one.data(), s.rows, s.cols, x.data(), y.data()); });
+        std::printf("%5lldx%-5lld %-5s %9.2f %4d %10.2f %10.2f %10.2f %10.2f %10.1f\n", (long long)s.rows,
+                    (long long)s.cols, std::string(dtype_name(t)).c_str(), bytes / 1048576.0, th, bytes / med / 1e9,
+                    bytes / p10 / 1e9, bytes / hot / 1e9, bytes / med / copy[th], med * 1e6);
+      }
+    }
+  }
+
+  std::printf("\nmatmul T=%lld: GFLOP/s and fraction of the 1024^3 sgemm rate\n", (long long)T);
+  std::printf("%-11s %-5s %4s %10s %10s\n", "shape", "type", "thr", "GFLOP/s", "/sgemm");
+  for (const Shape& s : shapes) {
+    std::vector<float> X((size_t)(T * s.cols)), Y((size_t)(T * s.rows));
+    for (size_t i = 0; i < X.size(); i++) X[i] = std::sin((double)i * 0.37);
+    for (DType t : kTypes) {
+      auto w = make_matrix(t, s.rows, s.cols);
+      for (int th : thread_counts) {
+        set_threads(th);
+        double sec = best_time(1.0, 3, [&] { matmul(t, w.data(), s.rows, s.cols, X.data(), T, Y.data()); });
+        double gf = 2.0 * s.rows * s.cols * T / sec;
+        std::printf("%5lldx%-5lld %-5s %4d %10.1f %10.2f\n", (long long)s.rows, (long long)s.cols,
+                    std::string(dtype_name(t)).c_str(), th, gf / 1e9, gf / sgemm[th]);
+      }
+    }
+  }
+  return 0;
+}
