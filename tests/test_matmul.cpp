@@ -8,7 +8,6 @@
 #include "core/dtype.h"
 #include "core/error.h"
 #include "core/flop_counter.h"
-#include "core/machine.h"
 #include "core/matmul.h"
 #include "core/quant.h"
 #include "core/threads.h"
@@ -247,16 +246,4 @@ TEST(Matmul, RejectsBadShapes) {
   EXPECT_THROW(matmul(DType::Q8_0, W.data(), 2, 33, X.data(), 5, Y.data()), Error);
   EXPECT_THROW(matmul(DType::F32, W.data(), -1, 4, X.data(), 5, Y.data()), Error);
   EXPECT_THROW(matvec((DType)5, W.data(), 2, 32, X.data(), Y.data()), Error);
-}
-
-// Runs last in this file: switches OpenBLAS to its AVX-512 kernels where that applies and
-// checks that the sgemm paths still match the naive product.
-TEST(Blas, TunedKernelsStillCorrect) {
-  std::string core = tune_blas_kernels();
-  EXPECT_FALSE(core.empty());
-  EXPECT_EQ(tune_blas_kernels(), core);  // idempotent
-  for (DType t : {DType::F32, DType::Q4_0}) {
-    check_matmul(t, 37, 96, 17, 41);
-    check_matmul(t, 130, 512, 33, 42);
-  }
 }

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -14,12 +13,8 @@
 #include "core/mmap_file.h"
 #include "core/threads.h"
 
-// Present only in DYNAMIC_ARCH builds of OpenBLAS, hence weak.
-extern "C" {
-void gotoblas_dynamic_init(void) __attribute__((weak));
-void gotoblas_dynamic_quit(void) __attribute__((weak));
-char* openblas_get_corename(void) __attribute__((weak));
-}
+// Weak: not every BLAS providing cblas.h has it.
+extern "C" char* openblas_get_corename(void) __attribute__((weak));
 
 namespace flops {
 namespace {
@@ -99,20 +94,6 @@ double measure_copy_bandwidth(int threads, double seconds) {
 std::string blas_core_name() {
   const char* n = openblas_get_corename ? openblas_get_corename() : nullptr;
   return n ? std::string(n) : "unknown";
-}
-
-std::string tune_blas_kernels() {
-  auto name = [] { return blas_core_name(); };
-  const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
-  if (!avx512 || std::getenv("OPENBLAS_CORETYPE") || !gotoblas_dynamic_init || !gotoblas_dynamic_quit) return name();
-  const std::string cur = name();
-  // Only replace the generic AVX2 choices; anything else was picked deliberately.
-  if (cur != "Haswell" && cur != "Zen") return cur;
-  setenv("OPENBLAS_CORETYPE", "SkylakeX", 1);
-  gotoblas_dynamic_quit();
-  gotoblas_dynamic_init();
-  return name();
 }
 
 std::string cpu_model_name() {

@@ -12,14 +12,8 @@ double measure_sgemm_flops(int threads, double seconds = 0.5);
 // counting both the bytes read and the bytes written. Restores the previous thread setting.
 double measure_copy_bandwidth(int threads, double seconds = 0.5);
 
-// Debian's OpenBLAS 0.3.21 (DYNAMIC_ARCH) does not recognise Zen 4 and runs its AVX2
-// "Haswell" kernels, about 2.5x slower at sgemm than its AVX-512 "SkylakeX" kernels on the
-// same CPU. When the CPU has AVX-512F/BW/DQ/VL, OPENBLAS_CORETYPE is not set and the library
-// is a dynamic-arch build, this switches OpenBLAS to SkylakeX. Call it once at program start,
-// before any BLAS call and outside parallel regions. Returns the OpenBLAS core name in use.
-std::string tune_blas_kernels();
-
-// The OpenBLAS kernel set in use ("Haswell", "SkylakeX", ...), or "unknown".
+// The OpenBLAS kernel set in use ("Haswell", "Cooperlake", ...), or "unknown". OpenBLAS
+// picks it at load time from the CPU, unless OPENBLAS_CORETYPE names one.
 std::string blas_core_name();
 
 // "model name" of the first processor in /proc/cpuinfo, or "unknown".
