@@ -7,6 +7,10 @@ void register_commands(CLI::App& app) {
   add_tokenize(app);
   add_generate(app);
   add_perplexity(app);
+  add_score(app);
+  add_detect(app);
+  add_detect_eval(app);
+  add_make_detect_set(app);
   add_icl(app);
   add_estimate(app);
   add_calibrate(app);

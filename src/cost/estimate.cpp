@@ -288,7 +288,7 @@ Estimate estimate(const EstimateInput& in) {
   e.grid = resolve_grid(in.carbon);
   e.hw = find_hardware(in.hardware, in.this_machine_flops, in.this_machine_threads);
   std::string prec = in.precision;
-  if (prec.empty()) prec = e.hw.bf16 > 0 ? "bf16" : e.hw.fp16 > 0 ? "fp16" : "fp32";
+  if (prec.empty()) prec = e.hw.measured ? "fp32" : e.hw.bf16 > 0 ? "bf16" : e.hw.fp16 > 0 ? "fp16" : "fp32";
   e.peak = peak_for(e.hw, prec);
   if (!(in.devices > 0)) fail("invalid --devices: {} must be greater than zero", in.devices);
   if (in.pue < 1) fail("invalid --pue: {} is below 1", in.pue);
@@ -310,9 +310,9 @@ Estimate estimate(const EstimateInput& in) {
     A("budget", "FLOP budget C", in.budget, "FLOP", format_flops(in.budget), "given");
     A("params", "parameters N", e.n_params, "", format_count(e.n_params),
       fmt::format("Chinchilla-optimal: N = sqrt(C / (6 x {})), D = {} N (Hoffmann et al. 2022)",
-                  format_number(in.tokens_per_param), format_number(in.tokens_per_param)));
+                  fmt::format("{:g}", in.tokens_per_param), fmt::format("{:g}", in.tokens_per_param)));
     A("train_tokens", "training tokens D", e.train_tokens, "", format_count(e.train_tokens),
-      fmt::format("{} tokens per parameter", format_number(in.tokens_per_param)));
+      fmt::format("{:g} tokens per parameter", in.tokens_per_param));
   } else {
     if (in.params > 0) {
       e.n_params = in.params;
@@ -474,9 +474,12 @@ Estimate estimate(const EstimateInput& in) {
   e.brain_years = brain_years(e.energy_facility_j);
   e.homes = homes_powered(e.energy_facility_j);
   e.car_km = car_km(e.co2e_g);
-  R("brain_years", "= human-brain years", e.brain_years, "years", format_count(e.brain_years),
+  // Small runs read better as a duration than as a fraction of a year.
+  auto years_text = [](double y) { return y >= 1 ? format_count(y) + " years" : format_time(y * kSecondsPerYear); };
+  R("brain_years", "= a 20 W brain for", e.brain_years, "years", years_text(e.brain_years),
     "facility energy / (20 W x 1 year); " + std::string(kBrainSource));
-  R("homes", "= US homes for a year", e.homes, "homes", format_count(e.homes),
+  R("homes", "= US homes for a year", e.homes, "homes",
+    e.homes >= 1 ? format_count(e.homes) : "1 home for " + format_time(e.homes * kSecondsPerYear),
     "facility kWh / 10,715 kWh; " + std::string(kHomeSource));
   R("car_km", "= km by car", e.car_km, "km", format_count(e.car_km), "CO2e / 249 g/km; " + std::string(kCarSource));
 

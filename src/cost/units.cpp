@@ -309,6 +309,7 @@ std::string format_int(double v) {
 std::string format_count(double v) {
   double a = std::fabs(v);
   if (a >= 1e15 || !std::isfinite(v)) return sci(v);
+  if (a < 1e6 && v == std::floor(v)) return with_commas((long long)v);  // devices, tokens: whole numbers
   if (a >= 1e12) return format_number(v / 1e12) + " trillion";
   if (a >= 1e9) return format_number(v / 1e9) + " billion";
   if (a >= 1e6) return format_number(v / 1e6) + " million";
