@@ -402,6 +402,14 @@ void save_calibration(const std::string& path, const std::string& key, const Cal
   write_file_atomic(path, s.data(), s.size());
 }
 
+std::string sibling_model(const std::string& primary_path, const std::string& name) {
+  namespace fs = std::filesystem;
+  fs::path cand = fs::path(primary_path).parent_path() / name;
+  std::error_code ec;
+  if (!fs::exists(cand, ec) || fs::equivalent(cand, primary_path, ec)) return "";
+  return cand.string();
+}
+
 Detection decide(Method m, const Analysis& a, const Calibration& cal, int min_tokens, int min_sentence_tokens) {
   Detection d;
   d.method = m;

@@ -134,6 +134,10 @@ std::string calibration_key(Method m, const std::string& second_model);
 std::optional<Calibration> load_calibration(const std::string& path, const std::string& key);  // nullopt: no file/key
 void save_calibration(const std::string& path, const std::string& key, const Calibration& c);  // merges, atomic
 
+// The second shipped model beside a primary one (models/flops-b.gguf next to models/flops-a.gguf),
+// "" when absent or when it is the primary itself.
+std::string sibling_model(const std::string& primary_path, const std::string& name = "flops-b.gguf");
+
 struct SentenceVerdict {
   Span span;
   int n_tokens = 0;
@@ -162,6 +166,6 @@ struct Detection {
 // sentence's discrepancy scaled by sqrt(N_doc / N_sentence); binoculars: the sentence's ratio).
 // Low confidence: document perplexity far above the calibration range (or, uncalibrated, above
 // 60% of log(vocabulary)), or more than 10% unknown/byte-fallback tokens.
-Detection decide(Method m, const Analysis& a, const Calibration& cal, int min_tokens = 64, int min_sentence_tokens = 4);
+Detection decide(Method m, const Analysis& a, const Calibration& cal, int min_tokens = 64, int min_sentence_tokens = 8);
 
 }  // namespace flops::detect
