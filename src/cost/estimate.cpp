@@ -382,7 +382,7 @@ Estimate estimate(const EstimateInput& in) {
   A("hardware", "hardware", e.peak, "FLOP/s", e.hw.name,
     fmt::format("{} peak {}{}; {}", prec, format_flop_rate(e.peak),
                 e.hw.tdp_w > 0 ? fmt::format(", TDP {}", format_power(e.hw.tdp_w)) : "", e.hw.source));
-  A("devices", "devices", in.devices, "", format_number(in.devices), source_of(in, "devices", "given"));
+  A("devices", "devices", in.devices, "", format_count(in.devices), source_of(in, "devices", "given"));
   if (in.sustained > 0) {
     e.rate = in.sustained;
     e.mfu = e.rate / e.peak;
@@ -478,7 +478,7 @@ Estimate estimate(const EstimateInput& in) {
   auto years_text = [](double y) { return y >= 1 ? format_count(y) + " years" : format_time(y * kSecondsPerYear); };
   R("brain_years", "= a 20 W brain for", e.brain_years, "years", years_text(e.brain_years),
     "facility energy / (20 W x 1 year); " + std::string(kBrainSource));
-  R("homes", "= US homes for a year", e.homes, "homes",
+  R("homes", "= US home-years", e.homes, "homes",
     e.homes >= 1 ? format_count(e.homes) : "1 home for " + format_time(e.homes * kSecondsPerYear),
     "facility kWh / 10,715 kWh; " + std::string(kHomeSource));
   R("car_km", "= km by car", e.car_km, "km", format_count(e.car_km), "CO2e / 249 g/km; " + std::string(kCarSource));
