@@ -94,7 +94,7 @@ TEST(CostReceipt, ArithmeticFromAFakeMeterIsModeledWithoutCounters) {
   std::string out = printed(r);
   EXPECT_NE(out.find("modeled"), std::string::npos) << out;
   EXPECT_EQ(out.find("measured ("), std::string::npos) << out;
-  EXPECT_NE(out.find("5.0% of this machine's peak"), std::string::npos) << out;
+  EXPECT_NE(out.find("5.00% of this machine's peak"), std::string::npos) << out;
   nlohmann::json j = to_json(r);
   EXPECT_EQ(j["flops"]["total"], 2'300'000'000u);
   EXPECT_EQ(j["energy_measured"], false);
@@ -247,4 +247,22 @@ TEST(CostCalibrate, EstimateUsesTheCachedFigureForThisMachine) {
   for (const Row& r : e.assumptions)
     if (r.key == "power") said = r.how.rfind("assumed", 0) == 0;
   EXPECT_TRUE(said);
+}
+
+TEST(CostReceipt, AMistypedCarbonVariableDoesNotLoseTheRun) {
+  const char* old = std::getenv("FLOPS_CARBON");
+  std::string keep = old ? old : "";
+  setenv("FLOPS_CARBON", "mars", 1);
+  Meter meter;
+  ReceiptOptions o;
+  o.peak_flops = 1e9;
+  Receipt r = finish(meter, o);
+  EXPECT_DOUBLE_EQ(r.carbon_g_per_kwh, 434);
+  EXPECT_NE(r.carbon_region.find("'mars' not understood"), std::string::npos) << r.carbon_region;
+  setenv("FLOPS_CARBON", "91 g/kWh", 1);
+  EXPECT_DOUBLE_EQ(finish(meter, o).carbon_g_per_kwh, 91);
+  if (old)
+    setenv("FLOPS_CARBON", keep.c_str(), 1);
+  else
+    unsetenv("FLOPS_CARBON");
 }

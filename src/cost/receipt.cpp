@@ -20,8 +20,7 @@
 namespace flops::cost {
 
 const char* const kAssumedWattsPerCoreSource =
-    "assumed 10 W per busy core, about a server CPU's TDP over its cores (e.g. 280 W / 28 cores); idle and "
-    "uncore power not included";
+    "about a server CPU's TDP over its cores, e.g. 280 W / 28 cores; idle and uncore power excluded";
 
 namespace {
 
@@ -149,7 +148,7 @@ Receipt make_receipt(const MeterReading& a, const MeterReading& b, const Receipt
   std::string cpu_part =
       rapl ? fmt::format("measured (RAPL {} package energy, whole CPU package: includes other processes)",
                          a.energy.rapl_j.size() == 1 ? "one" : std::to_string(a.energy.rapl_j.size()))
-           : fmt::format("modeled (assumption: {} CPU-seconds x {} per core; {}; no RAPL counter readable)",
+           : fmt::format("modeled (assumption: {} CPU-seconds x {} per core, {}; no RAPL counter readable)",
                          format_number(r.cpu_s), format_power(opts.watts_per_core), kAssumedWattsPerCoreSource);
   r.energy_method = cpu_part;
   if (gpu) r.energy_method += fmt::format(" + GPU measured (NVML, {} device{})", a.energy.gpu_j.size(),
@@ -157,7 +156,8 @@ Receipt make_receipt(const MeterReading& a, const MeterReading& b, const Receipt
 
   GridRegion g = resolve_grid(opts.carbon.empty() ? "us" : opts.carbon, "carbon intensity");
   r.carbon_g_per_kwh = g.g_per_kwh;
-  r.carbon_source = g.key == "custom" ? std::string("configured") : fmt::format("{} ({})", g.name, g.source);
+  r.carbon_region = g.key == "custom" ? std::string("configured") : g.name;
+  r.carbon_source = g.key == "custom" ? std::string("configured") : g.source;
   r.co2e_g = r.energy_j / 3.6e6 * r.carbon_g_per_kwh;
   r.brain_s = r.energy_j / kBrainWatts;
   return r;
@@ -166,9 +166,17 @@ Receipt make_receipt(const MeterReading& a, const MeterReading& b, const Receipt
 Receipt finish(const Meter& m, ReceiptOptions opts) {
   MeterReading end = read_meter();
   if (opts.threads <= 0) opts.threads = get_threads();
+  std::string env_note;
   if (opts.carbon.empty()) {
     const char* env = std::getenv("FLOPS_CARBON");
     opts.carbon = env && *env ? env : "us";
+    // A mistyped environment variable must not throw away the results of the run it ends.
+    try {
+      resolve_grid(opts.carbon);
+    } catch (const Error&) {
+      env_note = fmt::format("; FLOPS_CARBON '{}' not understood, used 'us'", opts.carbon);
+      opts.carbon = "us";
+    }
   }
   if (!(opts.peak_flops > 0)) {
     Calibration c = machine_peak(opts.threads);
@@ -176,7 +184,9 @@ Receipt finish(const Meter& m, ReceiptOptions opts) {
     opts.peak_source = c.from_cache ? fmt::format("sgemm, {} threads, calibrated {}", c.threads, c.measured_at)
                                     : fmt::format("sgemm, {} threads, measured just now (no calibration cache)", c.threads);
   }
-  return make_receipt(m.start, end, opts);
+  Receipt r = make_receipt(m.start, end, opts);
+  r.carbon_region += env_note;
+  return r;
 }
 
 nlohmann::json to_json(const Receipt& r) {
@@ -197,6 +207,7 @@ nlohmann::json to_json(const Receipt& r) {
       {"cpu_energy_j", r.cpu_energy_j},
       {"gpu_energy_j", r.gpu_energy_j},
       {"carbon_g_per_kwh", r.carbon_g_per_kwh},
+      {"carbon_region", r.carbon_region},
       {"carbon_source", r.carbon_source},
       {"co2e_g", r.co2e_g},
       {"brain_s", r.brain_s},
@@ -210,14 +221,15 @@ void print_receipt(std::FILE* f, const Receipt& r) {
                format_number((double)r.flops.attention).c_str(), format_number((double)r.flops.other).c_str());
   std::fprintf(f, "  wall time       %s (CPU time %s)\n", format_time(r.wall_s).c_str(), format_time(r.cpu_s).c_str());
   if (r.peak_flops > 0)
-    std::fprintf(f, "  achieved        %s = %.1f%% of this machine's peak %s (%s)\n",
-                 format_flop_rate(r.achieved_flops).c_str(), 100 * r.utilization, format_flop_rate(r.peak_flops).c_str(),
+    std::fprintf(f, "  achieved        %s = %s%% of this machine's peak %s (%s)\n",
+                 format_flop_rate(r.achieved_flops).c_str(), format_number(100 * r.utilization).c_str(),
+                 format_flop_rate(r.peak_flops).c_str(),
                  r.peak_source.c_str());
   else
     std::fprintf(f, "  achieved        %s\n", format_flop_rate(r.achieved_flops).c_str());
   std::fprintf(f, "  energy          %s, %s\n", format_energy(r.energy_j).c_str(), r.energy_method.c_str());
-  std::fprintf(f, "  CO2e            %s at %s gCO2e/kWh (%s)\n", format_mass(r.co2e_g).c_str(),
-               format_number(r.carbon_g_per_kwh).c_str(), r.carbon_source.c_str());
+  std::fprintf(f, "  CO2e            %s at %s gCO2e/kWh (%s; set FLOPS_CARBON to a region or g/kWh)\n",
+               format_mass(r.co2e_g).c_str(), format_number(r.carbon_g_per_kwh).c_str(), r.carbon_region.c_str());
   std::fprintf(f, "  human brain     the same energy runs a 20 W brain for %s\n", format_time(r.brain_s).c_str());
 }
 

@@ -72,7 +72,8 @@ struct Receipt {
   bool energy_measured = false;  // true only when every part of energy_j was read from a counter
   std::string energy_method;     // "measured (...)" or "modeled (assumption ...)"
   double carbon_g_per_kwh = 0;
-  std::string carbon_source;
+  std::string carbon_region;     // "United States"
+  std::string carbon_source;     // where the intensity figure comes from
   double co2e_g = 0;
   double brain_s = 0;            // seconds a 20 W brain runs on energy_j
 };

@@ -340,7 +340,7 @@ std::string format_time(double s) {
 }
 
 std::string format_mass(double g) {
-  return scaled(g, {{1, "gCO2e"}, {1e3, "kgCO2e"}, {1e6, "tCO2e"}, {1e9, "ktCO2e"}, {1e12, "MtCO2e"}});
+  return scaled(g, {{1e-3, "mgCO2e"}, {1, "gCO2e"}, {1e3, "kgCO2e"}, {1e6, "tCO2e"}, {1e9, "ktCO2e"}, {1e12, "MtCO2e"}});
 }
 
 std::string format_quantity(const Quantity& q) {
