@@ -78,17 +78,19 @@ int main() {
   auto env = [](const char* k) { const char* v = std::getenv(k); return std::string(v ? v : "(unset)"); };
   std::printf("OpenBLAS kernels: %s (OPENBLAS_CORETYPE=%s), OMP_WAIT_POLICY=%s\n", blas_core_name().c_str(),
               env("OPENBLAS_CORETYPE").c_str(), env("OMP_WAIT_POLICY").c_str());
-  double sgemm[3] = {0, 0, 0}, copy[3] = {0, 0, 0};
+  double sgemm[3] = {0, 0, 0}, copy[3] = {0, 0, 0}, read[3] = {0, 0, 0};
   for (int th : thread_counts) {
     sgemm[th] = measure_sgemm_flops(th, 1.0);
     copy[th] = measure_copy_bandwidth(th, 1.0);
+    read[th] = measure_read_bandwidth(th, 1.0);
   }
-  std::printf("\n%-8s %16s %16s\n", "threads", "sgemm GFLOP/s", "copy GB/s");
-  for (int th : thread_counts) std::printf("%-8d %16.1f %16.1f\n", th, sgemm[th] / 1e9, copy[th] / 1e9);
+  std::printf("\n%-8s %16s %16s %16s\n", "threads", "sgemm GFLOP/s", "copy GB/s", "read GB/s");
+  for (int th : thread_counts)
+    std::printf("%-8d %16.1f %16.1f %16.1f\n", th, sgemm[th] / 1e9, copy[th] / 1e9, read[th] / 1e9);
 
   std::printf("\nmatvec: GB/s of weight bytes streamed (cold = rotating over >= 512 MB, hot = one matrix)\n");
   std::printf("%-11s %-5s %9s %4s %10s %10s %10s %10s %10s\n", "shape", "type", "MB/matrix", "thr", "cold med",
-              "cold p10", "hot best", "med/copy", "us/call");
+              "cold p10", "hot best", "med/read", "us/call");
   for (const Shape& s : shapes) {
     std::vector<float> x((size_t)s.cols), y((size_t)s.rows);
     for (int64_t c = 0; c < s.cols; c++) x[c] = std::sin((double)c);
@@ -114,7 +116,7 @@ int main() {
         double hot = best_time(0.2, 20, [&] { matvec(t, one.data(), s.rows, s.cols, x.data(), y.data()); });
         std::printf("%5lldx%-5lld %-5s %9.2f %4d %10.2f %10.2f %10.2f %10.2f %10.1f\n", (long long)s.rows,
                     (long long)s.cols, std::string(dtype_name(t)).c_str(), bytes / 1048576.0, th, bytes / med / 1e9,
-                    bytes / p10 / 1e9, bytes / hot / 1e9, bytes / med / copy[th], med * 1e6);
+                    bytes / p10 / 1e9, bytes / hot / 1e9, bytes / med / read[th], med * 1e6);
       }
     }
   }

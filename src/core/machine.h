@@ -8,9 +8,15 @@ namespace flops {
 // with `threads` threads. Restores the previous thread setting.
 double measure_sgemm_flops(int threads, double seconds = 0.5);
 
-// Best bytes/s of a large (256 MB -> 256 MB) parallel copy over repeated runs for about `seconds`,
-// counting both the bytes read and the bytes written. Restores the previous thread setting.
+// Bytes/s of a parallel copy between two 256 MB buffers, counting both the bytes read and the
+// bytes written: the best of many timed 16 MB pieces over about `seconds` (short pieces dodge
+// the interruptions of a shared machine; 256 MB is 8x the L3, so they stream from DRAM).
+// Restores the previous thread setting.
 double measure_copy_bandwidth(int threads, double seconds = 0.5);
+
+// Bytes/s of reading (summing) a 256 MB buffer, measured like measure_copy_bandwidth: the
+// ceiling for weight streaming in matvec, which only reads. Restores the previous thread setting.
+double measure_read_bandwidth(int threads, double seconds = 0.5);
 
 // The OpenBLAS kernel set in use ("Haswell", "Cooperlake", ...), or "unknown". OpenBLAS
 // picks it at load time from the CPU, unless OPENBLAS_CORETYPE names one.
