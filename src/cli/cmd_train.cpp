@@ -1,0 +1,319 @@
+// flops train: a llama-architecture model from scratch (config JSON or flags) or
+// fine-tuned from a llama/qwen2 GGUF, on text files; checkpoints, resume, MPI.
+#include <cmath>
+#include <cstdlib>
+#include <set>
+#include <filesystem>
+#include <fstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/machine.h"
+#include "core/mmap_file.h"
+#include "core/progress.h"
+#include "core/threads.h"
+#include "model/gguf.h"
+#include "model/tokenizer.h"
+#include "train/data.h"
+#include "train/forward_backward.h"
+#include "train/model.h"
+#include "train/trainer.h"
+
+#ifdef FLOPS_HAVE_MPI
+#include <mpi.h>
+#endif
+
+namespace flops::cli {
+
+namespace {
+
+struct TrainArgs {
+  std::string config;
+  std::string init;       // GGUF to fine-tune
+  std::string tokenizer;  // GGUF with tokenizer.ggml.* (from scratch)
+  int dim = 0, layers = 0, heads = 0, kv_heads = 0, ffn = 0, ctx = 0, vocab = 0;
+  float rope_theta = 0;
+  int untied = -1;  // -1: config/default (tied)
+  std::vector<std::string> data, val_data;
+  double val_fraction = -1;
+  std::string cache;
+  train::TrainOptions o;
+  int threads = 0;
+  int log_every = 10;
+  bool json = false, quiet = false;
+  // Which training options were given on the command line (they override the config file).
+  CLI::App* cmd = nullptr;
+};
+
+uint64_t tokenizer_hash(const Tokenizer& t) {
+  uint64_t h = train::fnv1a(t.model_name().data(), t.model_name().size());
+  h = train::fnv1a(t.pre_name().data(), t.pre_name().size(), h);
+  for (auto& s : t.tokens()) h = train::fnv1a(s.data(), s.size() + 1, h);
+  for (auto& s : t.merges()) h = train::fnv1a(s.data(), s.size() + 1, h);
+  return h;
+}
+
+bool given(const TrainArgs& a, const char* opt) { return a.cmd->count(opt) > 0; }
+
+// Config file keys: model (dim, layers, heads, kv_heads, ffn, ctx, vocab, rope_theta, tied) and
+// training (steps, batch, micro_batch, seq_len, lr, min_lr, warmup, weight_decay, grad_clip, seed,
+// checkpoint_every, eval_every, eval_windows, data, val_data, val_fraction, tokenizer, init, name).
+void apply_config(TrainArgs& a) {
+  if (a.config.empty()) return;
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(read_text_file(a.config));
+  } catch (const nlohmann::json::exception& e) {
+    fail("config '{}' is not valid JSON: {}", a.config, e.what());
+  }
+  if (!j.is_object()) fail("config '{}' must be a JSON object", a.config);
+  static const std::set<std::string> known = {
+      "dim", "layers", "heads", "kv_heads", "ffn", "ctx", "vocab", "rope_theta", "tied", "steps", "batch", "micro_batch",
+      "seq_len", "lr", "min_lr", "warmup", "weight_decay", "grad_clip", "seed", "checkpoint_every", "eval_every",
+      "eval_windows", "data", "val_data", "val_fraction", "tokenizer", "init", "name", "comment"};
+  for (auto& [k, v] : j.items())
+    if (!known.count(k)) fail("config '{}': unknown key '{}'", a.config, k);
+  auto num = [&](const char* key, auto& dst, const char* flag) {
+    if (j.contains(key) && !given(a, flag)) {
+      if (!j[key].is_number()) fail("config '{}': '{}' must be a number", a.config, key);
+      dst = j[key].get<std::decay_t<decltype(dst)>>();
+    }
+  };
+  num("dim", a.dim, "--dim");
+  num("layers", a.layers, "--layers");
+  num("heads", a.heads, "--heads");
+  num("kv_heads", a.kv_heads, "--kv-heads");
+  num("ffn", a.ffn, "--ffn");
+  num("ctx", a.ctx, "--ctx");
+  num("vocab", a.vocab, "--vocab");
+  num("rope_theta", a.rope_theta, "--rope-theta");
+  num("steps", a.o.steps, "--steps");
+  num("batch", a.o.batch, "--batch");
+  num("micro_batch", a.o.micro_batch, "--micro-batch");
+  num("seq_len", a.o.seq_len, "--seq-len");
+  num("lr", a.o.lr, "--lr");
+  num("min_lr", a.o.min_lr, "--min-lr");
+  num("warmup", a.o.warmup, "--warmup");
+  num("weight_decay", a.o.adam.weight_decay, "--weight-decay");
+  num("grad_clip", a.o.grad_clip, "--grad-clip");
+  num("seed", a.o.seed, "--seed");
+  num("checkpoint_every", a.o.checkpoint_every, "--checkpoint-every");
+  num("eval_every", a.o.eval_every, "--eval-every");
+  num("eval_windows", a.o.eval_windows, "--eval-windows");
+  num("val_fraction", a.val_fraction, "--val-fraction");
+  if (j.contains("tied") && a.untied < 0) a.untied = j["tied"].get<bool>() ? 0 : 1;
+  // Relative paths in a config are relative to the directory the command runs in.
+  auto strs = [&](const char* key, std::vector<std::string>& dst, const char* flag) {
+    if (j.contains(key) && !given(a, flag)) {
+      if (!j[key].is_array()) fail("config '{}': '{}' must be an array of file names", a.config, key);
+      dst = j[key].get<std::vector<std::string>>();
+    }
+  };
+  strs("data", a.data, "--data");
+  strs("val_data", a.val_data, "--val-data");
+  auto str = [&](const char* key, std::string& dst, const char* flag) {
+    if (j.contains(key) && !given(a, flag)) dst = j[key].get<std::string>();
+  };
+  str("tokenizer", a.tokenizer, "--tokenizer");
+  str("init", a.init, "--init");
+  str("name", a.o.name, "--name");
+}
+
+void run_train(TrainArgs& a) {
+  apply_config(a);
+  if (a.threads < 0) fail("--threads must be >= 0, got {}", a.threads);
+  set_threads(a.threads);
+  const int rank = train::mpi_rank(), size = train::mpi_size();
+  if (a.o.out_dir.empty()) fail("--out DIR is required (checkpoints, log and plot go there)");
+  if (a.data.empty()) fail("no training data: pass --data FILE... (or \"data\" in the config)");
+
+  // Model and tokenizer source.
+  std::unique_ptr<GGUFFile> tok_src;
+  train::Model m;
+  if (!a.init.empty()) {
+    tok_src = std::make_unique<GGUFFile>(gguf_open(a.init));
+    m = train::load_gguf_model(*tok_src);
+    if (a.dim || a.layers || a.heads || a.kv_heads || a.ffn || a.vocab)
+      fail("--init takes the architecture from the model: do not pass --dim/--layers/--heads/--kv-heads/--ffn/--vocab");
+    if (a.ctx > 0) m.cfg.n_ctx_train = a.ctx;
+  } else {
+    if (a.tokenizer.empty()) fail("no tokenizer: pass --tokenizer TOK.gguf (from `flops tokenizer train`) or --init MODEL.gguf");
+    tok_src = std::make_unique<GGUFFile>(gguf_open(a.tokenizer));
+    ModelConfig c;
+    c.n_embd = a.dim;
+    c.n_layer = a.layers;
+    c.n_head = a.heads;
+    c.n_head_kv = a.kv_heads > 0 ? a.kv_heads : a.heads;
+    c.n_ff = a.ffn;
+    c.n_ctx_train = a.ctx;
+    if (a.rope_theta > 0) c.rope_theta = a.rope_theta;
+    int tok_vocab = (int)tok_src->array_size("tokenizer.ggml.tokens");
+    if (a.vocab > 0 && a.vocab != tok_vocab)
+      fail("--vocab {} does not match the tokenizer's {} tokens", a.vocab, tok_vocab);
+    c.n_vocab = tok_vocab;
+    if (!c.n_embd || !c.n_layer || !c.n_head || !c.n_ff || !c.n_ctx_train)
+      fail("a model from scratch needs --dim, --layers, --heads, --ffn and --ctx (or a --config with them)");
+    m = train::make_model(c, a.untied != 1);
+    train::init_weights(m, a.o.seed);
+  }
+  Tokenizer tok = Tokenizer::from_gguf(*tok_src);
+  if (tok.n_vocab() > m.cfg.n_vocab) fail("tokenizer has {} tokens but the model only {}", tok.n_vocab(), m.cfg.n_vocab);
+
+  // Data, tokenized once into the cache.
+  train::DataSpec spec;
+  spec.files = a.data;
+  spec.val_files = a.val_data;
+  if (a.val_fraction >= 0) spec.val_fraction = a.val_fraction;
+  std::string cache = a.cache.empty() ? a.o.out_dir + "/tokens.bin" : a.cache;
+  if (rank == 0) std::filesystem::create_directories(std::filesystem::path(cache).parent_path().empty() ? "." : std::filesystem::path(cache).parent_path());
+  train::TokenData data;
+  auto build = [&] {
+    return train::load_or_build_tokens(spec, [&](std::string_view s) { return tok.encode(s, false); }, tokenizer_hash(tok),
+                                       m.cfg.n_vocab, tok.eos(), cache);
+  };
+#ifdef FLOPS_HAVE_MPI
+  // Rank 0 tokenizes and writes the cache; the others then read it.
+  if (size > 1) {
+    if (rank == 0) data = build();
+    MPI_Barrier(MPI_COMM_WORLD);
+    if (rank != 0) data = build();
+  } else {
+    data = build();
+  }
+#else
+  data = build();
+#endif
+  if (data.val.empty() && rank == 0) log::warn("no validation tokens: pass --val-data or a --val-fraction > 0");
+
+  // The MFU denominator: this machine's sgemm at our thread count, times the ranks.
+  a.o.peak_flops = measure_sgemm_flops(get_threads(), 0.3) * size;
+  const int T = a.o.seq_len > 0 ? a.o.seq_len : m.cfg.n_ctx_train;
+  const double step_flops = train::train_flops_per_step(m.cfg, a.o.batch, T);
+  if (rank == 0 && !a.json)
+    log::info("model {} params ({} layers, dim {}, heads {}/{} kv, ffn {}, ctx {}, vocab {}); data {} train / {} val tokens; "
+              "{:.3g} GFLOP per step; machine sgemm {:.1f} GFLOP/s",
+              m.n_params(), m.cfg.n_layer, m.cfg.n_embd, m.cfg.n_head, m.cfg.n_head_kv, m.cfg.n_ff, m.cfg.n_ctx_train,
+              m.cfg.n_vocab, data.train.size(), data.val.size(), step_flops / 1e9, a.o.peak_flops / 1e9);
+
+  const bool bar_on = rank == 0 && !a.json && !a.quiet;
+  std::unique_ptr<Progress> bar;
+  auto on_step = [&](const train::StepInfo& s) {
+    if (!bar) bar = std::make_unique<Progress>("train", s.total_steps, "step", bar_on);
+    std::string extra = fmt::format("loss {:.4f}  {:.0f} tok/s  {} FLOP/s  MFU {:.0f}%", s.loss, s.tokens_per_s,
+                                    format_si(s.flops_per_s), 100 * s.mfu);
+    bar->update(s.step, extra);
+    bool line = s.val_loss >= 0 || (!bar->active() && !a.json && !a.quiet && a.log_every > 0 && s.step % a.log_every == 0);
+    if (line) {
+      std::string v = s.val_loss >= 0 ? fmt::format("  val {:.4f} (ppl {:.2f})", s.val_loss, std::exp(s.val_loss)) : "";
+      log::info("step {}/{}  {}{}{}", s.step, s.total_steps, extra, v, s.checkpointed ? "  [checkpoint]" : "");
+    }
+  };
+  train::TrainResult r = train::run_training(m, data, a.o, tok_src.get(), on_step);
+  if (bar) bar->finish();
+  if (rank != 0) return;
+  nlohmann::json j;
+  j["out"] = a.o.out_dir;
+  j["model"] = a.o.out_dir + "/model.gguf";
+  j["steps"] = r.history.empty() ? r.start_step : r.history.back().step;
+  j["resumed_from"] = r.start_step;
+  j["tokens_seen"] = r.tokens_seen;
+  j["parameters"] = m.n_params();
+  j["total_flops"] = r.total_flops;
+  j["total_seconds"] = r.total_seconds;
+  j["mpi_ranks"] = size;
+  j["threads"] = get_threads();
+  j["machine_sgemm_flops"] = a.o.peak_flops;
+  if (r.total_seconds > 0 && a.o.peak_flops > 0) j["mfu"] = r.total_flops / r.total_seconds / a.o.peak_flops;
+  if (!r.history.empty()) j["final_train_loss"] = r.history.back().loss;
+  if (r.final_val_loss >= 0) {
+    j["val_loss"] = r.final_val_loss;
+    j["val_ppl"] = std::exp(r.final_val_loss);
+  }
+  j["train_tokens"] = data.train.size();
+  j["val_tokens"] = data.val.size();
+  if (a.json) {
+    fmt::print("{}\n", j.dump());
+  } else {
+    fmt::print("trained {} steps ({} tokens) in {:.1f} s, {} FLOPs counted; ", j["steps"].get<int64_t>(), r.tokens_seen,
+               r.total_seconds, format_si(r.total_flops));
+    if (r.final_val_loss >= 0) fmt::print("val loss {:.4f} ppl {:.2f}; ", r.final_val_loss, std::exp(r.final_val_loss));
+    fmt::print("model {}/model.gguf, log {}/log.jsonl, plot {}/loss.svg\n", a.o.out_dir, a.o.out_dir, a.o.out_dir);
+  }
+}
+
+}  // namespace
+
+void add_train(CLI::App& app) {
+  auto a = std::make_shared<TrainArgs>();
+  auto* cmd = app.add_subcommand("train", "train a llama-architecture model from scratch or fine-tune a GGUF, on text files");
+  a->cmd = cmd;
+  cmd->add_option("-c,--config", a->config, "JSON config (model and training keys; flags override it)");
+  cmd->add_option("--init", a->init, "fine-tune this llama/qwen2 GGUF (F32/F16/BF16/quantized)");
+  cmd->add_option("--tokenizer", a->tokenizer, "GGUF holding the tokenizer (from `flops tokenizer train`)");
+  cmd->add_option("--dim", a->dim, "embedding size");
+  cmd->add_option("--layers", a->layers, "transformer blocks");
+  cmd->add_option("--heads", a->heads, "attention heads");
+  cmd->add_option("--kv-heads", a->kv_heads, "key/value heads (grouped-query attention; default = heads)");
+  cmd->add_option("--ffn", a->ffn, "feed-forward (SwiGLU) size");
+  cmd->add_option("--ctx", a->ctx, "context length (training sequence length)");
+  cmd->add_option("--vocab", a->vocab, "vocabulary size (must match the tokenizer)");
+  cmd->add_option("--rope-theta", a->rope_theta, "RoPE base (default 10000)");
+  cmd->add_flag("--untied{1}", a->untied, "separate output matrix instead of reusing the token embedding");
+  cmd->add_option("--data", a->data, "training text files")->expected(1, -1);
+  cmd->add_option("--val-data", a->val_data, "validation text files, held out whole")->expected(1, -1);
+  cmd->add_option("--val-fraction", a->val_fraction, "without --val-data: hold out the trailing chapters (this fraction) of each file [0.05]");
+  cmd->add_option("--cache", a->cache, "token cache file (default OUT/tokens.bin)");
+  cmd->add_option("--steps", a->o.steps, "optimizer steps");
+  cmd->add_option("--batch", a->o.batch, "sequences per step (global across MPI ranks)");
+  cmd->add_option("--micro-batch", a->o.micro_batch, "sequences per forward/backward (gradient accumulation)");
+  cmd->add_option("--seq-len", a->o.seq_len, "training sequence length (default: --ctx)");
+  cmd->add_option("--lr", a->o.lr, "peak learning rate");
+  cmd->add_option("--min-lr", a->o.min_lr, "final learning rate of the cosine");
+  cmd->add_option("--warmup", a->o.warmup, "warm-up steps");
+  cmd->add_option("--weight-decay", a->o.adam.weight_decay, "AdamW decoupled weight decay (matrices only)");
+  cmd->add_option("--grad-clip", a->o.grad_clip, "clip the global gradient norm to this (0: off)");
+  cmd->add_option("--seed", a->o.seed, "seed for initialization and batch order");
+  cmd->add_option("-t,--threads", a->threads, "threads per process (default: all cores)");
+  cmd->add_option("--checkpoint-every", a->o.checkpoint_every, "write model.gguf + optimizer.bin every N steps (0: at the end)");
+  cmd->add_option("--eval-every", a->o.eval_every, "validation loss every N steps (0: at the end)");
+  cmd->add_option("--eval-windows", a->o.eval_windows, "validation windows of seq-len tokens");
+  cmd->add_option("--stop-at", a->o.stop_at, "stop after this step with a checkpoint (continue later with --resume)");
+  cmd->add_option("-o,--out", a->o.out_dir, "output directory (model.gguf, optimizer.bin, log.jsonl, loss.svg)");
+  cmd->add_option("--name", a->o.name, "general.name of the written model");
+  cmd->add_flag("--resume", a->o.resume, "continue the run in --out from its last checkpoint");
+  cmd->add_option("--log-every", a->log_every, "without a terminal: a status line every N steps");
+  cmd->add_flag("--json", a->json, "print a JSON summary on stdout");
+  cmd->add_flag("--quiet", a->quiet, "no progress bar");
+  cmd->callback([a] {
+#ifdef FLOPS_HAVE_MPI
+    // Under mpirun the launcher sets these; a plain run never touches MPI.
+    bool under_mpi = std::getenv("OMPI_COMM_WORLD_SIZE") || std::getenv("PMI_SIZE");
+    int inited = 0;
+    MPI_Initialized(&inited);
+    if (under_mpi && !inited) MPI_Init(nullptr, nullptr);
+    struct Fin {
+      bool on;
+      ~Fin() {
+        if (on) MPI_Finalize();
+      }
+    } fin{under_mpi && !inited};
+    try {
+      run_train(*a);
+    } catch (const std::exception& e) {
+      if (under_mpi && train::mpi_size() > 1) {
+        std::fprintf(stderr, "error: %s\n", e.what());
+        MPI_Abort(MPI_COMM_WORLD, 1);  // the other ranks would wait forever in a collective
+      }
+      throw;
+    }
+#else
+    run_train(*a);
+#endif
+  });
+}
+
+}  // namespace flops::cli
