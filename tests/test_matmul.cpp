@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -167,6 +168,19 @@ TEST(Matvec, ZeroActivationsAndWeights) {
     auto x2 = random_x(64, 6);
     matvec(t, zero.data(), 7, 64, x2.data(), y.data());
     for (float v : y) EXPECT_EQ(v, 0.0f) << dtype_name(t);
+  }
+}
+
+TEST(Matvec, NonFiniteActivationsPropagate) {
+  for (DType t : kAll) {
+    auto w = make_weights(t, 5, 96, 12);
+    for (float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity()}) {
+      auto x = random_x(96, 13);
+      x[40] = bad;
+      std::vector<float> y(5);
+      matvec(t, w.bytes.data(), 5, 96, x.data(), y.data());
+      for (float v : y) EXPECT_FALSE(std::isfinite(v)) << dtype_name(t) << " x has " << bad;
+    }
   }
 }
 

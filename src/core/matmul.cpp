@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <vector>
 #include <cblas.h>
 // GCC 12 flags the _mm512_undefined_* values inside its own AVX-512 headers as uninitialized
@@ -165,6 +166,8 @@ void quantize_x(const float* x, int64_t n, QuantX& out) {
 #if defined(__AVX512F__)
     __m512 v0 = _mm512_loadu_ps(v), v1 = _mm512_loadu_ps(v + 16);
     float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+    if (_mm512_cmp_ps_mask(v0, v0, _CMP_UNORD_Q) | _mm512_cmp_ps_mask(v1, v1, _CMP_UNORD_Q))
+      amax = std::numeric_limits<float>::quiet_NaN();
     float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
     __m512 vid = _mm512_set1_ps(id);
     __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, vid)), q1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, vid));
@@ -173,13 +176,15 @@ void quantize_x(const float* x, int64_t n, QuantX& out) {
     qsum = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
 #else
     float amax = 0.0f;
-    for (int j = 0; j < QK; j++) amax = std::max(amax, std::fabs(v[j]));
-    float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+    for (int j = 0; j < QK; j++) amax = std::isnan(v[j]) ? v[j] : std::max(amax, std::fabs(v[j]));
+    float d = amax / 127.0f, id = d != 0.0f && std::isfinite(d) ? 1.0f / d : 0.0f;
     for (int j = 0; j < QK; j++) {
       q[j] = (int8_t)std::nearbyint(v[j] * id);
       qsum += q[j];
     }
 #endif
+    // NaN or inf in x must reach y as in the float paths, not vanish in the int8 rounding.
+    if (!std::isfinite(amax) || amax != amax) d = std::numeric_limits<float>::quiet_NaN();
     out.d[b] = d;
     out.dqs[b] = d * (float)qsum;
   }
