@@ -134,6 +134,7 @@ void add_icl(CLI::App& app) {
     fmt::print("cost: encode demonstrations {} FLOP in {:.3f} s; tests {} FLOP in {:.3f} s; KV cache {:.1f} MB; peak RSS {:.1f} MB\n",
                format_si((double)r.cost.flops_encode), r.cost.seconds_encode, format_si((double)r.cost.flops_test),
                r.cost.seconds_test, r.cost.kv_bytes / 1e6, r.cost.peak_rss_bytes / 1e6);
+    std::fflush(stdout);  // the receipt on stderr comes after the results
     if (!o->m.quiet) cost::print_receipt(stderr, receipt);
   });
 }
