@@ -377,37 +377,39 @@ void check_args(const char* fn, DType t, int64_t rows, int64_t cols, int64_t T) 
     fail("{}: {} columns is not a multiple of the {} block size {}", fn, cols, dtype_name(t), dtype_block_elems(t));
 }
 
-// The product without FLOP accounting or argument checks, shared by matvec and small-T matmul.
-void matvec_impl(DType t, const void* W, int64_t rows, int64_t cols, const float* x, float* y, QuantX& qx) {
+// Y[i*rows + r] = dot(W[r,:], X[i*cols:]) for i < T, without FLOP accounting or argument
+// checks; shared by matvec (T = 1) and small-T matmul. Each row is used for all T vectors
+// right after it is loaded, so the weights stream from memory once (a row of up to 16K
+// floats stays in L1/L2 between the T dot products).
+void matvec_impl(DType t, const void* W, int64_t rows, int64_t cols, const float* X, int64_t T, float* Y) {
   const size_t stride = dtype_row_bytes(t, cols);
   const char* base = (const char*)W;
-  const int nt = threads_for(rows, cols);
+  const int nt = threads_for(rows, cols * T);
   const int64_t chunk = rows_per_chunk(rows, nt);
+  auto run = [&](auto&& row_dot) {
+#pragma omp parallel for schedule(dynamic, chunk) num_threads(nt) if (nt > 1)
+    for (int64_t r = 0; r < rows; r++)
+      for (int64_t i = 0; i < T; i++) Y[i * rows + r] = row_dot(base + r * stride, i);
+  };
   switch (t) {
     case DType::F32:
-#pragma omp parallel for schedule(dynamic, chunk) num_threads(nt) if (nt > 1)
-      for (int64_t r = 0; r < rows; r++) y[r] = dot_float(LoadF32{(const float*)(base + r * stride)}, x, cols);
+      run([&](const char* row, int64_t i) { return dot_float(LoadF32{(const float*)row}, X + i * cols, cols); });
       return;
     case DType::F16:
-#pragma omp parallel for schedule(dynamic, chunk) num_threads(nt) if (nt > 1)
-      for (int64_t r = 0; r < rows; r++) y[r] = dot_float(LoadF16{(const uint16_t*)(base + r * stride)}, x, cols);
+      run([&](const char* row, int64_t i) { return dot_float(LoadF16{(const uint16_t*)row}, X + i * cols, cols); });
       return;
     case DType::BF16:
-#pragma omp parallel for schedule(dynamic, chunk) num_threads(nt) if (nt > 1)
-      for (int64_t r = 0; r < rows; r++) y[r] = dot_float(LoadBF16{(const uint16_t*)(base + r * stride)}, x, cols);
+      run([&](const char* row, int64_t i) { return dot_float(LoadBF16{(const uint16_t*)row}, X + i * cols, cols); });
       return;
-    case DType::Q8_0: {
-      quantize_x(x, cols, qx);
-      const int64_t nb = cols / QK;
-#pragma omp parallel for schedule(dynamic, chunk) num_threads(nt) if (nt > 1)
-      for (int64_t r = 0; r < rows; r++) y[r] = dot_q8_0((const BlockQ8_0*)(base + r * stride), qx, nb);
-      return;
-    }
+    case DType::Q8_0:
     case DType::Q4_0: {
-      quantize_x(x, cols, qx);
+      std::vector<QuantX> qx((size_t)T);
+      for (int64_t i = 0; i < T; i++) quantize_x(X + i * cols, cols, qx[i]);
       const int64_t nb = cols / QK;
-#pragma omp parallel for schedule(dynamic, chunk) num_threads(nt) if (nt > 1)
-      for (int64_t r = 0; r < rows; r++) y[r] = dot_q4_0((const BlockQ4_0*)(base + r * stride), qx, nb);
+      if (t == DType::Q8_0)
+        run([&](const char* row, int64_t i) { return dot_q8_0((const BlockQ8_0*)row, qx[i], nb); });
+      else
+        run([&](const char* row, int64_t i) { return dot_q4_0((const BlockQ4_0*)row, qx[i], nb); });
       return;
     }
   }
@@ -425,8 +427,7 @@ int64_t tile_rows(int64_t rows, int64_t cols) {
 
 void matvec(DType t, const void* W, int64_t rows, int64_t cols, const float* x, float* y) {
   check_args("matvec", t, rows, cols, 1);
-  QuantX qx;
-  matvec_impl(t, W, rows, cols, x, y, qx);
+  matvec_impl(t, W, rows, cols, x, 1, y);
   counter::add_matmul(2 * (uint64_t)rows * (uint64_t)cols);
 }
 
@@ -439,8 +440,7 @@ void matmul(DType t, const void* W, int64_t rows, int64_t cols, const float* X, 
     return;
   }
   if (T <= kMatmulMatvecMaxT) {
-    QuantX qx;
-    for (int64_t i = 0; i < T; i++) matvec_impl(t, W, rows, cols, X + i * cols, Y + i * rows, qx);
+    matvec_impl(t, W, rows, cols, X, T, Y);
     return;
   }
   if (t == DType::F32) {

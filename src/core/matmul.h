@@ -20,7 +20,8 @@ namespace flops {
 void matvec(DType t, const void* W, int64_t rows, int64_t cols, const float* x, float* y);
 
 // Y[T x rows] = X[T x cols] * W^T (X, Y row-major, contiguous).
-//   T <= kMatmulMatvecMaxT: one matvec per row of X (same numerics as matvec).
+//   T <= kMatmulMatvecMaxT: the matvec kernels, each weight row loaded once and dotted with
+//   all T rows of X (same numerics as matvec; weight traffic of a single matvec).
 //   Otherwise F32 calls cblas_sgemm directly; other types dequantize W in tiles of rows
 //   into a per-call F32 buffer and call sgemm per tile (exact dequantized weights, fp32 x).
 void matmul(DType t, const void* W, int64_t rows, int64_t cols, const float* X, int64_t T, float* Y);
