@@ -14,6 +14,8 @@ void register_commands(CLI::App& app) {
   add_icl(app);
   add_estimate(app);
   add_calibrate(app);
+  add_train(app);
+  add_tokenizer_train(app);
 }
 
 }  // namespace flops::cli

@@ -18,5 +18,7 @@ void add_make_detect_set(CLI::App& app);
 void add_icl(CLI::App& app);
 void add_estimate(CLI::App& app);
 void add_calibrate(CLI::App& app);
+void add_train(CLI::App& app);
+void add_tokenizer_train(CLI::App& app);
 
 }  // namespace flops::cli
