@@ -37,7 +37,8 @@ EstimateInput preset(const std::string& name) {
     in.sources = {
         {"params", brown},
         {"train_tokens", brown},
-        {"devices", "10,000 V100s: the Microsoft/OpenAI supercomputer GPT-3 was trained on"},
+        {"devices", "10,000 V100s: the GPU count of the supercomputer Microsoft built for OpenAI (2020), as the "
+                    "published arithmetic assumes"},
         {"rate", "28 TFLOP/s per V100: the sustained mixed-precision rate of Lambda Labs' 2020 GPT-3 estimate"},
         {"power", "300 W: the V100 SXM2 TDP, taken as the average draw"},
         {"pue", "1.5: a typical (not hyperscale) datacenter, as in the published arithmetic"},
@@ -290,6 +291,7 @@ Estimate estimate(const EstimateInput& in) {
   std::string prec = in.precision;
   if (prec.empty()) prec = e.hw.measured ? "fp32" : e.hw.bf16 > 0 ? "bf16" : e.hw.fp16 > 0 ? "fp16" : "fp32";
   e.peak = peak_for(e.hw, prec);
+  e.precision = prec;
   if (!(in.devices > 0)) fail("invalid --devices: {} must be greater than zero", in.devices);
   if (in.pue < 1) fail("invalid --pue: {} is below 1", in.pue);
 
@@ -542,8 +544,10 @@ nlohmann::json to_json(const Estimate& e) {
   };
   j["assumptions"] = rows(e.assumptions, false);
   j["results"] = rows(e.results, true);
-  j["hardware"] = {{"key", e.hw.key}, {"name", e.hw.name}, {"fp32", e.hw.fp32}, {"fp16", e.hw.fp16},
-                   {"bf16", e.hw.bf16}, {"tdp_w", e.hw.tdp_w}, {"source", e.hw.source}, {"measured", e.hw.measured}};
+  auto or_null = [](double v) { return v > 0 ? json(v) : json(nullptr); };  // null: the table has no figure
+  j["hardware"] = {{"key", e.hw.key},         {"name", e.hw.name},           {"fp32", or_null(e.hw.fp32)},
+                   {"fp16", or_null(e.hw.fp16)}, {"bf16", or_null(e.hw.bf16)}, {"tdp_w", or_null(e.hw.tdp_w)},
+                   {"source", e.hw.source},   {"measured", e.hw.measured},   {"precision", e.precision}};
   j["grid"] = {{"key", e.grid.key}, {"name", e.grid.name}, {"g_per_kwh", e.grid.g_per_kwh}, {"source", e.grid.source}};
   j["mfu"] = e.mfu;
   if (e.chinchilla) j["chinchilla"] = {{"budget", e.in.budget}, {"params", e.n_params}, {"tokens", e.train_tokens},

@@ -90,6 +90,7 @@ struct Estimate {
   GridRegion grid;
   double n_params = 0, train_tokens = 0;
   double flops_train = 0, flops_train_attention = 0, flops_infer = 0, flops = 0;
+  std::string precision;                      // the one whose peak is used
   double peak = 0, rate = 0, mfu = 0;         // per device
   double wall_s = 0, wall_computed_s = 0, device_hours = 0;
   double power_w = 0, energy_it_j = 0, energy_facility_j = 0, co2e_g = 0;
