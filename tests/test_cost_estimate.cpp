@@ -309,6 +309,7 @@ TEST(CostFormula, TrainingAttentionIsThreeTimesForward) {
   double fwd_attn_per_seq = c.forward_flops(64, 0) - 2 * N * 64;
   EXPECT_NEAR(e.flops_train_attention, 3 * fwd_attn_per_seq * 1000, 1e-6 * e.flops_train_attention);
   EXPECT_NEAR(e.flops, e.flops_train + e.flops_train_attention, 1);
+  EXPECT_NEAR(training_flops(c, 64000, 64), e.flops, 1e-9 * e.flops);
 }
 
 TEST(CostFormula, ReadsNAndShapeFromAGgufFile) {

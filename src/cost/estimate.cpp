@@ -263,6 +263,16 @@ EstimateInput make_input(const Args& args) {
   return in;
 }
 
+double attention_flops_per_token(const ModelConfig& c, double seq_len) {
+  // QK^T and AV: 2 x head_dim FLOPs each per (query head, key); a token at position i
+  // of a causal sequence sees i+1 keys, (S+1)/2 on average.
+  return 4.0 * c.head_dim() * c.n_head * c.n_layer * (seq_len + 1) / 2.0;
+}
+
+double training_flops(const ModelConfig& c, double tokens, double seq_len) {
+  return training_flops((double)c.n_params_matmul(), tokens) + 3.0 * attention_flops_per_token(c, seq_len) * tokens;
+}
+
 ChinchillaPlan chinchilla_optimal(double budget, double tpp) {
   // C = 6 N D with D = tpp N  =>  N = sqrt(C / (6 tpp)).
   ChinchillaPlan p;
@@ -347,10 +357,7 @@ Estimate estimate(const EstimateInput& in) {
       fmt::format("6 N D = 6 x {} x {} (2 forward + 4 backward per parameter per token)", format_count(e.n_params),
                   format_count(e.train_tokens)));
     if (cfg && in.seq_len > 0) {
-      // Per token, forward attention is QK^T and AV: 2 x 2 x head_dim FLOPs per (head, key), and
-      // a token at position i of a causal sequence of length S sees i+1 keys: (S+1)/2 on average.
-      double per_token = 4.0 * cfg->head_dim() * cfg->n_head * cfg->n_layer * (in.seq_len + 1) / 2.0;
-      e.flops_train_attention = 3.0 * per_token * e.train_tokens;
+      e.flops_train_attention = 3.0 * attention_flops_per_token(*cfg, in.seq_len) * e.train_tokens;
       A("seq_len", "sequence length", in.seq_len, "", format_number(in.seq_len), "given");
       R("flops_train_attention", "+ attention (train)", e.flops_train_attention, "FLOP",
         format_flops(e.flops_train_attention),

@@ -108,6 +108,12 @@ void print_estimate(std::FILE* f, const Estimate& e);
 
 // The arithmetic, exposed for tests and for the receipts.
 inline double training_flops(double n, double d) { return 6.0 * n * d; }
+// Forward attention FLOPs per token of a causal sequence of length seq_len
+// (QK^T and AV over (seq_len+1)/2 keys on average), and training FLOPs for
+// `tokens` tokens in such sequences: 6 N D + 3 x forward attention (backward
+// is twice forward). The figure a training step's counted FLOPs should match.
+double attention_flops_per_token(const ModelConfig& c, double seq_len);
+double training_flops(const ModelConfig& c, double tokens, double seq_len);
 struct ChinchillaPlan {
   double n = 0, d = 0;
 };
