@@ -334,6 +334,8 @@ TEST(DetectText, Sentences) {
   EXPECT_EQ(texts("This sentence is\nwrapped over two lines. Second one."),
             (V{"This sentence is\nwrapped over two lines.", "Second one."}));
   EXPECT_EQ(texts("Title\n\nBody text here."), (V{"Title", "Body text here."}));
+  // Abbreviations do not end sentences (ICU suppressions, "en@ss=standard").
+  EXPECT_EQ(texts("\"My dear Mr. Bennet,\" said his lady. He nodded."), (V{"\"My dear Mr. Bennet,\" said his lady.", "He nodded."}));
   // Spans cover the text contiguously.
   std::string t = "One.  Two.\n\nThree";
   auto sp = split_sentences(t);

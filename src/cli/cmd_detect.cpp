@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
+
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "core/error.h"
@@ -57,8 +59,9 @@ void add_detect(CLI::App& app) {
       second = !o->performer.empty() ? o->performer : detect::sibling_model(primary);
       if (second.empty())
         fail("binoculars needs a performer model: pass --performer MODEL.gguf (no flops-b.gguf beside '{}')", primary);
-      q = load_model(primary);
       p = load_model(second);
+      // The same file twice: the observer's distribution is the performer's own.
+      if (!std::filesystem::equivalent(primary, second)) q = load_model(primary);
     } else {
       primary = resolve_model_path(o->m.model);
       p = load_model(primary);

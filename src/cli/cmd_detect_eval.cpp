@@ -106,14 +106,17 @@ void add_detect_eval(CLI::App& app) {
         if (show) fmt::print(stderr, "binoculars skipped: no performer model (pass --performer)\n");
         methods.erase(std::remove(methods.begin(), methods.end(), detect::Method::Binoculars), methods.end());
       } else {
-        if (obs_path == primary) {
-          obs = p.get();
-        } else {
-          obs_own = load_model(obs_path);
-          obs = obs_own.get();
-        }
         perf = load_model(perf_path);
-        detect::check_same_tokenizer(*obs, *perf, "binoculars");
+        // The same file twice: the observer's distribution is the performer's own (obs stays null).
+        if (!std::filesystem::equivalent(obs_path, perf_path)) {
+          if (std::filesystem::equivalent(obs_path, primary)) {
+            obs = p.get();
+          } else {
+            obs_own = load_model(obs_path);
+            obs = obs_own.get();
+          }
+          detect::check_same_tokenizer(*obs, *perf, "binoculars");
+        }
       }
     }
     const bool single = want(detect::Method::Ppl) || want(detect::Method::FastDetectGPT);

@@ -104,7 +104,7 @@ std::vector<Span> split_sentences(std::string_view text) {
   UErrorCode st = U_ZERO_ERROR;
   UText* ut = utext_openUTF8(nullptr, t.data(), (int64_t)t.size(), &st);
   if (U_FAILURE(st)) fail("ICU cannot open the text: {}", u_errorName(st));
-  std::unique_ptr<icu::BreakIterator> bi(icu::BreakIterator::createSentenceInstance(icu::Locale::getEnglish(), st));
+  std::unique_ptr<icu::BreakIterator> bi(icu::BreakIterator::createSentenceInstance(icu::Locale("en@ss=standard"), st));
   if (U_FAILURE(st) || !bi) {
     utext_close(ut);
     fail("ICU sentence iterator unavailable: {}", u_errorName(st));
