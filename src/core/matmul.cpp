@@ -24,6 +24,10 @@
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #define FLOPS_AVX2 1
 #endif
+// FLOPS_AVX512: the 512-bit float paths also use the masked 16-bit loads of AVX-512BW/VL.
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && defined(FLOPS_AVX2)
+#define FLOPS_AVX512 1
+#endif
 
 namespace flops {
 namespace {
@@ -44,7 +48,7 @@ inline float hsum(__m256 v) {
 
 // Each loader returns 16 (AVX-512) or 8 (AVX2) floats of a row starting at element i;
 // the masked variants read only the first k elements, so rows need no padding.
-#if defined(__AVX512F__)
+#if defined(FLOPS_AVX512)
 struct LoadF32 {
   const float* p;
   __m512 at(int64_t i) const { return _mm512_loadu_ps(p + i); }
