@@ -266,3 +266,33 @@ TEST(CostReceipt, AMistypedCarbonVariableDoesNotLoseTheRun) {
   else
     unsetenv("FLOPS_CARBON");
 }
+
+TEST(CostReceipt, ReadsRaplPackagesFromPowercap) {
+  namespace fs = std::filesystem;
+  fs::path root = fs::path(test::temp_dir()) / "powercap";
+  fs::remove_all(root);
+  auto put = [](const fs::path& p, const std::string& s) {
+    fs::create_directories(p.parent_path());
+    std::ofstream(p) << s << "\n";
+  };
+  put(root / "intel-rapl:0" / "energy_uj", "123456789");
+  put(root / "intel-rapl:0" / "max_energy_range_uj", "262143328850");
+  put(root / "intel-rapl:0" / "name", "package-0");
+  put(root / "intel-rapl:0:0" / "energy_uj", "5000000");  // the core subdomain: part of package 0
+  put(root / "intel-rapl:1" / "energy_uj", "2000000");
+  put(root / "intel-rapl:1" / "max_energy_range_uj", "262143328850");
+  put(root / "intel-rapl-mmio:0" / "energy_uj", "7000000");  // the same package through MMIO
+  fs::create_directories(root / "intel-rapl:2");            // no readable counter: skipped
+  EnergyReading r;
+  read_rapl(r, root.string());
+  ASSERT_EQ(r.rapl_j.size(), 2u);
+  EXPECT_EQ(r.rapl_names[0], "package-0");
+  EXPECT_EQ(r.rapl_names[1], "intel-rapl:1");  // no name file
+  EXPECT_DOUBLE_EQ(r.rapl_j[0], 123.456789);
+  EXPECT_DOUBLE_EQ(r.rapl_j[1], 2.0);
+  EXPECT_DOUBLE_EQ(r.rapl_range_j[0], 262143.328850);
+  EnergyReading none;
+  read_rapl(none, (root / "absent").string());
+  EXPECT_TRUE(none.rapl_j.empty());
+  fs::remove_all(root);
+}

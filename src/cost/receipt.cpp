@@ -33,12 +33,14 @@ bool read_number(const std::filesystem::path& p, double* out) {
   return true;
 }
 
+}  // namespace
+
 // Top-level package domains only ("intel-rapl:0", not "intel-rapl:0:0"): the
 // subdomains (core, uncore, dram) are parts of the package and would count twice.
-void read_rapl(EnergyReading& r) {
+void read_rapl(EnergyReading& r, const std::string& root) {
   namespace fs = std::filesystem;
   std::error_code ec;
-  fs::directory_iterator it("/sys/class/powercap", ec);
+  fs::directory_iterator it(root, ec);
   if (ec) return;
   std::vector<std::pair<std::string, fs::path>> doms;
   for (const auto& d : it) {
@@ -59,6 +61,8 @@ void read_rapl(EnergyReading& r) {
     r.rapl_range_j.push_back(range * 1e-6);
   }
 }
+
+namespace {
 
 // NVML is loaded at run time so that flops neither needs the CUDA toolkit to
 // build nor an NVIDIA driver to run.

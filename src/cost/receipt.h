@@ -34,6 +34,8 @@ struct EnergyReading {
 // Linux powercap RAPL (/sys/class/powercap/intel-rapl:N, also used by AMD) and,
 // when libnvidia-ml.so.1 can be loaded, NVML. Unreadable counters are absent.
 EnergyReading read_energy();
+// The RAPL part alone, from a powercap directory (tests point it at a fake tree).
+void read_rapl(EnergyReading& r, const std::string& powercap_root = "/sys/class/powercap");
 
 struct MeterReading {
   counter::Totals flops;
