@@ -18,6 +18,44 @@ namespace {
 // descheduled thread stalls the barrier).
 constexpr size_t kParallelMin = 1 << 15;
 
+// e^x in a form the compiler vectorizes (std::exp does not): x = n ln2 + r with |r| <= ln2/2,
+// e^r by its Taylor series to r^7 (relative error < 1e-8 there), 2^n built in the exponent bits.
+// Inputs are clamped to the normal float range.
+inline float vexp(float x) {
+  x = std::min(88.5f, std::max(-87.0f, x));
+  const float n = std::floor(x * 1.44269504088896341f + 0.5f);
+  const float r = x - n * 0.693145751953125f - n * 1.428606765330187e-06f;  // ln2 split in two for precision
+  float p = 1.0f / 5040.0f;
+  p = p * r + 1.0f / 720.0f;
+  p = p * r + 1.0f / 120.0f;
+  p = p * r + 1.0f / 24.0f;
+  p = p * r + 1.0f / 6.0f;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  const int32_t bits = ((int32_t)n + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, 4);
+  return p * scale;
+}
+
+// Column sums over rows, in fixed blocks of rows summed in block order: the same result for
+// any thread count, and row-major friendly (a column walk would touch a cache line per element).
+// out[i] += sum_n f(n, i).
+template <typename F>
+void column_sums(float* out, int N, int C, F f) {
+  constexpr int kRows = 64;
+  const int nb = (N + kRows - 1) / kRows;
+  std::vector<float> part((size_t)nb * C, 0.0f);
+#pragma omp parallel for schedule(static) if ((size_t)N * C >= kParallelMin)
+  for (int b = 0; b < nb; b++) {
+    float* pr = part.data() + (size_t)b * C;
+    for (int n = b * kRows; n < std::min(N, (b + 1) * kRows); n++) f(n, pr);
+  }
+  for (int b = 0; b < nb; b++)
+    for (int i = 0; i < C; i++) out[i] += part[(size_t)b * C + i];
+}
+
 // ---- matmuls: weights are row-major [out][in] ----
 
 // y[N][out] = x[N][in] @ w[out][in]^T
@@ -67,13 +105,13 @@ void rmsnorm_backward(float* dx, float* dw, const float* dy, const float* x, con
 #pragma omp simd
     for (int i = 0; i < C; i++) dxr[i] += r * w[i] * dyr[i] - xr[i] * c;
   }
-  // Each column is summed over rows in a fixed order: deterministic for any thread count.
-#pragma omp parallel for schedule(static) if ((size_t)N * C >= kParallelMin)
-  for (int i = 0; i < C; i++) {
-    float s = 0;
-    for (int n = 0; n < N; n++) s += dy[(size_t)n * C + i] * x[(size_t)n * C + i] * rstd[n];
-    dw[i] += s;
-  }
+  column_sums(dw, N, C, [&](int n, float* acc) {
+    const float* xr = x + (size_t)n * C;
+    const float* dyr = dy + (size_t)n * C;
+    const float r = rstd[n];
+#pragma omp simd
+    for (int i = 0; i < C; i++) acc[i] += dyr[i] * xr[i] * r;
+  });
 }
 
 // ---- RoPE ----
@@ -113,106 +151,89 @@ void add_bias(float* y, const float* b, int N, int C) {
 }
 
 void bias_backward(float* db, const float* dy, int N, int C) {
-#pragma omp parallel for schedule(static) if ((size_t)N * C >= kParallelMin)
-  for (int i = 0; i < C; i++) {
-    float s = 0;
-    for (int n = 0; n < N; n++) s += dy[(size_t)n * C + i];
-    db[i] += s;
-  }
+  column_sums(db, N, C, [&](int n, float* acc) {
+    const float* dyr = dy + (size_t)n * C;
+#pragma omp simd
+    for (int i = 0; i < C; i++) acc[i] += dyr[i];
+  });
 }
 
 // ---- causal grouped-query attention ----
 
+// Per (sequence, head) the scores, probabilities and products are whole-matrix sgemms over
+// the T x T block (the masked upper triangle is computed and thrown away: at these sizes a
+// full sgemm is many times faster than a causal scalar loop). FLOPs are counted causal.
 void attention_forward(float* out, float* att, const float* q, const float* k, const float* v, int B, int T, int H, int Hk, int D) {
   const int C = H * D, Ck = Hk * D;
   const float scale = 1.0f / std::sqrt((float)D);
   const int group = H / Hk;
-#pragma omp parallel for schedule(dynamic, 1) collapse(2) if ((size_t)B * H * T * T * D / 2 >= kParallelMin)
   for (int b = 0; b < B; b++) {
     for (int h = 0; h < H; h++) {
       const int kh = h / group;
-      float* A = att + ((size_t)b * H + h) * T * T;
+      float* P = att + ((size_t)b * H + h) * T * T;
+      const float* qh = q + (size_t)b * T * C + (size_t)h * D;
+      const float* kk = k + (size_t)b * T * Ck + (size_t)kh * D;
+      const float* vv = v + (size_t)b * T * Ck + (size_t)kh * D;
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, scale, qh, C, kk, Ck, 0.0f, P, T);
+#pragma omp parallel for schedule(static) if ((size_t)T * T >= kParallelMin)
       for (int t = 0; t < T; t++) {
-        const float* qt = q + ((size_t)b * T + t) * C + (size_t)h * D;
-        float* row = A + (size_t)t * T;
-        float mx = -INFINITY;
-        for (int s = 0; s <= t; s++) {
-          const float* ks = k + ((size_t)b * T + s) * Ck + (size_t)kh * D;
-          float d = 0;
-#pragma omp simd reduction(+ : d)
-          for (int i = 0; i < D; i++) d += qt[i] * ks[i];
-          d *= scale;
-          row[s] = d;
-          mx = std::max(mx, d);
-        }
+        float* row = P + (size_t)t * T;
+        float mx = row[0];
+        for (int s2 = 1; s2 <= t; s2++) mx = std::max(mx, row[s2]);
         float sum = 0;
-        for (int s = 0; s <= t; s++) {
-          row[s] = std::exp(row[s] - mx);
-          sum += row[s];
+#pragma omp simd reduction(+ : sum)
+        for (int s2 = 0; s2 <= t; s2++) {
+          row[s2] = vexp(row[s2] - mx);
+          sum += row[s2];
         }
-        float inv = 1.0f / sum;
-        for (int s = 0; s <= t; s++) row[s] *= inv;
-        float* ot = out + ((size_t)b * T + t) * C + (size_t)h * D;
-        std::fill(ot, ot + D, 0.0f);
-        for (int s = 0; s <= t; s++) {
-          const float* vs = v + ((size_t)b * T + s) * Ck + (size_t)kh * D;
-          const float p = row[s];
+        const float inv = 1.0f / sum;
 #pragma omp simd
-          for (int i = 0; i < D; i++) ot[i] += p * vs[i];
-        }
+        for (int s2 = 0; s2 <= t; s2++) row[s2] *= inv;
+        for (int s2 = t + 1; s2 < T; s2++) row[s2] = 0.0f;
       }
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, T, 1.0f, P, T, vv, Ck, 0.0f,
+                  out + (size_t)b * T * C + (size_t)h * D, C);
     }
   }
   counter::add_attention(4ull * (uint64_t)D * H * B * ((uint64_t)T * (T + 1) / 2));
 }
 
-// Writes dq; dk and dv are written too (one task owns one KV head of one sequence, so
-// the heads that share it accumulate without races).
+// dq is written; dk and dv are written too, summed over the query heads that share each KV head.
+// scratch holds T*T floats.
 void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* att, const float* q, const float* k,
-                        const float* v, int B, int T, int H, int Hk, int D) {
+                        const float* v, int B, int T, int H, int Hk, int D, float* scratch) {
   const int C = H * D, Ck = Hk * D;
   const float scale = 1.0f / std::sqrt((float)D);
   const int group = H / Hk;
-#pragma omp parallel for schedule(dynamic, 1) collapse(2) if ((size_t)B * H * T * T * D / 2 >= kParallelMin)
   for (int b = 0; b < B; b++) {
-    for (int kh = 0; kh < Hk; kh++) {
-      std::vector<float> datt(T);
-      for (int s = 0; s < T; s++) {
-        std::fill_n(dk + ((size_t)b * T + s) * Ck + (size_t)kh * D, D, 0.0f);
-        std::fill_n(dv + ((size_t)b * T + s) * Ck + (size_t)kh * D, D, 0.0f);
-      }
-      for (int h = kh * group; h < (kh + 1) * group; h++) {
-        const float* A = att + ((size_t)b * H + h) * T * T;
-        for (int t = 0; t < T; t++) {
-          const float* row = A + (size_t)t * T;
-          const float* dot_ = dout + ((size_t)b * T + t) * C + (size_t)h * D;
-          const float* qt = q + ((size_t)b * T + t) * C + (size_t)h * D;
-          float* dqt = dq + ((size_t)b * T + t) * C + (size_t)h * D;
-          float sum = 0;
-          for (int s = 0; s <= t; s++) {
-            const float* vs = v + ((size_t)b * T + s) * Ck + (size_t)kh * D;
-            float d = 0;
-#pragma omp simd reduction(+ : d)
-            for (int i = 0; i < D; i++) d += dot_[i] * vs[i];
-            datt[s] = d;
-            sum += row[s] * d;
-          }
-          std::fill(dqt, dqt + D, 0.0f);
-          for (int s = 0; s <= t; s++) {
-            const float p = row[s];
-            const float ds = p * (datt[s] - sum) * scale;
-            const float* ks = k + ((size_t)b * T + s) * Ck + (size_t)kh * D;
-            float* dks = dk + ((size_t)b * T + s) * Ck + (size_t)kh * D;
-            float* dvs = dv + ((size_t)b * T + s) * Ck + (size_t)kh * D;
+    for (int h = 0; h < H; h++) {
+      const int kh = h / group;
+      const float beta = h % group == 0 ? 0.0f : 1.0f;  // first head of the group overwrites
+      const float* P = att + ((size_t)b * H + h) * T * T;
+      const float* qh = q + (size_t)b * T * C + (size_t)h * D;
+      const float* kk = k + (size_t)b * T * Ck + (size_t)kh * D;
+      const float* vv = v + (size_t)b * T * Ck + (size_t)kh * D;
+      const float* doh = dout + (size_t)b * T * C + (size_t)h * D;
+      float* dS = scratch;
+      // dP = dO V^T, then through the softmax: dS = P * (dP - sum_s P dP) * scale.
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, 1.0f, doh, C, vv, Ck, 0.0f, dS, T);
+#pragma omp parallel for schedule(static) if ((size_t)T * T >= kParallelMin)
+      for (int t = 0; t < T; t++) {
+        const float* p = P + (size_t)t * T;
+        float* d = dS + (size_t)t * T;
+        float dot = 0;
+#pragma omp simd reduction(+ : dot)
+        for (int s2 = 0; s2 <= t; s2++) dot += p[s2] * d[s2];
 #pragma omp simd
-            for (int i = 0; i < D; i++) {
-              dqt[i] += ds * ks[i];
-              dks[i] += ds * qt[i];
-              dvs[i] += p * dot_[i];
-            }
-          }
-        }
+        for (int s2 = 0; s2 <= t; s2++) d[s2] = p[s2] * (d[s2] - dot) * scale;
+        for (int s2 = t + 1; s2 < T; s2++) d[s2] = 0.0f;
       }
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, T, 1.0f, dS, T, kk, Ck, 0.0f,
+                  dq + (size_t)b * T * C + (size_t)h * D, C);
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, D, T, 1.0f, dS, T, qh, C, beta,
+                  dk + (size_t)b * T * Ck + (size_t)kh * D, Ck);
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, D, T, 1.0f, P, T, doh, C, beta,
+                  dv + (size_t)b * T * Ck + (size_t)kh * D, Ck);
     }
   }
   counter::add_attention(8ull * (uint64_t)D * H * B * ((uint64_t)T * (T + 1) / 2));
@@ -254,6 +275,7 @@ void alloc_activations(const Model& m, int B, int T, Activations& a) {
   a.dgate.assign(N * F, 0);
   a.dup.assign(N * F, 0);
   a.dhid.assign(N * F, 0);
+  a.dscores.assign((size_t)T * T, 0);
   const int half = (c.n_rot ? c.n_rot : c.head_dim()) / 2;
   a.rope_cos.assign((size_t)T * half, 0);
   a.rope_sin.assign((size_t)T * half, 0);
@@ -322,7 +344,7 @@ double forward(const Model& m, Activations& a, const int32_t* tokens, const int3
 #pragma omp parallel for schedule(static) if ((size_t)N * F >= kParallelMin)
     for (size_t i = 0; i < (size_t)N * F; i++) {
       float g = gate[i];
-      hid[i] = g / (1.0f + std::exp(-g)) * up[i];
+      hid[i] = g / (1.0f + vexp(-g)) * up[i];
     }
     mm_forward(xout, hid, W + L.w_down, N, F, C);
 #pragma omp parallel for schedule(static) if ((size_t)N * C >= kParallelMin)
@@ -340,11 +362,13 @@ double forward(const Model& m, Activations& a, const int32_t* tokens, const int3
     float mx = p[0];
     for (int i = 1; i < V; i++) mx = std::max(mx, p[i]);
     const float target_logit = targets ? p[targets[n]] : 0.0f;
-    double sum = 0;
+    float sumf = 0;
+#pragma omp simd reduction(+ : sumf)
     for (int i = 0; i < V; i++) {
-      p[i] = std::exp(p[i] - mx);
-      sum += p[i];
+      p[i] = vexp(p[i] - mx);
+      sumf += p[i];
     }
+    const double sum = sumf;
     float inv = (float)(1.0 / sum);
     // -log softmax = log(sum exp(l - max)) - (l_target - max): no log of an underflowed probability.
     if (targets) row_loss[n] = std::log(sum) - ((double)target_logit - mx);
@@ -405,7 +429,7 @@ void backward(Model& m, Activations& a, const int32_t* tokens, const int32_t* ta
 #pragma omp parallel for schedule(static) if ((size_t)N * F >= kParallelMin)
     for (size_t i = 0; i < (size_t)N * F; i++) {
       float g = gate[i];
-      float s = 1.0f / (1.0f + std::exp(-g));
+      float s = 1.0f / (1.0f + vexp(-g));
       dup[i] = dhid[i] * g * s;
       dgate[i] = dhid[i] * up[i] * s * (1.0f + g * (1.0f - s));
     }
@@ -415,7 +439,7 @@ void backward(Model& m, Activations& a, const int32_t* tokens, const int32_t* ta
 
     // Attention block: x2 = x + wo(attention(rope(q), rope(k), v)).
     mm_backward(a.do_.data(), G + L.wo, dres, o, W + L.wo, N, C, C, false);
-    attention_backward(a.dq.data(), a.dk.data(), a.dv.data(), a.do_.data(), att, q, k, v, B, T, H, Hk, D);
+    attention_backward(a.dq.data(), a.dk.data(), a.dv.data(), a.do_.data(), att, q, k, v, B, T, H, Hk, D, a.dscores.data());
     rope_apply(a.dq.data(), B, T, H, D, n_rot, m.neox_rope, a.rope_cos.data(), a.rope_sin.data(), true);
     rope_apply(a.dk.data(), B, T, Hk, D, n_rot, m.neox_rope, a.rope_cos.data(), a.rope_sin.data(), true);
     if (m.has_qkv_bias) {

@@ -33,7 +33,8 @@ struct Activations {
   std::vector<float> probs;   // softmax of the logits [N][V]
   std::vector<float> rope_cos, rope_sin;  // [T][n_rot/2]
   // Backward scratch.
-  std::vector<float> dres, dtmp, dq, dk, dv, do_, dgate, dup, dhid, dlogits;
+  std::vector<float> dres, dtmp, dq, dk, dv, do_, dgate, dup, dhid;
+  std::vector<float> dscores;  // [T][T], one (sequence, head) at a time
 };
 
 void alloc_activations(const Model& m, int B, int T, Activations& a);
