@@ -60,7 +60,7 @@ EstimateInput preset(const std::string& name) {
     in.precision = "fp16";
     in.devices = 10000;
     in.duration_s = 14.8 * 86400;
-    // Table 4 prints "330 W", rounded: 3,552,000 GPU-hours x 330 W x 1.1 would be 1,289 MWh,
+    // The paper prints "330 W", rounded: 3,552,000 GPU-hours x 330 W x 1.1 would be 1,289 MWh,
     // while the paper's 1,287 MWh (and 552 t = 1,287 MWh x 0.429) imply 329.4 W.
     in.power_w = 1287e3 / 1.1 / 3.552e6 * 1000;
     in.pue = 1.1;
@@ -68,15 +68,15 @@ EstimateInput preset(const std::string& name) {
     in.sources = {
         {"params", brown},
         {"train_tokens", brown},
-        {"devices", "10,000 V100s (Patterson et al. 2021, Table 4)"},
-        {"duration", "14.8 days = 3,552,000 GPU-hours (Patterson et al. 2021, Table 4)"},
+        {"devices", "10,000 V100s (Patterson et al. 2021)"},
+        {"duration", "14.8 days = 3,552,000 GPU-hours (Patterson et al. 2021)"},
         {"power",
-         "329.4 W: printed as ~330 W in Patterson et al. Table 4; the value their 1,287 MWh over 3,552,000 GPU-hours "
+         "329.4 W: printed as ~330 W by Patterson et al.; the value their 1,287 MWh over 3,552,000 GPU-hours "
          "at PUE 1.1 implies"},
-        {"pue", "1.1 (Patterson et al. 2021, Table 4)"},
+        {"pue", "1.1 (Patterson et al. 2021)"},
     };
     in.published = {
-        {"flops", "3.14e23 FLOP (Patterson et al. Table 4, from Brown et al. 2020)"},
+        {"flops", "3.14e23 FLOP (Patterson et al. 2021, from Brown et al. 2020)"},
         {"device_hours", "3,552,000 GPU-hours"},
         {"energy_facility", "1,287 MWh"},
         {"co2e", "552 tCO2e"},

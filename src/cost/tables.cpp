@@ -97,7 +97,7 @@ const std::vector<GridRegion>& grid_table() {
       "data/output/electricity-maps/yearly_2022.js)";
   static const std::vector<GridRegion> t = {
       {"patterson-gpt3", "GPT-3's datacenter per Patterson et al.", 429,
-       "Patterson et al. 2021, 'Carbon Emissions and Large Neural Network Training' (arXiv:2104.10350), Table 4: "
+       "Patterson et al. 2021, 'Carbon Emissions and Large Neural Network Training' (arXiv:2104.10350): "
        "0.429 kgCO2e/kWh for GPT-3"},
       {"us", "United States", 434, em},
       {"us-ca", "California (CAISO)", 262, em},
