@@ -245,6 +245,7 @@ TEST(CostErrors, OneLineNamingTheField) {
   EXPECT_ERROR(run({{"params", "-1B"}, {"tokens", "1B"}}), "--params", "greater than zero");
   EXPECT_ERROR(run({{"params", "1B"}, {"tokens", "0"}}), "--tokens", "greater than zero");
   EXPECT_ERROR(run({{"preset", "gpt3"}, {"devices", "-3"}}), "--devices");
+  EXPECT_ERROR(run({{"preset", "gpt3"}, {"devices", "2.5"}}), "--devices", "whole number");
   EXPECT_ERROR(run({{"preset", "gpt3"}, {"power", "300 X"}}), "--power", "unknown unit");
   EXPECT_ERROR(run({{"preset", "gpt3"}, {"duration", "two weeks"}}), "--duration");
   EXPECT_ERROR(run({{"preset", "gpt4"}}), "--preset", "gpt4", "gpt3-patterson");

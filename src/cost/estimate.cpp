@@ -193,6 +193,7 @@ EstimateInput make_input(const Args& args) {
       in.precision = v;
     } else if (k == "devices") {
       in.devices = parse_positive(v, Dim::Count, field);
+      if (in.devices != std::floor(in.devices)) fail("invalid {}: '{}' is not a whole number of devices", field, v);
       set_source(in, "devices", "given");
     } else if (k == "mfu") {
       in.mfu = parse_positive(v, Dim::Fraction, field);
