@@ -13,6 +13,7 @@
 #include "model/gguf.h"
 #include "model/tokenizer.h"
 #include "train/bpe.h"
+#include "train/data.h"
 
 namespace flops::cli {
 
@@ -27,7 +28,7 @@ void add_tokenizer_train(CLI::App& app) {
   auto* tok = app.add_subcommand("tokenizer", "tokenizer tools");
   tok->require_subcommand(1);
   auto* cmd = tok->add_subcommand("train", "train a byte-level BPE tokenizer (GGUF \"gpt2\" model) on text files");
-  cmd->add_option("--data", a->data, "text files")->expected(1, -1)->required();
+  cmd->add_option("--data", a->data, "text files (.tsv: the last column of each line)")->expected(1, -1)->required();
   cmd->add_option("--vocab", a->o.vocab_size, "vocabulary size, including 256 byte tokens and <|endoftext|> [4096]");
   cmd->add_option("--min-frequency", a->o.min_frequency, "stop when the most frequent pair occurs fewer times [2]");
   cmd->add_option("-o,--out", a->out, "output GGUF file")->required();
@@ -37,7 +38,7 @@ void add_tokenizer_train(CLI::App& app) {
     std::vector<std::string> texts;
     size_t bytes = 0;
     for (auto& f : a->data) {
-      texts.push_back(read_text_file(f));
+      texts.push_back(train::read_training_text(f));
       bytes += texts.back().size();
     }
     train::BpeStats st;

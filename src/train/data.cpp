@@ -36,7 +36,28 @@ size_t validation_cut(std::string_view text, double val_fraction) {
   if (best != std::string_view::npos) return best;
   size_t para = text.find("\n\n", start);
   if (para != std::string_view::npos) return para + 2;
+  size_t line = text.find('\n', start);
+  if (line != std::string_view::npos) return line + 1;
   return start;
+}
+
+std::string read_training_text(const std::string& path) {
+  std::string raw = read_text_file(path);
+  if (!path.ends_with(".tsv")) return raw;
+  std::string out;
+  out.reserve(raw.size());
+  size_t pos = 0;
+  while (pos < raw.size()) {
+    size_t end = raw.find('\n', pos);
+    if (end == std::string::npos) end = raw.size();
+    std::string_view line(raw.data() + pos, end - pos);
+    size_t tab = line.rfind('\t');
+    if (tab != std::string_view::npos) line.remove_prefix(tab + 1);
+    out.append(line);
+    out.push_back('\n');
+    pos = end + 1;
+  }
+  return out;
 }
 
 namespace {
@@ -118,13 +139,13 @@ TokenData load_or_build_tokens(const DataSpec& spec, const EncodeFn& encode, uin
   std::vector<std::string> texts, val_texts;
   uint64_t h = fnv1a(&spec.val_fraction, sizeof(spec.val_fraction));
   for (auto& p : spec.files) {
-    texts.push_back(read_text_file(p));
+    texts.push_back(read_training_text(p));
     h = fnv1a(p.data(), p.size(), h);
     h = fnv1a(texts.back().data(), texts.back().size(), h);
   }
   h = fnv1a("|val|", 5, h);
   for (auto& p : spec.val_files) {
-    val_texts.push_back(read_text_file(p));
+    val_texts.push_back(read_training_text(p));
     h = fnv1a(p.data(), p.size(), h);
     h = fnv1a(val_texts.back().data(), val_texts.back().size(), h);
   }

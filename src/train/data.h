@@ -33,6 +33,10 @@ struct DataSpec {
 // Where the validation text of one file starts (size() when nothing can be held out).
 size_t validation_cut(std::string_view text, double val_fraction);
 
+// The text of a training file: plain text as is; for ".tsv" files the last column of every line
+// (e.g. book, chapter, verse, text -> the text), one line each.
+std::string read_training_text(const std::string& path);
+
 using EncodeFn = std::function<std::vector<int32_t>(std::string_view)>;
 
 // Loads `cache_path` if it exists and matches the tokenizer and the sources; otherwise tokenizes
