@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "core/flop_counter.h"
+#include "core/threads.h"
 
 namespace flops::train {
 
@@ -58,18 +59,44 @@ void column_sums(float* out, int N, int C, F f) {
 
 // ---- matmuls: weights are row-major [out][in] ----
 
+// One thread pool only: OpenBLAS runs single-threaded (see BlasSingleThread) and the OpenMP
+// threads each multiply a band of C's rows. Two pools (OpenMP + OpenBLAS's own) on few cores
+// spin against each other at every switch between a BLAS call and an OpenMP loop.
+// C[M][N] = alpha * op(A) op(B) + beta * C, row-major.
+void sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb, float beta,
+           float* C, int ldc) {
+  const CBLAS_TRANSPOSE TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
+  const int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
+  if (nt <= 1 || (double)M * N * K < (1 << 21) || M < 8 * nt) {
+    cblas_sgemm(CblasRowMajor, TA, TB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+#pragma omp parallel for schedule(static) num_threads(nt)
+  for (int t = 0; t < nt; t++) {
+    // Bands in multiples of 8 rows keep the kernels' row blocking whole.
+    const int m0 = (int)((int64_t)M * t / nt) / 8 * 8, m1 = t + 1 == nt ? M : (int)((int64_t)M * (t + 1) / nt) / 8 * 8;
+    if (m1 <= m0) continue;
+    const float* Ab = ta ? A + m0 : A + (size_t)m0 * lda;
+    cblas_sgemm(CblasRowMajor, TA, TB, m1 - m0, N, K, alpha, Ab, lda, B, ldb, beta, C + (size_t)m0 * ldc, ldc);
+  }
+}
+
+struct BlasSingleThread {
+  BlasSingleThread() { openblas_set_num_threads(1); }
+  ~BlasSingleThread() { openblas_set_num_threads(get_threads()); }
+};
+
 // y[N][out] = x[N][in] @ w[out][in]^T
 void mm_forward(float* y, const float* x, const float* w, int N, int in, int out) {
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, out, in, 1.0f, x, in, w, in, 0.0f, y, out);
+  sgemm(false, true, N, out, in, 1.0f, x, in, w, in, 0.0f, y, out);
   counter::add_matmul(2ull * (uint64_t)N * in * out);
 }
 
 // dx[N][in] (= or +=) dy[N][out] @ w[out][in];  dw[out][in] += dy^T @ x
 void mm_backward(float* dx, float* dw, const float* dy, const float* x, const float* w, int N, int in, int out,
                  bool accumulate_dx) {
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, in, out, 1.0f, dy, out, w, in,
-              accumulate_dx ? 1.0f : 0.0f, dx, in);
-  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, N, 1.0f, dy, out, x, in, 1.0f, dw, in);
+  sgemm(false, false, N, in, out, 1.0f, dy, out, w, in, accumulate_dx ? 1.0f : 0.0f, dx, in);
+  sgemm(true, false, out, in, N, 1.0f, dy, out, x, in, 1.0f, dw, in);
   counter::add_matmul(4ull * (uint64_t)N * in * out);
 }
 
@@ -167,6 +194,7 @@ void attention_forward(float* out, float* att, const float* q, const float* k, c
   const int C = H * D, Ck = Hk * D;
   const float scale = 1.0f / std::sqrt((float)D);
   const int group = H / Hk;
+#pragma omp parallel for collapse(2) schedule(dynamic, 1) if ((size_t)B * H * T * T * D >= kParallelMin)
   for (int b = 0; b < B; b++) {
     for (int h = 0; h < H; h++) {
       const int kh = h / group;
@@ -175,7 +203,6 @@ void attention_forward(float* out, float* att, const float* q, const float* k, c
       const float* kk = k + (size_t)b * T * Ck + (size_t)kh * D;
       const float* vv = v + (size_t)b * T * Ck + (size_t)kh * D;
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, scale, qh, C, kk, Ck, 0.0f, P, T);
-#pragma omp parallel for schedule(static) if ((size_t)T * T >= kParallelMin)
       for (int t = 0; t < T; t++) {
         float* row = P + (size_t)t * T;
         float mx = row[0];
@@ -199,25 +226,25 @@ void attention_forward(float* out, float* att, const float* q, const float* k, c
 }
 
 // dq is written; dk and dv are written too, summed over the query heads that share each KV head.
-// scratch holds T*T floats.
+// scratch holds T*T floats per OpenMP thread.
 void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* att, const float* q, const float* k,
                         const float* v, int B, int T, int H, int Hk, int D, float* scratch) {
   const int C = H * D, Ck = Hk * D;
   const float scale = 1.0f / std::sqrt((float)D);
   const int group = H / Hk;
+#pragma omp parallel for collapse(2) schedule(dynamic, 1) if ((size_t)B * H * T * T * D >= kParallelMin)
   for (int b = 0; b < B; b++) {
-    for (int h = 0; h < H; h++) {
-      const int kh = h / group;
+    for (int kh = 0; kh < Hk; kh++) {
+     float* dS = scratch + (size_t)omp_get_thread_num() * T * T;
+     for (int h = kh * group; h < (kh + 1) * group; h++) {
       const float beta = h % group == 0 ? 0.0f : 1.0f;  // first head of the group overwrites
       const float* P = att + ((size_t)b * H + h) * T * T;
       const float* qh = q + (size_t)b * T * C + (size_t)h * D;
       const float* kk = k + (size_t)b * T * Ck + (size_t)kh * D;
       const float* vv = v + (size_t)b * T * Ck + (size_t)kh * D;
       const float* doh = dout + (size_t)b * T * C + (size_t)h * D;
-      float* dS = scratch;
       // dP = dO V^T, then through the softmax: dS = P * (dP - sum_s P dP) * scale.
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, 1.0f, doh, C, vv, Ck, 0.0f, dS, T);
-#pragma omp parallel for schedule(static) if ((size_t)T * T >= kParallelMin)
       for (int t = 0; t < T; t++) {
         const float* p = P + (size_t)t * T;
         float* d = dS + (size_t)t * T;
@@ -234,6 +261,7 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
                   dk + (size_t)b * T * Ck + (size_t)kh * D, Ck);
       cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, D, T, 1.0f, P, T, doh, C, beta,
                   dv + (size_t)b * T * Ck + (size_t)kh * D, Ck);
+     }
     }
   }
   counter::add_attention(8ull * (uint64_t)D * H * B * ((uint64_t)T * (T + 1) / 2));
@@ -245,7 +273,7 @@ void alloc_activations(const Model& m, int B, int T, Activations& a) {
   const auto& c = m.cfg;
   if (B <= 0 || T <= 0) fail("batch {} and sequence length {} must be positive", B, T);
   if (T > c.n_ctx_train) fail("sequence length {} exceeds the model context {}", T, c.n_ctx_train);
-  if (a.B == B && a.T == T && !a.x.empty()) return;
+  if (a.B == B && a.T == T && !a.x.empty() && a.dscores.size() == (size_t)T * T * omp_get_max_threads()) return;
   a.B = B;
   a.T = T;
   const size_t N = (size_t)B * T, L = c.n_layer, C = c.n_embd, Ck = c.kv_dim(), F = c.n_ff, V = c.n_vocab, H = c.n_head;
@@ -275,7 +303,7 @@ void alloc_activations(const Model& m, int B, int T, Activations& a) {
   a.dgate.assign(N * F, 0);
   a.dup.assign(N * F, 0);
   a.dhid.assign(N * F, 0);
-  a.dscores.assign((size_t)T * T, 0);
+  a.dscores.assign((size_t)T * T * omp_get_max_threads(), 0);
   const int half = (c.n_rot ? c.n_rot : c.head_dim()) / 2;
   a.rope_cos.assign((size_t)T * half, 0);
   a.rope_sin.assign((size_t)T * half, 0);
@@ -291,6 +319,7 @@ void alloc_activations(const Model& m, int B, int T, Activations& a) {
 
 double forward(const Model& m, Activations& a, const int32_t* tokens, const int32_t* targets, int B, int T) {
   alloc_activations(m, B, T, a);
+  BlasSingleThread blas1;
   const auto& c = m.cfg;
   const int N = B * T, C = c.n_embd, Ck = c.kv_dim(), F = c.n_ff, V = c.n_vocab, H = c.n_head, Hk = c.n_head_kv;
   const int D = c.head_dim(), n_rot = c.n_rot ? c.n_rot : D;
@@ -381,6 +410,7 @@ double forward(const Model& m, Activations& a, const int32_t* tokens, const int3
 }
 
 void backward(Model& m, Activations& a, const int32_t* tokens, const int32_t* targets, float loss_scale) {
+  BlasSingleThread blas1;
   const auto& c = m.cfg;
   const int B = a.B, T = a.T;
   const int N = B * T, C = c.n_embd, Ck = c.kv_dim(), F = c.n_ff, V = c.n_vocab, H = c.n_head, Hk = c.n_head_kv;
