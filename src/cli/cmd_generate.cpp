@@ -6,6 +6,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "core/error.h"
+#include "cost/receipt.h"
 #include "model/generate.h"
 
 namespace flops::cli {
@@ -43,6 +44,7 @@ void add_generate(CLI::App& app) {
     auto m = open_model(o->m);
     int ctx = o->ctx > 0 ? o->ctx : m->cfg.n_ctx_train;
     if (o->ctx < 0) fail("--ctx-size must be positive, got {}", o->ctx);
+    cost::Meter meter;
     bool stream = !o->m.json;
     if (stream) {
       fmt::print("{}", prompt);
@@ -55,6 +57,9 @@ void add_generate(CLI::App& app) {
       }
       return true;
     });
+    cost::ReceiptOptions ro;
+    ro.label = "generate";
+    cost::Receipt receipt = cost::finish(meter, ro);
     double pp_tps = r.prompt_tokens.size() / std::max(r.prompt_seconds, 1e-9);
     double tg_tps = r.tokens.size() / std::max(r.gen_seconds, 1e-9);
     if (o->m.json) {
@@ -67,13 +72,16 @@ void add_generate(CLI::App& app) {
       j["stopped_at_eos"] = r.stopped_at_eos;
       j["prompt_tokens_per_second"] = pp_tps;
       j["generated_tokens_per_second"] = tg_tps;
+      j["receipt"] = cost::to_json(receipt);
       fmt::print("{}\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
       return;
     }
     fmt::print("\n");
-    if (!o->m.quiet)
+    if (!o->m.quiet) {
       fmt::print(stderr, "\n[{} prompt tokens at {:.1f} tok/s, {} generated at {:.1f} tok/s{}]\n", r.prompt_tokens.size(),
                  pp_tps, r.tokens.size(), tg_tps, r.stopped_at_eos ? ", stopped at EOS" : "");
+      cost::print_receipt(stderr, receipt);
+    }
   });
 }
 

@@ -5,6 +5,8 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "core/error.h"
+#include "core/progress.h"
+#include "cost/receipt.h"
 #include "eval/perplexity.h"
 
 namespace flops::cli {
@@ -29,6 +31,7 @@ void add_perplexity(CLI::App& app) {
     auto m = open_model(o->m);
     if (o->ctx > m->cfg.n_ctx_train && m->cfg.arch == Arch::GPT2)
       fail("context too long: --ctx-size {} exceeds the model's {} positions", o->ctx, m->cfg.n_ctx_train);
+    cost::Meter meter;
     std::vector<int32_t> tokens = m->tok.encode(text, true);
     bool show = !o->m.json && !o->m.quiet;
     if (show) fmt::print(stderr, "{} tokens; ", tokens.size());
@@ -37,17 +40,20 @@ void add_perplexity(CLI::App& app) {
     if (o->stride > 0) {
       method = "sliding";
       if (show) fmt::print(stderr, "sliding windows of {} tokens, stride {}\n", o->ctx, o->stride);
-      r = perplexity_sliding(*m, tokens, o->ctx, o->stride);
+      Progress bar("perplexity", (int64_t)tokens.size() - 1, "tok", show);
+      r = perplexity_sliding(*m, tokens, o->ctx, o->stride, [&](int64_t done, int64_t) { bar.update(done); });
+      bar.finish();
     } else {
       method = "chunks";
       if (show) fmt::print(stderr, "{} chunks of {} tokens, second half of each scored\n", tokens.size() / o->ctx, o->ctx);
+      Progress bar("perplexity", (int64_t)tokens.size() / o->ctx, "chunks", show);
       r = perplexity_chunks(*m, tokens, o->ctx, m->tok.add_bos_default() ? m->tok.bos() : -1,
-                            [&](int64_t done, int64_t total) {
-                              if (show && (done % 100 == 0 || done == total))
-                                fmt::print(stderr, "\r[{}/{}] running ppl {:.4f}", done, total, 0.0);
-                            });
-      if (show) fmt::print(stderr, "\n");
+                            [&](int64_t done, int64_t) { bar.update(done); });
+      bar.finish();
     }
+    cost::ReceiptOptions ro;
+    ro.label = "perplexity";
+    cost::Receipt receipt = cost::finish(meter, ro);
     if (o->m.json) {
       nlohmann::json j;
       j["method"] = method;
@@ -59,12 +65,14 @@ void add_perplexity(CLI::App& app) {
       j["tokens"] = r.n_tokens;
       j["tokens_scored"] = r.n_scored;
       j["chunks"] = r.n_chunks;
+      j["receipt"] = cost::to_json(receipt);
       fmt::print("{}\n", j.dump());
       return;
     }
     fmt::print("Final estimate: PPL = {:.4f} +/- {:.5f}\n", r.ppl, r.ppl_err);
     fmt::print("({} method, ctx {}{}, {} tokens scored of {})\n", method, o->ctx,
                o->stride > 0 ? fmt::format(", stride {}", o->stride) : "", r.n_scored, r.n_tokens);
+    if (!o->m.quiet) cost::print_receipt(stderr, receipt);
   });
 }
 
