@@ -16,6 +16,7 @@
 #include "core/mmap_file.h"
 #include "core/progress.h"
 #include "core/threads.h"
+#include "cost/receipt.h"
 #include "model/gguf.h"
 #include "model/tokenizer.h"
 #include "train/data.h"
@@ -212,9 +213,16 @@ void run_train(TrainArgs& a) {
       log::info("step {}/{}  {}{}{}", s.step, s.total_steps, extra, v, s.checkpointed ? "  [checkpoint]" : "");
     }
   };
+  cost::Meter meter;
   train::TrainResult r = train::run_training(m, data, a.o, tok_src.get(), on_step);
   if (bar) bar->finish();
   if (rank != 0) return;
+  // This process's share (rank 0 of `size`): the receipt counts its own FLOPs, time and energy.
+  cost::ReceiptOptions ro;
+  ro.label = size > 1 ? fmt::format("train (rank 0 of {})", size) : "train";
+  ro.peak_flops = a.o.peak_flops / size;
+  ro.peak_source = "sgemm measured at start";
+  cost::Receipt receipt = cost::finish(meter, ro);
   nlohmann::json j;
   j["out"] = a.o.out_dir;
   j["model"] = a.o.out_dir + "/model.gguf";
@@ -235,9 +243,11 @@ void run_train(TrainArgs& a) {
   }
   j["train_tokens"] = data.train.size();
   j["val_tokens"] = data.val.size();
+  j["receipt"] = cost::to_json(receipt);
   if (a.json) {
     fmt::print("{}\n", j.dump());
   } else {
+    if (!a.quiet) cost::print_receipt(stderr, receipt);
     fmt::print("trained {} steps ({} tokens) in {:.1f} s, {} FLOPs counted; ", j["steps"].get<int64_t>(), r.tokens_seen,
                r.total_seconds, format_si(r.total_flops));
     if (r.final_val_loss >= 0) fmt::print("val loss {:.4f} ppl {:.2f}; ", r.final_val_loss, std::exp(r.final_val_loss));
