@@ -33,6 +33,8 @@ void add_perplexity(CLI::App& app) {
       fail("context too long: --ctx-size {} exceeds the model's {} positions", o->ctx, m->cfg.n_ctx_train);
     cost::Meter meter;
     std::vector<int32_t> tokens = m->tok.encode(text, true);
+    if (o->stride == 0 && (int64_t)tokens.size() < o->ctx)
+      fail("the text has {} tokens, fewer than one chunk of {} (use a smaller --ctx-size)", tokens.size(), o->ctx);
     bool show = !o->m.json && !o->m.quiet;
     if (show) fmt::print(stderr, "{} tokens; ", tokens.size());
     PerplexityResult r;
