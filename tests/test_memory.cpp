@@ -1,0 +1,55 @@
+// Quantized weights stay quantized in memory: a Q4_0 model's resident size is
+// about its file size plus the KV cache, not the size of its F32 expansion.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <unistd.h>
+
+#include "core/matmul.h"
+#include "model/forward.h"
+#include "model/synthetic.h"
+#include "test_util.h"
+
+using namespace flops;
+
+namespace {
+double resident_bytes() {
+  std::ifstream f("/proc/self/statm");
+  long pages_total = 0, pages_res = 0;
+  f >> pages_total >> pages_res;
+  return (double)pages_res * (double)sysconf(_SC_PAGESIZE);
+}
+}  // namespace
+
+TEST(Memory, Q4_0ModelIsNotExpandedToF32) {
+  ModelConfig c;
+  c.n_vocab = 8000;
+  c.n_embd = 512;
+  c.n_layer = 4;
+  c.n_head = c.n_head_kv = 8;
+  c.n_ff = 1408;
+  c.n_ctx_train = 256;
+  c.n_rot = 64;
+  std::string path = test::temp_dir() + "/q4.gguf";
+  {
+    SyntheticOptions o;
+    o.matrix_type = DType::Q4_0;
+    synthetic_model(c, o).write(path);
+  }
+  // Let OpenBLAS and the allocator set up their buffers before the baseline.
+  {
+    std::vector<float> w(512 * 512, 0.01f), x(64 * 512, 1.0f), y(64 * 512);
+    matmul(DType::F32, w.data(), 512, 512, x.data(), 64, y.data());
+  }
+  double before = resident_bytes();
+  auto m = load_model(path);
+  KVCache kv = make_kv_cache(c, 64);
+  std::vector<float> logits;
+  forward(*m, kv, make_batch({1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}, false), logits);
+  for (int i = 0; i < 8; i++) forward(*m, kv, make_batch({(int32_t)(20 + i)}, false), logits);
+  double grown = resident_bytes() - before;
+  double f32_size = (double)c.n_params_matmul() * 4 + (double)c.n_vocab * c.n_embd * 4;
+  double allowed = (double)m->file_size + (double)kv.bytes() + 24e6;  // activations, tiles, logits
+  EXPECT_LT(grown, allowed) << "file " << m->file_size << " B, KV " << kv.bytes() << " B";
+  EXPECT_LT(grown, 0.5 * f32_size);
+}
