@@ -6,8 +6,9 @@ examples "word -> label" (the label replaced by a different random one with
 probability 0.3), so the best answer for a word is the majority label seen for it
 and more demonstrations carry more information.
 
-  icl_synthetic.py train  --out FILE --sequences S [--lines K] [--seed N]
-      training text: S tasks of K lines each, separated by a blank line
+  icl_synthetic.py train  --out FILE --sequences S [--lines K] [--words-min W] [--seed N]
+      training text: S tasks of K lines each (default 16..96 at random), separated by a blank
+      line; each task shows between W and 32 of its words
   icl_synthetic.py eval   --out DIR --tasks T [--demos 4096] [--seed N]
       DIR/task_<i>/demos.jsonl (noisy demonstrations) and test.jsonl (each word once,
       labelled with the true mapping), for `flops icl --demos ... --test ...`
@@ -42,9 +43,9 @@ def noisy(rng, label):
     return label
 
 
-def examples(rng, mapping, n):
+def examples(rng, mapping, n, words=WORDS):
     for _ in range(n):
-        w = rng.choice(WORDS)
+        w = rng.choice(words)
         yield w, noisy(rng, mapping[w])
 
 
@@ -55,7 +56,10 @@ def cmd_train(a):
         for s in range(a.sequences):
             m = draw_mapping(rng)
             k = a.lines if a.lines > 0 else rng.randint(16, 96)
-            for w, l in examples(rng, m, k):
+            # Showing only some of the words makes each one repeat more within the window:
+            # copying and majority voting pay off more, so in-context learning is learned sooner.
+            active = rng.sample(WORDS, rng.randint(min(a.words_min, len(WORDS)), len(WORDS)))
+            for w, l in examples(rng, m, k, active):
                 f.write(TEMPLATE.format(text=w, label=LABELS[l]))
             f.write(SEPARATOR)
     os.replace(tmp, a.out)
@@ -196,6 +200,8 @@ def main():
     t.add_argument("--out", required=True)
     t.add_argument("--sequences", type=int, required=True)
     t.add_argument("--lines", type=int, default=0, help="lines per task (default: random 16..96)")
+    t.add_argument("--words-min", type=int, default=32,
+                   help="each task shows a random subset of k in [words-min, 32] of its words (default: all 32)")
     t.add_argument("--seed", type=int, default=1)
     e = sp.add_parser("eval")
     e.add_argument("--out", required=True)

@@ -449,3 +449,26 @@ TEST(Prompt, ReadsTheSharedClassificationSets) {
   auto cb = read_examples(dir + "/cb/test.jsonl");
   EXPECT_EQ(cb[0].label, "");
 }
+
+TEST(Prompt, TaskTokenizationFollowsLmEvalHarness) {
+  auto m = build(tiny());
+  Template t = parse_template("Q: {text}\\nA: {label}\\n");
+  Example d, q;
+  d.fields["text"] = "up";
+  d.label = "1";
+  q.fields["text"] = "down";
+  q.label = "0";
+  LabelMap lm = parse_labels("no,yes", {"0", "1"});
+  Task task = make_task(m->tok, {d}, {q}, t, lm, "Answer.\\n");
+  EXPECT_EQ(task.prefix, m->tok.encode("Answer.\\n", false));  // the library does not unescape; the CLI does
+  EXPECT_EQ(task.demos[0], m->tok.encode("Q: up\nA: yes\n", false));
+  // The space ending the context moves to the label.
+  EXPECT_EQ(task.contexts[0], m->tok.encode("Q: down\nA:", false));
+  EXPECT_EQ(task.conts[0][0], m->tok.encode(" no", false));
+  EXPECT_EQ(task.cont_bytes[0][1], 4);
+  EXPECT_EQ(task.gold, std::vector<int>{0});
+  Example bad = q;
+  bad.label = "7";
+  EXPECT_EQ(error_of([&] { make_task(m->tok, {d}, {bad}, t, lm, ""); }),
+            "test example 1 has label '7', which is not among the labels");
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Accuracy and cost against the number of demonstrations N on the synthetic task:
+# conventional prompting (capped by the 256-token window) against structured prompting
+# (groups of <= 256 tokens, test scale = number of groups). Needs a model trained on
+# `icl_synthetic.py train` text (see README / scripts/icl_synthetic_model.json).
+#   scripts/icl_synthetic_sweep.sh MODEL.gguf OUTDIR [TASKS] [NS]
+# Writes OUTDIR/results.jsonl, OUTDIR/icl_sweep.md and the SVG plots.
+set -euo pipefail
+model=$1
+out=$2
+tasks=${3:-10}
+ns=${4:-"16 32 64 128 256 512 1024 2048 4096"}
+here=$(cd "$(dirname "$0")" && pwd)
+flops=${FLOPS:-$here/../build/flops}
+mkdir -p "$out"
+python3 "$here/icl_synthetic.py" eval --out "$out/tasks" --tasks "$tasks" --demos 4096 --seed 1000
+: > "$out/results.jsonl"
+for dir in "$out"/tasks/task_*; do
+  for n in $ns; do
+    for method in conventional structured; do
+      "$flops" icl -m "$model" --demos "$dir/demos.jsonl" --test "$dir/test.jsonl" \
+        --template '{text} -> {label}\n' --labels red,blue,gold,gray --prefix '\n' \
+        --n-demos "$n" --method "$method" --seed "$n" --json --quiet ${FLOPS_ICL_ARGS:-} |
+        python3 -c 'import json,sys; r=json.load(sys.stdin); r["n"]=int(sys.argv[1]); r["task"]=sys.argv[2]; print(json.dumps(r))' "$n" "$(basename "$dir")" \
+        >> "$out/results.jsonl"
+    done
+    echo "$(basename "$dir") N=$n done" >&2
+  done
+done
+python3 "$here/icl_synthetic.py" report --results "$out/results.jsonl" --out "$out"
