@@ -460,7 +460,9 @@ TEST(Prompt, TaskTokenizationFollowsLmEvalHarness) {
   q.label = "0";
   LabelMap lm = parse_labels("no,yes", {"0", "1"});
   Task task = make_task(m->tok, {d}, {q}, t, lm, "Answer.\\n");
-  EXPECT_EQ(task.prefix, m->tok.encode("Answer.\\n", false));  // the library does not unescape; the CLI does
+  std::vector<int32_t> want_prefix = m->tok.encode("Answer.\\n", false);  // the library does not unescape; the CLI does
+  if (m->tok.add_bos_default()) want_prefix.insert(want_prefix.begin(), m->tok.bos());
+  EXPECT_EQ(task.prefix, want_prefix);
   EXPECT_EQ(task.demos[0], m->tok.encode("Q: up\nA: yes\n", false));
   // The space ending the context moves to the label.
   EXPECT_EQ(task.contexts[0], m->tok.encode("Q: down\nA:", false));
