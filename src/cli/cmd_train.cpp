@@ -11,6 +11,7 @@
 
 #include "cli/commands.h"
 #include "core/error.h"
+#include "core/flop_counter.h"
 #include "core/log.h"
 #include "core/machine.h"
 #include "core/mmap_file.h"
@@ -46,6 +47,7 @@ struct TrainArgs {
   int threads = 0;
   int log_every = 10;
   bool json = false, quiet = false;
+  bool eval_only = false;
   // Which training options were given on the command line (they override the config file).
   CLI::App* cmd = nullptr;
 };
@@ -129,7 +131,7 @@ void run_train(TrainArgs& a) {
   if (a.threads < 0) fail("--threads must be >= 0, got {}", a.threads);
   set_threads(a.threads);
   const int rank = train::mpi_rank(), size = train::mpi_size();
-  if (a.o.out_dir.empty()) fail("--out DIR is required (checkpoints, log and plot go there)");
+  if (a.o.out_dir.empty() && !a.eval_only) fail("--out DIR is required (checkpoints, log and plot go there)");
   if (a.data.empty()) fail("no training data: pass --data FILE... (or \"data\" in the config)");
 
   // Model and tokenizer source.
@@ -138,8 +140,8 @@ void run_train(TrainArgs& a) {
   if (!a.init.empty()) {
     tok_src = std::make_unique<GGUFFile>(gguf_open(a.init));
     m = train::load_gguf_model(*tok_src);
-    if (a.dim || a.layers || a.heads || a.kv_heads || a.ffn || a.vocab)
-      fail("--init takes the architecture from the model: do not pass --dim/--layers/--heads/--kv-heads/--ffn/--vocab");
+    for (const char* f : {"--dim", "--layers", "--heads", "--kv-heads", "--ffn", "--vocab"})
+      if (given(a, f)) fail("--init takes the architecture from the model: do not pass {}", f);
     if (a.ctx > 0) m.cfg.n_ctx_train = a.ctx;
   } else {
     if (a.tokenizer.empty()) fail("no tokenizer: pass --tokenizer TOK.gguf (from `flops tokenizer train`) or --init MODEL.gguf");
@@ -169,8 +171,9 @@ void run_train(TrainArgs& a) {
   spec.files = a.data;
   spec.val_files = a.val_data;
   if (a.val_fraction >= 0) spec.val_fraction = a.val_fraction;
-  std::string cache = a.cache.empty() ? a.o.out_dir + "/tokens.bin" : a.cache;
-  if (rank == 0) std::filesystem::create_directories(std::filesystem::path(cache).parent_path().empty() ? "." : std::filesystem::path(cache).parent_path());
+  std::string cache = !a.cache.empty() ? a.cache : a.o.out_dir.empty() ? "" : a.o.out_dir + "/tokens.bin";
+  if (rank == 0 && !cache.empty() && !std::filesystem::path(cache).parent_path().empty())
+    std::filesystem::create_directories(std::filesystem::path(cache).parent_path());
   train::TokenData data;
   auto build = [&] {
     return train::load_or_build_tokens(spec, [&](std::string_view s) { return tok.encode(s, false); }, tokenizer_hash(tok),
@@ -191,6 +194,23 @@ void run_train(TrainArgs& a) {
   if (data.val.empty() && rank == 0) log::warn("no validation tokens: pass --val-data or a --val-fraction > 0");
 
   // The MFU denominator: this machine's sgemm at our thread count, times the ranks.
+  if (a.eval_only) {
+    const int T = a.o.seq_len > 0 ? a.o.seq_len : m.cfg.n_ctx_train;
+    counter::Scope fc;
+    double loss = train::evaluate(m, data, T, a.o.eval_windows, std::max(1, a.o.batch / size));
+    if (rank != 0) return;
+    if (loss < 0) fail("no validation windows of {} tokens in {} validation tokens", T, data.val.size());
+    const int windows = train::n_val_windows(data.val, T, a.o.eval_windows);
+    nlohmann::json j = {{"val_loss", loss}, {"val_ppl", std::exp(loss)}, {"windows", windows}, {"seq_len", T},
+                        {"val_tokens_scored", (int64_t)windows * T}, {"flops", (double)fc.elapsed().model()}};
+    if (a.json)
+      fmt::print("{}\n", j.dump());
+    else
+      fmt::print("validation loss {:.4f}, perplexity {:.2f} over {} windows of {} tokens ({} held-out tokens)\n", loss,
+                 std::exp(loss), windows, T, data.val.size());
+    return;
+  }
+
   a.o.peak_flops = measure_sgemm_flops(get_threads(), 0.3) * size;
   const int T = a.o.seq_len > 0 ? a.o.seq_len : m.cfg.n_ctx_train;
   const double step_flops = train::train_flops_per_step(m.cfg, a.o.batch, T);
@@ -294,6 +314,7 @@ void add_train(CLI::App& app) {
   cmd->add_option("--stop-at", a->o.stop_at, "stop after this step with a checkpoint (continue later with --resume)");
   cmd->add_option("-o,--out", a->o.out_dir, "output directory (model.gguf, optimizer.bin, log.jsonl, loss.svg)");
   cmd->add_option("--name", a->o.name, "general.name of the written model");
+  cmd->add_flag("--eval-only", a->eval_only, "only report the validation loss of the model (--init) on the held-out data");
   cmd->add_flag("--resume", a->o.resume, "continue the run in --out from its last checkpoint");
   cmd->add_option("--log-every", a->log_every, "without a terminal: a status line every N steps");
   cmd->add_flag("--json", a->json, "print a JSON summary on stdout");
