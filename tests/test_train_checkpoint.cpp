@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/mmap_file.h"
+#include "core/quant.h"
 #include "model/forward.h"
 #include "model/gguf.h"
 #include "model/model.h"
@@ -334,4 +335,33 @@ TEST(TrainFineTune, RealLlamaGGUFHasLowLossAndTrains) {
   train::Model back = load_gguf_model(o.out_dir + "/model.gguf");
   EXPECT_EQ(back.w, m.w);
   EXPECT_EQ(Tokenizer::from_gguf(gguf_open(o.out_dir + "/model.gguf")).n_vocab(), 512) << "tokenizer not copied";
+}
+
+TEST(TrainFineTune, QuantizedAndHalfBasesAreDequantized) {
+  ModelConfig c = tiny();
+  c.n_embd = 32;  // rows must be whole 32-element blocks
+  c.n_ff = 64;
+  train::Model m = make_model(c, false);
+  init_weights(m, 4);
+  for (DType t : {DType::F16, DType::Q8_0, DType::Q4_0}) {
+    GGUFWriter w;
+    config_to_gguf(m.cfg, w);
+    for (auto& tr : m.tensors) {
+      const float* src = m.w.data() + tr.offset;
+      DType use = tr.shape.size() == 2 ? t : DType::F32;  // norms stay F32, as llama.cpp writes them
+      size_t row_bytes = dtype_row_bytes(use, tr.shape[0]);
+      size_t rows = tr.count / tr.shape[0];
+      std::vector<uint8_t> buf(row_bytes * rows);
+      for (size_t r = 0; r < rows; r++) quantize_row(use, src + r * tr.shape[0], buf.data() + r * row_bytes, tr.shape[0]);
+      w.add_tensor(tr.name, use, tr.shape, buf.data(), buf.size());
+    }
+    auto bytes = w.serialize();
+    GGUFFile g = gguf_parse(bytes.data(), bytes.size());
+    train::Model back = load_gguf_model(g);
+    double err = 0, ref = 0;
+    for (size_t i = 0; i < m.w.size(); i++) err += std::pow(back.w[i] - m.w[i], 2), ref += std::pow(m.w[i], 2);
+    double tol = t == DType::F16 ? 1e-3 : t == DType::Q8_0 ? 1e-2 : 0.15;
+    EXPECT_LT(std::sqrt(err / ref), tol) << dtype_name(t);
+    EXPECT_GT(std::sqrt(err / ref), 0.0) << dtype_name(t);
+  }
 }
