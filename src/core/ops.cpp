@@ -12,6 +12,7 @@ void rmsnorm(const float* x, const float* w, float* y, int64_t rows, int64_t n, 
     const float* xr = x + r * n;
     float* yr = y + r * n;
     float ss = 0;
+#pragma omp simd reduction(+ : ss)
     for (int64_t i = 0; i < n; i++) ss += xr[i] * xr[i];
     float s = 1.0f / std::sqrt(ss / (float)n + eps);
     for (int64_t i = 0; i < n; i++) yr[i] = xr[i] * s * w[i];
@@ -74,6 +75,26 @@ void rope(float* x, int head_dim, int n_rot, int pos, float theta_base, bool neo
     x[i1] = x0 * s + x1 * c;
   }
   (void)head_dim;
+  counter::add_other((uint64_t)(6 * half));
+}
+
+void rope_table(int n_rot, int pos, float theta_base, float* cs, float* sn) {
+  for (int i = 0; i < n_rot / 2; i++) {
+    float a = (float)pos * std::pow(theta_base, -2.0f * (float)i / (float)n_rot);
+    cs[i] = std::cos(a);
+    sn[i] = std::sin(a);
+  }
+}
+
+void rope_apply(float* x, int n_rot, const float* cs, const float* sn, bool neox) {
+  const int half = n_rot / 2;
+  for (int i = 0; i < half; i++) {
+    int i0 = neox ? i : 2 * i;
+    int i1 = neox ? i + half : 2 * i + 1;
+    float x0 = x[i0], x1 = x[i1];
+    x[i0] = x0 * cs[i] - x1 * sn[i];
+    x[i1] = x0 * sn[i] + x1 * cs[i];
+  }
   counter::add_other((uint64_t)(6 * half));
 }
 

@@ -17,6 +17,10 @@ void gelu(float* x, int64_t n);
 // Rotary position embedding on one head vector of `head_dim` floats, rotating the first n_rot dims.
 // neox=false: adjacent pairs (x[2i], x[2i+1]) (GGUF llama); neox=true: pairs (x[i], x[i + n_rot/2]) (qwen2).
 void rope(float* x, int head_dim, int n_rot, int pos, float theta_base, bool neox);
+// The same rotation with the angle's cos/sin precomputed (n_rot/2 of each): one table per
+// position serves every head of every layer.
+void rope_table(int n_rot, int pos, float theta_base, float* cos_out, float* sin_out);
+void rope_apply(float* x, int n_rot, const float* cs, const float* sn, bool neox);
 // Numerically stable in-place softmax; returns log of the normaliser (max + log sum exp).
 double softmax(float* x, int64_t n);
 // log-softmax value of x[target] (double accumulation).

@@ -5,6 +5,8 @@
 #include <cstring>
 #include <omp.h>
 
+#include <cblas.h>
+
 #include "core/error.h"
 #include "core/flop_counter.h"
 #include "core/matmul.h"
@@ -34,20 +36,74 @@ void norm(const Model& m, const float* x, const float* w, const float* b, float*
 }
 
 // Causal attention of T new queries over the visible earlier slots plus the batch itself.
+// FLOPs counted are the model's: 2 * head_dim for QK^T and 2 * head_dim for AV per
+// (query head, visible key). The GEMM path also multiplies the masked upper triangle
+// of each diagonal block of queries; those products are discarded and not counted.
 void attention(const Model& m, const KVCache& kv, int layer, const std::vector<int>& prefix, int first_slot,
                const float* q, int64_t T, float* out) {
   const ModelConfig& c = m.cfg;
   const int hd = c.head_dim(), nh = c.n_head, group = c.n_head / c.n_head_kv, kvd = c.kv_dim();
+  const int64_t d = (int64_t)nh * hd;
   const float scale = 1.0f / std::sqrt((float)hd);
   const int np = (int)prefix.size();
   uint64_t pairs = 0;
-#pragma omp parallel reduction(+ : pairs)
+  for (int64_t t = 0; t < T; t++) pairs += (uint64_t)(np + t + 1);
+  counter::add_attention(pairs * (uint64_t)nh * 4 * (uint64_t)hd);
+
+  bool any_bias = false;
+  for (float b : kv.seg_log_scale) any_bias |= b != 0.0f;
+  // Keys are contiguous in the cache when every earlier slot is visible (the usual case):
+  // then each block of queries is two small GEMMs.
+  bool contiguous = first_slot == np;
+  for (int j = 0; contiguous && j < np; j++) contiguous = prefix[j] == j;
+
+  if (contiguous) {
+    const int64_t QB = 32;
+    const int64_t nblocks = (T + QB - 1) / QB;
+#pragma omp parallel
+    {
+      std::vector<float> S;
+#pragma omp for schedule(dynamic, 1) collapse(2)
+      for (int h = 0; h < nh; h++) {
+        for (int64_t b = 0; b < nblocks; b++) {
+          const int64_t t0 = b * QB, t1 = std::min(T, t0 + QB), rows = t1 - t0;
+          const int nk = np + (int)t1;
+          const int kh = h / group;
+          S.resize(rows * nk);
+          // Inside a parallel region the OpenMP build of OpenBLAS runs single-threaded.
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, nk, hd, scale, q + t0 * d + h * hd, (int)d,
+                      kv.k_at(layer, 0) + kh * hd, kvd, 0.0f, S.data(), nk);
+          for (int64_t r = 0; r < rows; r++) {
+            float* s = S.data() + r * nk;
+            const int valid = np + (int)(t0 + r) + 1;
+            if (any_bias)
+              for (int j = 0; j < valid; j++) s[j] += kv.seg_log_scale[kv.seg[j]];
+            float mx = -INFINITY;
+            for (int j = 0; j < valid; j++) mx = std::max(mx, s[j]);
+            float sum = 0;
+            for (int j = 0; j < valid; j++) {
+              s[j] = std::exp(s[j] - mx);
+              sum += s[j];
+            }
+            const float inv = 1.0f / sum;
+            for (int j = 0; j < valid; j++) s[j] *= inv;
+            for (int j = valid; j < nk; j++) s[j] = 0.0f;
+          }
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, hd, nk, 1.0f, S.data(), nk,
+                      kv.v_at(layer, 0) + kh * hd, kvd, 0.0f, out + t0 * d + h * hd, (int)d);
+        }
+      }
+    }
+    return;
+  }
+
+#pragma omp parallel
   {
     std::vector<float> s(np + T);
 #pragma omp for schedule(dynamic, 1) collapse(2)
     for (int64_t t = 0; t < T; t++) {
       for (int h = 0; h < nh; h++) {
-        const float* qh = q + t * (int64_t)nh * hd + (int64_t)h * hd;
+        const float* qh = q + t * d + (int64_t)h * hd;
         const int kh = h / group;
         const int nk = np + (int)t + 1;
         float mx = -INFINITY;
@@ -55,6 +111,7 @@ void attention(const Model& m, const KVCache& kv, int layer, const std::vector<i
           int slot = j < np ? prefix[j] : first_slot + (j - np);
           const float* kj = kv.k_at(layer, slot) + kh * hd;
           float dot = 0;
+#pragma omp simd reduction(+ : dot)
           for (int i = 0; i < hd; i++) dot += qh[i] * kj[i];
           float sc = dot * scale + kv.seg_log_scale[kv.seg[slot]];
           s[j] = sc;
@@ -66,21 +123,18 @@ void attention(const Model& m, const KVCache& kv, int layer, const std::vector<i
           sum += s[j];
         }
         float inv = 1.0f / sum;
-        float* oh = out + t * (int64_t)nh * hd + (int64_t)h * hd;
+        float* oh = out + t * d + (int64_t)h * hd;
         std::fill(oh, oh + hd, 0.0f);
         for (int j = 0; j < nk; j++) {
           int slot = j < np ? prefix[j] : first_slot + (j - np);
           const float* vj = kv.v_at(layer, slot) + kh * hd;
           float w = s[j] * inv;
+#pragma omp simd
           for (int i = 0; i < hd; i++) oh[i] += w * vj[i];
         }
-        pairs += (uint64_t)nk;
       }
     }
   }
-  (void)kvd;
-  // QK^T and AV: each one multiply-add per head dimension per (query head, key).
-  counter::add_attention(pairs * 4 * (uint64_t)hd);
 }
 
 }  // namespace
@@ -129,6 +183,13 @@ void forward(const Model& m, KVCache& kv, const Batch& b, std::vector<float>& lo
   }
 
   const bool neox = c.arch == Arch::Qwen2;
+  const int half_rot = c.n_rot / 2;
+  std::vector<float> rope_cos, rope_sin;
+  if (c.arch != Arch::GPT2) {
+    rope_cos.resize(T * half_rot);
+    rope_sin.resize(T * half_rot);
+    for (int64_t t = 0; t < T; t++) rope_table(c.n_rot, pos[t], c.rope_theta, rope_cos.data() + t * half_rot, rope_sin.data() + t * half_rot);
+  }
   for (int l = 0; l < c.n_layer; l++) {
     const LayerWeights& w = m.layers[l];
     norm(m, x.data(), w.attn_norm, w.attn_norm_b, xn.data(), T);
@@ -146,8 +207,10 @@ void forward(const Model& m, KVCache& kv, const Batch& b, std::vector<float>& lo
       linear(w.wk, xn.data(), T, kbuf.data(), w.bk);
       linear(w.wv, xn.data(), T, vbuf.data(), w.bv);
       for (int64_t t = 0; t < T; t++) {
-        for (int h = 0; h < c.n_head; h++) rope(q.data() + t * d + h * hd, hd, c.n_rot, pos[t], c.rope_theta, neox);
-        for (int h = 0; h < c.n_head_kv; h++) rope(kbuf.data() + t * kvd + h * hd, hd, c.n_rot, pos[t], c.rope_theta, neox);
+        const float* cs = rope_cos.data() + t * half_rot;
+        const float* sn = rope_sin.data() + t * half_rot;
+        for (int h = 0; h < c.n_head; h++) rope_apply(q.data() + t * d + h * hd, c.n_rot, cs, sn, neox);
+        for (int h = 0; h < c.n_head_kv; h++) rope_apply(kbuf.data() + t * kvd + h * hd, c.n_rot, cs, sn, neox);
       }
     }
     for (int64_t t = 0; t < T; t++) {
