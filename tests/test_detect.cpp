@@ -373,12 +373,14 @@ TEST(DetectCalibration, RoundTripAndThresholds) {
     y.push_back(docs.size() > 4);
   }
   Calibration c = calibrate(Method::FastDetectGPT, docs, y, 0.0);
-  EXPECT_DOUBLE_EQ(c.threshold, 1.0);  // highest-TPR threshold with no false positives
+  // Highest-TPR operating point with no false positives: AI from 1.0 up; the threshold sits
+  // halfway down to the next score (0.0).
+  EXPECT_DOUBLE_EQ(c.threshold, 0.5);
   EXPECT_DOUBLE_EQ(c.tpr, 2.0 / 3);
   EXPECT_DOUBLE_EQ(c.fpr, 0.0);
   EXPECT_DOUBLE_EQ(c.auroc, 11.0 / 12);
-  // Best F1: at -0.5 TP 3, FP 1, FN 0 -> 6/7 (at 1.0 only 0.8).
-  EXPECT_DOUBLE_EQ(c.threshold_human, -0.5);
+  // Best F1: from -0.5 up TP 3, FP 1, FN 0 -> 6/7 (from 1.0 up only 0.8); halfway to -1.
+  EXPECT_DOUBLE_EQ(c.threshold_human, -0.75);
   std::string path = flops::test::temp_dir() + "/m.gguf.detect.json";
   std::filesystem::remove(path);
   save_calibration(path, calibration_key(Method::FastDetectGPT, ""), c);
@@ -437,6 +439,14 @@ TEST(DetectData, FastDetectGPTPairsShareTheirPrefixAsContext) {
   auto w = load_detect_data(f, s);
   EXPECT_EQ(w[0].text, "sat on the mat.");
   EXPECT_EQ(w[1].text, "ran off.");
+  std::string pj = dir + "/p.jsonl";
+  std::ofstream(pj) << R"({"text": "Once upon a time it rained.", "label": "ai", "prompt_bytes": 16, "pair": 3})" "\n";
+  auto pv = load_detect_data(pj);
+  ASSERT_EQ(pv.size(), 1u);
+  EXPECT_EQ(pv[0].label, 1);
+  EXPECT_EQ(pv[0].context_bytes, 16u);
+  EXPECT_EQ(pv[0].pair, 3);
+  EXPECT_EQ(load_detect_data(pj, s)[0].text, "it rained.");
   std::string j = dir + "/d.jsonl";
   std::ofstream(j) << R"({"text": "hello there", "label": "human"})" "\n" R"({"text": "beep", "label": "robot"})" "\n";
   try {

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <filesystem>
 #include <sstream>
 
@@ -146,10 +147,19 @@ void add_make_detect_set(CLI::App& app) {
     Progress bar("make-detect-set", (int64_t)passages.size(), "pair", show);
     for (size_t i = 0; i < passages.size(); i++) {
       const auto& ids = passages[i];
-      // Extend the prompt by a token or two when it would end inside a UTF-8 character.
+      // The prompt ends where a word ends (the next token starts with a space), so the generator
+      // is not asked to finish a half-written word; then it is extended when it would end
+      // inside a UTF-8 character.
       int k = o->prompt_tokens;
+      for (int j = k; j > std::max(1, o->prompt_tokens - 10); j--) {
+        std::string next = m->tok.token_to_piece(ids[j]);
+        if (!next.empty() && (next[0] == ' ' || next[0] == '\n')) {
+          k = j;
+          break;
+        }
+      }
       std::string prompt = m->tok.decode(std::vector<int32_t>(ids.begin(), ids.begin() + k));
-      while (!valid_utf8(prompt) && k + 1 < o->tokens && k < o->prompt_tokens + 4)
+      for (int extra = 0; !valid_utf8(prompt) && k + 1 < o->tokens && extra < 4; extra++)
         prompt = m->tok.decode(std::vector<int32_t>(ids.begin(), ids.begin() + ++k));
       std::string human = m->tok.decode(ids);
       if (!valid_utf8(prompt) || !valid_utf8(human) || human.compare(0, prompt.size(), prompt) != 0) {
@@ -169,7 +179,7 @@ void add_make_detect_set(CLI::App& app) {
                           {"source", o->input}};
       nlohmann::json a = {{"text", machine}, {"label", "ai"},   {"pair", kept}, {"prompt_bytes", prompt.size()},
                           {"generator", std::filesystem::path(m->path).filename().string()},
-                          {"temp", o->temp}, {"top_p", o->top_p}, {"top_k", o->top_k}, {"seed", sp.seed},
+                          {"temp", std::round(o->temp * 1e6) / 1e6}, {"top_p", std::round(o->top_p * 1e6) / 1e6}, {"top_k", o->top_k}, {"seed", sp.seed},
                           {"generated_tokens", g.tokens.size()}};
       outs += h.dump() + "\n" + a.dump() + "\n";
       kept++;
@@ -189,8 +199,8 @@ void add_make_detect_set(CLI::App& app) {
       fmt::print("{}\n", j.dump());
       return;
     }
-    fmt::print("wrote {} pairs ({} texts) to {}: {}-token passages, generator {} prompted with {} tokens, temp {:g}, "
-               "top-p {:g}, seed {}+i\n",
+    fmt::print("wrote {} pairs ({} texts) to {}: {}-token passages, generator {} prompted with <= {} tokens, temp {:g}, "
+               "top-p {:g}, seed {}+i (prompts cut back to a word end)\n",
                kept, 2 * kept, o->out, o->tokens, m->path, o->prompt_tokens, o->temp, o->top_p, o->seed);
     if (short_gen || bad_text)
       fmt::print("skipped {} pairs whose generation stopped early and {} unusable passages\n", short_gen, bad_text);

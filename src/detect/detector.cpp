@@ -308,8 +308,17 @@ Calibration calibrate(Method m, const std::vector<DocFeatures>& docs, const std:
   c.auroc = auroc(s, ys);
   c.fpr = op.fpr;
   c.tpr = op.tpr;
-  c.threshold = sign * op.threshold;
-  c.threshold_human = sign * std::min(f1.threshold, op.threshold);
+  // Halfway to the next lower observed score: the same decisions on this set, and a margin
+  // on both sides for new texts.
+  auto midpoint = [&](double t) {
+    double below = -std::numeric_limits<double>::infinity();
+    for (double v : s)
+      if (v < t) below = std::max(below, v);
+    return std::isfinite(below) && std::isfinite(t) ? (t + below) / 2 : t;
+  };
+  const double t_ai = midpoint(op.threshold);
+  c.threshold = sign * t_ai;
+  c.threshold_human = sign * std::min(midpoint(f1.threshold), t_ai);
   return c;
 }
 

@@ -97,9 +97,13 @@ std::string render_verdict(const Detection& d) {
   r += fmt::format("Verdict: {}{}\n", d.verdict, d.low_confidence ? " (low confidence)" : "");
   r += fmt::format("  {}\n", d.reason);
   if (std::isfinite(d.score)) {
-    r += fmt::format("  method {}: score {:.4f}; likely AI when {} {:.4f}, likely human when {} {:.4f}, mixed between\n",
-                     method_name(d.method), d.score, hi ? ">=" : "<=", d.cal.threshold, hi ? "<" : ">",
-                     d.cal.threshold_human);
+    if (d.cal.threshold_human == d.cal.threshold)
+      r += fmt::format("  method {}: score {:.4f}; likely AI when {} {:.4f}, else likely human\n", method_name(d.method),
+                       d.score, hi ? ">=" : "<=", d.cal.threshold);
+    else
+      r += fmt::format("  method {}: score {:.4f}; likely AI when {} {:.4f}, likely human when {} {:.4f}, mixed between\n",
+                       method_name(d.method), d.score, hi ? ">=" : "<=", d.cal.threshold, hi ? "<" : ">",
+                       d.cal.threshold_human);
     if (d.cal.calibrated)
       r += fmt::format(
           "  calibrated for a false-positive rate of {:.1f}%: {:.1f}% of {} human texts flagged, {:.1f}% of {} AI texts "
