@@ -96,6 +96,7 @@ void add_detect_eval(CLI::App& app) {
     if (!o->sampler.empty()) q = load_model(o->sampler);
     // Binoculars: performer scores, observer weighs.
     std::string obs_path, perf_path;
+    std::vector<std::string> skipped_methods;
     std::unique_ptr<Model> obs_own, perf;
     const Model* obs = nullptr;
     if (want(detect::Method::Binoculars)) {
@@ -104,6 +105,7 @@ void add_detect_eval(CLI::App& app) {
       if (perf_path.empty()) {
         if (!all) fail("binoculars needs a performer model: pass --performer MODEL.gguf (no flops-b.gguf beside '{}')", obs_path);
         if (show) fmt::print(stderr, "binoculars skipped: no performer model (pass --performer)\n");
+        skipped_methods.push_back("binoculars: no performer model (pass --performer)");
         methods.erase(std::remove(methods.begin(), methods.end(), detect::Method::Binoculars), methods.end());
       } else {
         perf = load_model(perf_path);
@@ -244,6 +246,7 @@ void add_detect_eval(CLI::App& app) {
       j["max_tokens"] = o->max_tokens;
       j["prefix"] = o->prefix;
       j["results"] = results;
+      j["skipped_methods"] = skipped_methods;
       j["receipt"] = cost::to_json(receipt);
       fmt::print("{}\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
       return;

@@ -494,7 +494,7 @@ Detection decide(Method m, const Analysis& a, const Calibration& cal, int min_to
     sf.burstiness = a.burstiness;
     v.score = method_score(m, sf, cal);
     if (m == Method::FastDetectGPT && s.n_tokens > 0) v.score *= std::sqrt((double)d.n_tokens / s.n_tokens);
-    if (s.n_tokens < min_sentence_tokens || !std::isfinite(v.score))
+    if (d.verdict == "no verdict" || s.n_tokens < min_sentence_tokens || !std::isfinite(v.score))
       v.lean = "neutral";
     else if (ai_side(v.score, cal.threshold))
       v.lean = "ai";
