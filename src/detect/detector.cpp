@@ -100,7 +100,7 @@ std::vector<TokenStat> token_stats(const Model& p, const Model* q, const std::ve
     }
     const int64_t first = scored_to + 1;
     out.resize(end - 1);
-#pragma omp parallel for schedule(dynamic, 4)
+#pragma omp parallel for schedule(dynamic, 4) if ((end - first) * (int64_t)V >= (1 << 20))
     for (int64_t j = first; j < end; j++) {
       const int64_t row = j - 1 - start;
       const float* rp = lp.data() + row * V;
