@@ -122,6 +122,12 @@ void add_detect_eval(CLI::App& app) {
       }
     }
     const bool single = want(detect::Method::Ppl) || want(detect::Method::FastDetectGPT);
+    std::string cal_path = o->calibration.empty() ? detect::calibration_path(primary) : o->calibration;
+    std::string bino_cal_path = o->calibration.empty() && !obs_path.empty() ? detect::calibration_path(obs_path) : cal_path;
+    if (o->calibrate) {  // fail now rather than after the whole run
+      if (single) detect::check_calibration_writable(cal_path);
+      if (want(detect::Method::Binoculars)) detect::check_calibration_writable(bino_cal_path);
+    }
     const bool bino = want(detect::Method::Binoculars);
 
     std::vector<detect::DocFeatures> f1, f2;  // single-model analysis, binoculars analysis
@@ -178,8 +184,6 @@ void add_detect_eval(CLI::App& app) {
       fail("need both human and AI texts of at least {} tokens; have {} human, {} AI ({} too short, {} unreadable)",
            o->min_tokens, n_h, n_ai, skipped_short, skipped_bad);
 
-    std::string cal_path = o->calibration.empty() ? detect::calibration_path(primary) : o->calibration;
-    std::string bino_cal_path = o->calibration.empty() && !obs_path.empty() ? detect::calibration_path(obs_path) : cal_path;
     nlohmann::json results = nlohmann::json::array();
     struct Row {
       std::string name;

@@ -379,7 +379,20 @@ std::optional<Calibration> load_calibration(const std::string& path, const std::
   }
 }
 
+void check_calibration_writable(const std::string& path) {
+  namespace fs = std::filesystem;
+  // A directory marked read-only (shared data) stays untouched even for root, who could write it.
+  fs::path dir = fs::path(path).parent_path();
+  if (dir.empty()) dir = ".";
+  std::error_code ec;
+  auto st = fs::status(dir, ec);
+  if (ec || !fs::is_directory(st)) fail("cannot write the calibration file '{}': no directory '{}'", path, dir.string());
+  if ((st.permissions() & (fs::perms::owner_write | fs::perms::group_write | fs::perms::others_write)) == fs::perms::none)
+    fail("cannot write the calibration file '{}': '{}' is read-only; pass --calibration FILE", path, dir.string());
+}
+
 void save_calibration(const std::string& path, const std::string& key, const Calibration& c) {
+  check_calibration_writable(path);
   nlohmann::json j = nlohmann::json::object();
   if (std::filesystem::exists(path)) {
     try {

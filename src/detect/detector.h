@@ -133,6 +133,8 @@ std::string calibration_path(const std::string& model_path);
 std::string calibration_key(Method m, const std::string& second_model);
 std::optional<Calibration> load_calibration(const std::string& path, const std::string& key);  // nullopt: no file/key
 void save_calibration(const std::string& path, const std::string& key, const Calibration& c);  // merges, atomic
+// Throws when the file's directory is missing or has no write permission bit (checked before long runs).
+void check_calibration_writable(const std::string& path);
 
 // The second shipped model beside a primary one (models/flops-b.gguf next to models/flops-a.gguf),
 // "" when absent or when it is the primary itself.
