@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "core/mmap_file.h"
 #include "core/threads.h"
+#include "core/utf8.h"
 
 namespace flops::cli {
 
@@ -38,26 +39,6 @@ std::unique_ptr<Model> open_model(const ModelOpts& o) {
   return load_model(resolve_model_path(o.model));
 }
 
-namespace {
-void check_utf8(const std::string& s) {
-  size_t i = 0, n = s.size();
-  while (i < n) {
-    unsigned char c = (unsigned char)s[i];
-    int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    if (len == 0 || i + len > n) fail("input text is not valid UTF-8 (byte offset {})", i);
-    uint32_t cp = len == 1 ? c : c & (0x7f >> len);
-    for (int k = 1; k < len; k++) {
-      unsigned char cc = (unsigned char)s[i + k];
-      if ((cc >> 6) != 2) fail("input text is not valid UTF-8 (byte offset {})", i);
-      cp = (cp << 6) | (cc & 0x3f);
-    }
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-        (cp >= 0xd800 && cp <= 0xdfff))
-      fail("input text is not valid UTF-8 (byte offset {})", i);
-    i += len;
-  }
-}
-}  // namespace
 
 std::string read_input_text(const std::string& prompt, const std::string& file, bool allow_empty) {
   if (!prompt.empty() && !file.empty()) fail("give either -p/--prompt or -f/--file, not both");
@@ -74,7 +55,8 @@ std::string read_input_text(const std::string& prompt, const std::string& file, 
   }
   if (text.empty() && !allow_empty) fail("the input text is empty");
   if (text.find('\0') != std::string::npos) fail("the input contains NUL bytes: binary data is not text");
-  check_utf8(text);
+  if (size_t bad = utf8_invalid_offset(text); bad != std::string::npos)
+    fail("input text is not valid UTF-8 (byte offset {})", bad);
   return text;
 }
 

@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/utf8.h"
+
 namespace flops {
 
 namespace ucat {
@@ -18,9 +20,6 @@ Cat category(uint32_t cp);
 bool is_space(uint32_t cp);
 }  // namespace ucat
 
-// Offset of the first byte that is not part of well-formed UTF-8 (no overlongs, surrogates or
-// values above U+10FFFF), or npos when the whole text is valid.
-size_t utf8_invalid_offset(std::string_view s);
 // Decodes valid UTF-8; offsets gets the byte offset of every code point plus a final s.size().
 void utf8_decode(std::string_view s, std::vector<uint32_t>& cps, std::vector<uint32_t>& offsets);
 void utf8_append(std::string& out, uint32_t cp);
