@@ -418,6 +418,16 @@ TEST(DetectCalibration, PplLogisticSeparatesByPerplexity) {
   EXPECT_LT(c.weights[1], 0);  // lower perplexity -> more likely AI
   EXPECT_DOUBLE_EQ(c.auroc, 1.0);
   EXPECT_DOUBLE_EQ(c.tpr, 1.0);
+  // Out-of-fold scores: document i's weights never saw document i.
+  std::vector<double> cv = ppl_cross_val_scores(docs, y, 4);
+  ASSERT_EQ(cv.size(), docs.size());
+  for (size_t i = 0; i < docs.size(); i++) EXPECT_EQ(cv[i] > 0.5, y[i] == 1) << i;
+  std::vector<DocFeatures> d2(docs.begin(), docs.end());
+  std::vector<int> y2 = y;
+  d2[0].log_ppl = 9;  // changing a document of fold 0 changes only the other folds' scores
+  std::vector<double> cv2 = ppl_cross_val_scores(d2, y2, 4);
+  EXPECT_DOUBLE_EQ(cv2[4], cv[4]);
+  EXPECT_NE(cv2[1], cv[1]);
 }
 
 TEST(DetectData, FastDetectGPTPairsShareTheirPrefixAsContext) {

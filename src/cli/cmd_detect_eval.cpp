@@ -197,8 +197,12 @@ void add_detect_eval(CLI::App& app) {
       const double sign = detect::higher_is_ai(m) ? 1 : -1;
       std::vector<double> s;
       std::vector<int> y;
+      // ppl's weights are fitted: its metrics use out-of-fold scores (5-fold) when both classes
+      // have enough texts.
+      std::vector<double> cv;
+      if (m == detect::Method::Ppl && std::min(n_ai, n_h) >= 10) cv = detect::ppl_cross_val_scores(feats, labels, 5);
       for (size_t i = 0; i < feats.size(); i++) {
-        double v = detect::method_score(m, feats[i], cal);
+        double v = cv.empty() ? detect::method_score(m, feats[i], cal) : cv[i];
         if (!std::isfinite(v)) continue;
         s.push_back(sign * v);
         y.push_back(labels[i]);
@@ -212,7 +216,10 @@ void add_detect_eval(CLI::App& app) {
       nlohmann::json j = {{"method", r.name},           {"auroc", r.auroc},         {"tpr_at_1pct_fpr", r.tpr1},
                           {"threshold_1pct_fpr", r.thr1}, {"tpr_at_0.1pct_fpr", r.tpr01}, {"best_f1", r.f1},
                           {"best_f1_threshold", r.f1_thr}, {"higher_is_ai", detect::higher_is_ai(m)}, {"n", s.size()}};
-      if (m == detect::Method::Ppl) j["weights"] = cal.weights;
+      if (m == detect::Method::Ppl) {
+        j["weights"] = cal.weights;
+        j["cross_validated"] = !cv.empty();
+      }
       if (m == detect::Method::Binoculars) {
         j["observer"] = obs_path;
         j["performer"] = perf_path;
@@ -266,7 +273,9 @@ void add_detect_eval(CLI::App& app) {
       fmt::print("{:<16} {:>7.4f} {:>11.4f} {:>13.4f} {:>8.4f} {:>14.5g}\n", r.name, r.auroc, r.tpr1, r.tpr01, r.f1,
                  r.f1_thr);
     if (want(detect::Method::Ppl))
-      fmt::print("(ppl's logistic weights are fitted on this same set, so its row is in-sample)\n");
+      fmt::print("{}\n", std::min(n_ai, n_h) >= 10
+                             ? "(ppl: logistic weights fitted by 5-fold cross-validation; its row is out-of-fold)"
+                             : "(ppl: logistic weights fitted on this same small set; its row is in-sample)");
     if (o->calibrate) {
       fmt::print("\ncalibrated thresholds (AI threshold at FPR <= {:g}) written to {}{}\n", o->target_fpr, cal_path,
                  bino_cal_path != cal_path && bino ? " and " + bino_cal_path : "");

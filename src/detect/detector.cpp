@@ -322,6 +322,29 @@ Calibration calibrate(Method m, const std::vector<DocFeatures>& docs, const std:
   return c;
 }
 
+std::vector<double> ppl_cross_val_scores(const std::vector<DocFeatures>& docs, const std::vector<int>& labels,
+                                         int folds) {
+  if (docs.size() != labels.size()) fail("cross-validation: {} documents but {} labels", docs.size(), labels.size());
+  if (folds < 2) fail("cross-validation needs at least 2 folds, got {}", folds);
+  std::vector<double> out(docs.size(), kNaN);
+  for (int f = 0; f < folds; f++) {
+    std::vector<std::vector<double>> x;
+    std::vector<int> y;
+    int pos = 0;
+    for (size_t i = 0; i < docs.size(); i++)
+      if ((int)(i % folds) != f && docs[i].n_tokens > 0) {
+        x.push_back({docs[i].log_ppl, docs[i].burstiness});
+        y.push_back(labels[i]);
+        pos += labels[i];
+      }
+    if (pos == 0 || pos == (int)y.size()) fail("cross-validation: a training fold lacks one class");
+    std::vector<double> w = fit_logistic(x, y);
+    for (size_t i = f; i < docs.size(); i += folds)
+      if (docs[i].n_tokens > 0) out[i] = logistic(w, {docs[i].log_ppl, docs[i].burstiness});
+  }
+  return out;
+}
+
 std::string calibration_path(const std::string& model_path) { return model_path + ".detect.json"; }
 
 std::string calibration_key(Method m, const std::string& second_model) {

@@ -127,6 +127,11 @@ double method_score(Method m, const DocFeatures& f, const Calibration& cal);
 // threshold (the human side), on labeled documents (1 = AI).
 Calibration calibrate(Method m, const std::vector<DocFeatures>& docs, const std::vector<int>& labels, double target_fpr);
 
+// Out-of-fold P(AI) of the ppl method: document i is scored by logistic weights fitted on the
+// documents of the other folds (fold = i mod folds), so its metrics are not in-sample.
+std::vector<double> ppl_cross_val_scores(const std::vector<DocFeatures>& docs, const std::vector<int>& labels,
+                                         int folds = 5);
+
 // Calibration file next to a model: MODEL.gguf.detect.json, one entry per key.
 std::string calibration_path(const std::string& model_path);
 // Key of a method with its second model, e.g. "binoculars+performer=flops-b.gguf" ("" when none).
