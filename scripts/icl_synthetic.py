@@ -37,16 +37,16 @@ def draw_mapping(rng):
     return {w: rng.randrange(len(LABELS)) for w in WORDS}
 
 
-def noisy(rng, label):
-    if rng.random() < NOISE:
+def noisy(rng, label, noise=None):
+    if rng.random() < (NOISE if noise is None else noise):
         return rng.choice([k for k in range(len(LABELS)) if k != label])
     return label
 
 
-def examples(rng, mapping, n, words=WORDS):
+def examples(rng, mapping, n, words=WORDS, noise=None):
     for _ in range(n):
         w = rng.choice(words)
-        yield w, noisy(rng, mapping[w])
+        yield w, noisy(rng, mapping[w], noise)
 
 
 def cmd_train(a):
@@ -59,7 +59,7 @@ def cmd_train(a):
             # Showing only some of the words makes each one repeat more within the window:
             # copying and majority voting pay off more, so in-context learning is learned sooner.
             active = rng.sample(WORDS, rng.randint(min(a.words_min, len(WORDS)), len(WORDS)))
-            for w, l in examples(rng, m, k, active):
+            for w, l in examples(rng, m, k, active, a.noise):
                 f.write(TEMPLATE.format(text=w, label=LABELS[l]))
             f.write(SEPARATOR)
     os.replace(tmp, a.out)
@@ -202,6 +202,7 @@ def main():
     t.add_argument("--lines", type=int, default=0, help="lines per task (default: random 16..96)")
     t.add_argument("--words-min", type=int, default=32,
                    help="each task shows a random subset of k in [words-min, 32] of its words (default: all 32)")
+    t.add_argument("--noise", type=float, default=NOISE, help="label flip probability in the training text (default 0.3)")
     t.add_argument("--seed", type=int, default=1)
     e = sp.add_parser("eval")
     e.add_argument("--out", required=True)
