@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 #include "model/gguf.h"
+#include "core/mmap_file.h"
+#include <cstring>
 #include "core/error.h"
 #include "test_util.h"
 
@@ -53,4 +55,39 @@ TEST(GGUF, ReadsRealModelHeader) {
   EXPECT_EQ(g.get_string("general.architecture"), "llama");
   EXPECT_EQ(g.get_int("llama.context_length"), 512);
   EXPECT_EQ(g.get_string("tokenizer.ggml.model"), "llama");
+}
+
+// Re-writing llama.cpp's own file with our writer (same keys and tensors, in the same
+// order) must give the same bytes: the writer lays files out exactly as llama.cpp does.
+TEST(GGUF, WriterReproducesLlamaCppFileByteForByte) {
+  std::string d = test::shared_data_dir();
+  if (d.empty()) GTEST_SKIP() << "../shared/data not present";
+  MappedFile orig(d + "/models/stories260K.gguf");
+  GGUFFile g = gguf_parse(orig.data, orig.size);
+  GGUFWriter w;
+  for (auto& k : g.kv_order) {
+    const GGUFValue& v = g.kv.at(k);
+    switch (v.type) {
+      case GGUFType::STRING: w.set_string(k, std::string(v.str)); break;
+      case GGUFType::U32: w.set_u32(k, (uint32_t)v.u); break;
+      case GGUFType::F32: w.set_f32(k, (float)v.f); break;
+      case GGUFType::ARRAY:
+        if (v.arr_type == GGUFType::STRING) {
+          std::vector<std::string> s(v.arr_strings.begin(), v.arr_strings.end());
+          w.set_string_array(k, s);
+        } else if (v.arr_type == GGUFType::F32) {
+          w.set_f32_array(k, g.get_float_array(k));
+        } else if (v.arr_type == GGUFType::I32) {
+          w.set_i32_array(k, g.get_int_array(k));
+        } else {
+          FAIL() << "unexpected array type in " << k;
+        }
+        break;
+      default: FAIL() << "unexpected type in " << k;
+    }
+  }
+  for (auto& t : g.tensors) w.add_tensor(t.name, t.type, t.shape, t.data, t.n_bytes);
+  std::vector<uint8_t> b = w.serialize();
+  ASSERT_EQ(b.size(), orig.size);
+  EXPECT_EQ(0, memcmp(b.data(), orig.data, b.size()));
 }
