@@ -23,6 +23,7 @@ void add_tokenizer_train(CLI::App& app) {
     std::string out;
     train::BpeOptions o;
     bool json = false;
+    double val_fraction = 0;
   };
   auto a = std::make_shared<Args>();
   auto* tok = app.add_subcommand("tokenizer", "tokenizer tools");
@@ -32,6 +33,8 @@ void add_tokenizer_train(CLI::App& app) {
   cmd->add_option("--vocab", a->o.vocab_size, "vocabulary size, including 256 byte tokens and <|endoftext|> [4096]");
   cmd->add_option("--min-frequency", a->o.min_frequency, "stop when the most frequent pair occurs fewer times [2]");
   cmd->add_option("-o,--out", a->out, "output GGUF file")->required();
+  cmd->add_option("--val-fraction", a->val_fraction,
+                  "leave out the trailing chapters of each file, as `flops train --val-fraction` holds them out [0]");
   cmd->add_flag("--json", a->json, "print a JSON summary on stdout");
   cmd->callback([a] {
     auto t0 = std::chrono::steady_clock::now();
@@ -39,6 +42,8 @@ void add_tokenizer_train(CLI::App& app) {
     size_t bytes = 0;
     for (auto& f : a->data) {
       texts.push_back(train::read_training_text(f));
+      // The validation text of a later `flops train` must stay unseen by the tokenizer too.
+      texts.back().resize(train::validation_cut(texts.back(), a->val_fraction));
       bytes += texts.back().size();
     }
     train::BpeStats st;
