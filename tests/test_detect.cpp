@@ -10,6 +10,7 @@
 #include "core/threads.h"
 #include "detect/datasets.h"
 #include "detect/detector.h"
+#include "detect/report.h"
 #include "detect/text.h"
 #include "model/forward.h"
 #include "model/synthetic.h"
@@ -465,4 +466,27 @@ TEST(DetectData, FastDetectGPTPairsShareTheirPrefixAsContext) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("d.jsonl:2: label must be"), std::string::npos) << e.what();
   }
+}
+
+TEST(DetectReport, JsonSpansAndColouredSentences) {
+  std::string text = kText.substr(0, 63);
+  Analysis a = analyze(P(), &Q(), text);
+  Calibration c = default_calibration(Method::FastDetectGPT);
+  c.threshold = c.threshold_human = -1e9;  // every sentence leans AI
+  Detection d = decide(Method::FastDetectGPT, a, c, 10, 1);
+  EXPECT_EQ(d.verdict, "likely AI");
+  nlohmann::json j = to_json(d, text);
+  ASSERT_EQ(j["sentences"].size(), 2u);
+  for (auto& s : j["sentences"]) {
+    size_t b = s["begin"], e = s["end"];
+    EXPECT_EQ(s["text"].get<std::string>(), text.substr(b, e - b));
+    EXPECT_EQ(s["lean"], "ai");
+  }
+  EXPECT_EQ(j["verdict"], "likely AI");
+  EXPECT_FALSE(j["calibrated"].get<bool>());
+  std::string col = render_sentences(d, text, true);
+  EXPECT_NE(col.find("\x1b[1;31mThe rain fell on the old town all night.\x1b[0m"), std::string::npos) << col;
+  std::string plain = render_sentences(d, text, false);
+  EXPECT_EQ(plain.find('\x1b'), std::string::npos);
+  EXPECT_NE(plain.find("In the morning the"), std::string::npos);
 }
