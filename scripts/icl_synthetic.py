@@ -60,7 +60,7 @@ def cmd_train(a):
             # copying and majority voting pay off more, so in-context learning is learned sooner.
             active = rng.sample(WORDS, rng.randint(min(a.words_min, len(WORDS)), len(WORDS)))
             for w, l in examples(rng, m, k, active, a.noise):
-                f.write(TEMPLATE.format(text=w, label=LABELS[l]))
+                f.write(a.template.replace("\\n", "\n").format(text=w, label=LABELS[l]))
             f.write(SEPARATOR)
     os.replace(tmp, a.out)
 
@@ -202,6 +202,8 @@ def main():
     t.add_argument("--lines", type=int, default=0, help="lines per task (default: random 16..96)")
     t.add_argument("--words-min", type=int, default=32,
                    help="each task shows a random subset of k in [words-min, 32] of its words (default: all 32)")
+    t.add_argument("--template", default=TEMPLATE.replace("\n", "\\n"),
+                   help="line format (default '{text} -> {label}\\n'; '{text} {label}\\n' is easier to learn)")
     t.add_argument("--noise", type=float, default=NOISE, help="label flip probability in the training text (default 0.3)")
     t.add_argument("--seed", type=int, default=1)
     e = sp.add_parser("eval")

@@ -10,6 +10,8 @@ model=$1
 out=$2
 tasks=${3:-10}
 ns=${4:-"16 32 64 128 256 512 1024 2048 4096"}
+template='{text} -> {label}\n'  # ICL_TEMPLATE overrides it (must match the training text)
+if [ -n "${ICL_TEMPLATE:-}" ]; then template=$ICL_TEMPLATE; fi
 here=$(cd "$(dirname "$0")" && pwd)
 flops=${FLOPS:-$here/../build/flops}
 mkdir -p "$out"
@@ -19,7 +21,7 @@ for dir in "$out"/tasks/task_*; do
   for n in $ns; do
     for method in conventional structured; do
       "$flops" icl -m "$model" --demos "$dir/demos.jsonl" --test "$dir/test.jsonl" \
-        --template '{text} -> {label}\n' --labels red,blue,gold,gray --prefix '\n' \
+        --template "$template" --labels red,blue,gold,gray --prefix '\n' \
         --n-demos "$n" --method "$method" --seed "$n" --json --quiet ${FLOPS_ICL_ARGS:-} |
         python3 -c 'import json,sys; r=json.load(sys.stdin); r["n"]=int(sys.argv[1]); r["task"]=sys.argv[2]; print(json.dumps(r))' "$n" "$(basename "$dir")" \
         >> "$out/results.jsonl"
