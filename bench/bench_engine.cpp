@@ -21,6 +21,7 @@ using clk = std::chrono::steady_clock;
 static double secs(clk::time_point a) { return std::chrono::duration<double>(clk::now() - a).count(); }
 
 int main(int argc, char** argv) {
+  restart_with_passive_omp_wait(argv);
   int pp_tokens = 512, tg_tokens = 128;
   std::vector<std::string> only;
   for (int i = 1; i < argc; i++) only.push_back(argv[i]);  // e.g. "S" or "M"

@@ -1,6 +1,8 @@
 #include "core/threads.h"
 #include <omp.h>
+#include <cstdlib>
 #include <thread>
+#include <unistd.h>
 
 extern "C" void openblas_set_num_threads(int);
 
@@ -17,6 +19,11 @@ void set_threads(int n) {
   g_threads = n;
   omp_set_num_threads(n);
   openblas_set_num_threads(n);
+}
+void restart_with_passive_omp_wait(char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY")) return;
+  setenv("OMP_WAIT_POLICY", "passive", 1);
+  execv("/proc/self/exe", argv);  // returns only on failure: then go on as we are
 }
 int get_threads() { return g_threads > 0 ? g_threads : hardware_threads(); }
 }  // namespace flops
