@@ -204,7 +204,11 @@ void add_make_detect_set(CLI::App& app) {
                kept, 2 * kept, o->out, o->tokens, m->path, o->prompt_tokens, o->temp, o->top_p, o->seed);
     if (short_gen || bad_text)
       fmt::print("skipped {} pairs whose generation stopped early and {} unusable passages\n", short_gen, bad_text);
-    if (kept < o->n) fmt::print("note: fewer pairs than asked ({} < {}): the input ran out\n", kept, o->n);
+    if ((int)passages.size() < o->n)
+      fmt::print("note: fewer pairs than asked ({} < {}): the input holds only {} passages of {} tokens\n", kept, o->n,
+                 passages.size(), o->tokens);
+    else if (kept < o->n)
+      fmt::print("note: fewer pairs than asked ({} < {}): the skipped pairs above\n", kept, o->n);
     if (!o->m.quiet) cost::print_receipt(stderr, receipt);
   });
 }
