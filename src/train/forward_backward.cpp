@@ -82,7 +82,11 @@ void sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, i
 }
 
 struct BlasSingleThread {
-  BlasSingleThread() { openblas_set_num_threads(1); }
+  // The OpenMP build of OpenBLAS also sets OpenMP's thread count here: put ours back.
+  BlasSingleThread() {
+    openblas_set_num_threads(1);
+    omp_set_num_threads(get_threads());
+  }
   ~BlasSingleThread() { openblas_set_num_threads(get_threads()); }
 };
 
