@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "core/utf8.h"
 
 #if __has_include(<unicode/brkiter.h>)
 #include <unicode/brkiter.h>
@@ -21,26 +22,15 @@ bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' |
 void validate_text(std::string_view s) {
   if (s.empty()) fail("the input text is empty");
   if (s.find('\0') != std::string_view::npos) fail("the input contains NUL bytes: binary data is not text");
-  size_t i = 0, n = s.size();
+  if (size_t bad = utf8_invalid_offset(s); bad != std::string_view::npos)
+    fail("input text is not valid UTF-8 (byte offset {})", bad);
   bool any_visible = false;
-  while (i < n) {
+  for (size_t i = 0; i < s.size(); i++) {
     unsigned char c = (unsigned char)s[i];
-    int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    if (len == 0 || i + len > n) fail("input text is not valid UTF-8 (byte offset {})", i);
-    uint32_t cp = len == 1 ? c : c & (0x7f >> len);
-    for (int k = 1; k < len; k++) {
-      unsigned char cc = (unsigned char)s[i + k];
-      if ((cc >> 6) != 2) fail("input text is not valid UTF-8 (byte offset {})", i);
-      cp = (cp << 6) | (cc & 0x3f);
-    }
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-        (cp >= 0xd800 && cp <= 0xdfff))
-      fail("input text is not valid UTF-8 (byte offset {})", i);
     // Control characters other than whitespace are a sign of binary data.
-    if (len == 1 && cp < 0x20 && !is_space((char)cp) && cp != 0x1b)
-      fail("the input contains control byte 0x{:02x} at offset {}: binary data is not text", cp, i);
-    if (!(len == 1 && is_space((char)c))) any_visible = true;
-    i += len;
+    if (c < 0x20 && !is_space((char)c) && c != 0x1b)
+      fail("the input contains control byte 0x{:02x} at offset {}: binary data is not text", c, i);
+    if (!is_space((char)c)) any_visible = true;
   }
   if (!any_visible) fail("the input text is only whitespace");
 }
