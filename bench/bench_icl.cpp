@@ -71,8 +71,7 @@ int main(int argc, char** argv) {
   c.n_rot = 32;
   c.rope_theta = 10000.0f;
   c.norm_eps = 1e-5f;
-  auto bytes = synthetic_model(c).serialize();
-  auto m = load_model(gguf_parse(bytes.data(), bytes.size()), "bench");
+  auto m = load_synthetic_model(c, {}, "bench");
 
   std::vector<int32_t> test = {5, 6, 7, 8};
   std::vector<std::vector<int32_t>> labels = {{9}, {10}, {11}, {12}};

@@ -162,8 +162,7 @@ TEST(CostReceipt, ForwardPassCountsWhatTheEstimateSays) {
   c.n_ff = 64;
   c.n_ctx_train = 64;
   c.n_rot = 8;
-  auto bytes = synthetic_model(c).serialize();
-  auto m = load_model(gguf_parse(bytes.data(), bytes.size()), "tiny");
+  auto m = load_synthetic_model(c, {}, "tiny");
   KVCache kv = make_kv_cache(m->cfg, 32);
   std::vector<int32_t> toks;
   for (int i = 0; i < 20; ++i) toks.push_back((i * 37) % 256 + 1);

@@ -45,11 +45,7 @@ std::unique_ptr<Model> build(uint64_t seed, int n_vocab = 300) {
   SyntheticOptions o;
   o.seed = seed;
   o.init_std = 0.3f;  // spread-out distributions, so the statistics are not trivial
-  auto bytes = std::make_shared<std::vector<uint8_t>>(synthetic_model(tiny(n_vocab), o).serialize());
-  auto m = load_model(gguf_parse(bytes->data(), bytes->size()), "tiny" + std::to_string(seed));
-  static std::vector<std::shared_ptr<std::vector<uint8_t>>> keep;  // the model's views point into these bytes
-  keep.push_back(bytes);
-  return m;
+  return load_synthetic_model(tiny(n_vocab), o, "tiny" + std::to_string(seed));
 }
 
 const Model& P() {

@@ -38,12 +38,7 @@ std::unique_ptr<Model> build(const ModelConfig& c, DType t = DType::F32, bool ti
   o.matrix_type = t;
   o.tied_output = tied;
   o.init_std = 0.2f;
-  auto bytes = std::make_shared<std::vector<uint8_t>>(synthetic_model(c, o).serialize());
-  GGUFFile g = gguf_parse(bytes->data(), bytes->size());
-  auto m = load_model(std::move(g), "tiny");
-  static std::vector<std::shared_ptr<std::vector<uint8_t>>> keep;  // model views point into these bytes
-  keep.push_back(bytes);
-  return m;
+  return load_synthetic_model(c, o, "tiny");
 }
 
 using Vec = std::vector<double>;

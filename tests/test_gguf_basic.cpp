@@ -37,6 +37,27 @@ TEST(GGUF, RoundTripMetadataAndTensors) {
   EXPECT_EQ(((const float*)ti->data)[5], 5.0f);
 }
 
+TEST(GGUF, OwnedImageOutlivesTheCallersBytes) {
+  GGUFWriter w;
+  w.set_string("general.architecture", "llama");
+  std::vector<float> t = {1.5f, -2.0f, 3.25f, 4.0f};
+  w.add_tensor("w", DType::F32, {4}, t.data(), t.size() * 4);
+  GGUFFile g;
+  size_t n = 0;
+  {
+    auto bytes = w.serialize();
+    n = bytes.size();
+    g = gguf_parse_owned(std::move(bytes), "img");
+  }  // the caller's vector is gone; the views must point into the file's own copy
+  EXPECT_EQ(g.size, n);
+  ASSERT_NE(g.owner, nullptr);
+  auto* ti = g.find_tensor("w");
+  ASSERT_NE(ti, nullptr);
+  EXPECT_EQ(((const float*)ti->data)[2], 3.25f);
+  EXPECT_EQ(g.get_string("general.architecture"), "llama");
+  EXPECT_THROW(gguf_parse_owned({'G', 'G'}, "short"), Error);
+}
+
 TEST(GGUF, KnownHeaderBytes) {
   GGUFWriter w;
   w.set_u32("k", 7);

@@ -42,12 +42,7 @@ std::unique_ptr<Model> build(const ModelConfig& c) {
   set_threads(1);  // tiny models: more threads only add barrier waits on a shared machine
   SyntheticOptions o;
   o.init_std = 0.2f;
-  auto bytes = std::make_shared<std::vector<uint8_t>>(synthetic_model(c, o).serialize());
-  GGUFFile g = gguf_parse(bytes->data(), bytes->size());
-  auto m = load_model(std::move(g), "tiny");
-  static std::vector<std::shared_ptr<std::vector<uint8_t>>> keep;  // the model points into these bytes
-  keep.push_back(bytes);
-  return m;
+  return load_synthetic_model(c, o, "tiny");
 }
 
 std::vector<int32_t> toks(int n, int salt) {

@@ -163,9 +163,10 @@ void read_value(Cursor& c, GGUFType t, GGUFValue& v, const std::string& key, std
 
 }  // namespace
 
-GGUFFile gguf_parse(const uint8_t* data, size_t size, std::shared_ptr<MappedFile> owner, const std::string& name) {
+GGUFFile gguf_parse(const uint8_t* data, size_t size, std::shared_ptr<const void> owner, const std::string& name) {
   GGUFFile g;
-  g.file = std::move(owner);
+  g.owner = std::move(owner);
+  g.size = size;
   Cursor c{data, size, 0, name};
   if (size == 0) fail("{}: empty file, not a GGUF model", name);
   if (size < 4 && std::memcmp(data, "GGUF", size) == 0) fail("{}: truncated GGUF file: {} bytes, shorter than the magic", name, size);
@@ -259,6 +260,11 @@ GGUFFile gguf_open(const std::string& path) {
   const uint8_t* d = mf->data;
   size_t n = mf->size;
   return gguf_parse(d, n, mf, path);
+}
+
+GGUFFile gguf_parse_owned(std::vector<uint8_t> bytes, const std::string& name) {
+  auto image = std::make_shared<std::vector<uint8_t>>(std::move(bytes));
+  return gguf_parse(image->data(), image->size(), image, name);
 }
 
 const GGUFValue* GGUFFile::find(std::string_view key) const {

@@ -56,7 +56,10 @@ struct GGUFFile {
   std::vector<std::string> kv_order;  // keys in file order
   std::vector<GGUFTensorInfo> tensors;
   std::map<std::string, size_t, std::less<>> tensor_index;
-  std::shared_ptr<MappedFile> file;  // keeps the mapping alive
+  // Keeps the bytes the views point into alive: the MappedFile of gguf_open, or the vector of
+  // gguf_parse_owned. Null when the caller of gguf_parse guarantees their lifetime.
+  std::shared_ptr<const void> owner;
+  uint64_t size = 0;  // bytes in the whole image
 
   const GGUFValue* find(std::string_view key) const;
   const GGUFTensorInfo* find_tensor(std::string_view name) const;
@@ -77,8 +80,11 @@ struct GGUFFile {
 
 // Parses a GGUF image already in memory (used by the fuzzer and by gguf_open).
 // `owner` keeps the bytes alive; may be null when the caller guarantees lifetime.
-GGUFFile gguf_parse(const uint8_t* data, size_t size, std::shared_ptr<MappedFile> owner = nullptr,
+GGUFFile gguf_parse(const uint8_t* data, size_t size, std::shared_ptr<const void> owner = nullptr,
                     const std::string& name = "<memory>");
+// Parses an in-memory image and keeps it alive for as long as the result (or a model loaded
+// from it) lives.
+GGUFFile gguf_parse_owned(std::vector<uint8_t> bytes, const std::string& name = "<memory>");
 GGUFFile gguf_open(const std::string& path);
 
 // Builds a GGUF file in memory and writes it atomically.

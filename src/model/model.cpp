@@ -55,7 +55,7 @@ std::unique_ptr<Model> load_model(GGUFFile g, const std::string& name) {
   Model& m = *mp;
   m.path = name;
   m.gguf = std::move(g);
-  m.file_size = m.gguf.file ? m.gguf.file->size : 0;
+  m.file_size = m.gguf.size;
   m.cfg = config_from_gguf(m.gguf);
   m.tok = Tokenizer::from_gguf(m.gguf);
   ModelConfig& c = m.cfg;

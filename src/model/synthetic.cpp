@@ -127,4 +127,8 @@ GGUFWriter synthetic_model(const ModelConfig& c, const SyntheticOptions& o) {
   return w;
 }
 
+std::unique_ptr<Model> load_synthetic_model(const ModelConfig& c, const SyntheticOptions& o, const std::string& name) {
+  return load_model(gguf_parse_owned(synthetic_model(c, o).serialize(), name), name);
+}
+
 }  // namespace flops

@@ -7,6 +7,7 @@
 #include "core/dtype.h"
 #include "model/config.h"
 #include "model/gguf.h"
+#include "model/model.h"
 
 namespace flops {
 
@@ -22,5 +23,8 @@ struct SyntheticOptions {
 void add_byte_tokenizer(GGUFWriter& w, int n_vocab);
 // Fills a writer with config metadata, a byte tokenizer and random weights.
 GGUFWriter synthetic_model(const ModelConfig& c, const SyntheticOptions& o = {});
+// The same model loaded straight from memory (the model owns the serialized image).
+std::unique_ptr<Model> load_synthetic_model(const ModelConfig& c, const SyntheticOptions& o = {},
+                                            const std::string& name = "synthetic");
 
 }  // namespace flops
