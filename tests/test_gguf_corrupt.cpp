@@ -556,12 +556,12 @@ TEST(GGUFCorrupt, RealModelParsesAndItsPrefixesDoNot) {
   ASSERT_FALSE(g.tensors.empty());
   uint64_t total = 0;
   for (auto& t : g.tensors) {
-    EXPECT_GE(t.data, g.file->data + g.data_offset) << t.name;
-    EXPECT_LE(t.data + t.n_bytes, g.file->data + g.file->size) << t.name;
+    EXPECT_GE(t.data, g.image + g.data_offset) << t.name;
+    EXPECT_LE(t.data + t.n_bytes, g.image + g.size) << t.name;
     total += t.n_bytes;
   }
-  EXPECT_LE(g.data_offset + total, g.file->size);
-  std::vector<uint8_t> bytes(g.file->data, g.file->data + g.file->size);
+  EXPECT_LE(g.data_offset + total, g.size);
+  std::vector<uint8_t> bytes(g.image, g.image + g.size);
   for (size_t cut : {size_t(3), size_t(24), size_t(1000), (size_t)g.data_offset - 1, (size_t)g.data_offset + 1, bytes.size() / 2}) {
     EXPECT_REJECTED(prefix(bytes, cut), "truncated");
   }

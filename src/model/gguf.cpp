@@ -166,6 +166,7 @@ void read_value(Cursor& c, GGUFType t, GGUFValue& v, const std::string& key, std
 GGUFFile gguf_parse(const uint8_t* data, size_t size, std::shared_ptr<const void> owner, const std::string& name) {
   GGUFFile g;
   g.owner = std::move(owner);
+  g.image = data;
   g.size = size;
   Cursor c{data, size, 0, name};
   if (size == 0) fail("{}: empty file, not a GGUF model", name);

@@ -59,7 +59,8 @@ struct GGUFFile {
   // Keeps the bytes the views point into alive: the MappedFile of gguf_open, or the vector of
   // gguf_parse_owned. Null when the caller of gguf_parse guarantees their lifetime.
   std::shared_ptr<const void> owner;
-  uint64_t size = 0;  // bytes in the whole image
+  const uint8_t* image = nullptr;  // the whole file image
+  uint64_t size = 0;               // its bytes
 
   const GGUFValue* find(std::string_view key) const;
   const GGUFTensorInfo* find_tensor(std::string_view name) const;
