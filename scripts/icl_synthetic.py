@@ -2,11 +2,12 @@
 """Synthetic in-context classification task for structured prompting (issue 6).
 
 Each task draws a fresh random mapping from 32 words to 4 labels and shows noisy
-examples "word -> label" (the label replaced by a different random one with
+examples "word label" (the label replaced by a different random one with
 probability 0.3), so the best answer for a word is the majority label seen for it
 and more demonstrations carry more information.
 
-  icl_synthetic.py train  --out FILE --sequences S [--lines K] [--words-min W] [--seed N]
+  icl_synthetic.py train  --out FILE --sequences S [--lines K] [--words-min W] [--repeat-fraction R]
+                          [--clean-fraction C] [--template T] [--seed N]
       training text: S tasks of K lines each (default 16..96 at random), separated by a blank
       line; each task shows between W and 32 of its words
   icl_synthetic.py eval   --out DIR --tasks T [--demos 4096] [--seed N]
@@ -29,7 +30,7 @@ WORDS = ("bako dine fupa gomu hiro jeta kuli lopa mave nori pesu quna rito sela 
          "wozo yari zemo bule cafi dora feni gilu hapo jubo kiza lure mino pade ruka sovi").split()
 LABELS = ["red", "blue", "gold", "gray"]
 NOISE = 0.3
-TEMPLATE = "{text} -> {label}\n"
+TEMPLATE = "{text} {label}\n"
 SEPARATOR = "\n"  # a blank line starts a new task
 
 
@@ -51,16 +52,27 @@ def examples(rng, mapping, n, words=WORDS, noise=None):
 
 def cmd_train(a):
     rng = random.Random(a.seed)
+    line = a.template.replace("\\n", "\n")
     tmp = a.out + ".tmp"
     with open(tmp, "w") as f:
         for s in range(a.sequences):
             m = draw_mapping(rng)
-            k = a.lines if a.lines > 0 else rng.randint(16, 96)
-            # Showing only some of the words makes each one repeat more within the window:
-            # copying and majority voting pay off more, so in-context learning is learned sooner.
-            active = rng.sample(WORDS, rng.randint(min(a.words_min, len(WORDS)), len(WORDS)))
-            for w, l in examples(rng, m, k, active, a.noise):
-                f.write(a.template.replace("\\n", "\n").format(text=w, label=LABELS[l]))
+            if rng.random() < a.repeat_fraction:
+                # A block of 8 random lines shown twice: the fixed offset makes copying easy to
+                # learn, and the copy head is then reused for looking a word up by content.
+                for _ in range(rng.randint(1, 4)):
+                    block = [(w, rng.randrange(len(LABELS))) for w in (rng.choice(WORDS) for _ in range(8))]
+                    for _ in range(2):
+                        for w, l in block:
+                            f.write(line.format(text=w, label=LABELS[l]))
+            else:
+                # Showing only some of the words makes each one repeat more within the window:
+                # copying and majority voting pay off more, so in-context learning is learned sooner.
+                active = rng.sample(WORDS, rng.randint(min(a.words_min, len(WORDS)), len(WORDS)))
+                noise = 0.0 if rng.random() < a.clean_fraction else a.noise
+                k = a.lines if a.lines > 0 else rng.randint(16, 96)
+                for w, l in examples(rng, m, k, active, noise):
+                    f.write(line.format(text=w, label=LABELS[l]))
             f.write(SEPARATOR)
     os.replace(tmp, a.out)
 
@@ -203,8 +215,14 @@ def main():
     t.add_argument("--words-min", type=int, default=32,
                    help="each task shows a random subset of k in [words-min, 32] of its words (default: all 32)")
     t.add_argument("--template", default=TEMPLATE.replace("\n", "\\n"),
-                   help="line format (default '{text} -> {label}\\n'; '{text} {label}\\n' is easier to learn)")
+                   help="line format (default '{text} {label}\\n'; the evaluation template must be the same)")
     t.add_argument("--noise", type=float, default=NOISE, help="label flip probability in the training text (default 0.3)")
+    t.add_argument("--repeat-fraction", type=float, default=0.0,
+                   help="fraction of sequences that are blocks of 8 lines shown twice (a curriculum for "
+                        "the copy head; default 0)")
+    t.add_argument("--clean-fraction", type=float, default=0.0,
+                   help="fraction of tasks shown without label noise (a curriculum: exact copies teach the "
+                        "induction head sooner; default 0)")
     t.add_argument("--seed", type=int, default=1)
     e = sp.add_parser("eval")
     e.add_argument("--out", required=True)
