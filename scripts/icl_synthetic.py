@@ -68,7 +68,8 @@ def cmd_train(a):
             else:
                 # Showing only some of the words makes each one repeat more within the window:
                 # copying and majority voting pay off more, so in-context learning is learned sooner.
-                active = rng.sample(WORDS, rng.randint(min(a.words_min, len(WORDS)), len(WORDS)))
+                hi = min(a.words_max, len(WORDS))
+                active = rng.sample(WORDS, rng.randint(min(a.words_min, hi), hi))
                 noise = 0.0 if rng.random() < a.clean_fraction else a.noise
                 k = a.lines if a.lines > 0 else rng.randint(16, 96)
                 for w, l in examples(rng, m, k, active, noise):
@@ -83,23 +84,25 @@ def cmd_eval(a):
         d = os.path.join(a.out, "task_%03d" % t)
         os.makedirs(d, exist_ok=True)
         m = draw_mapping(rng)
+        words = WORDS if a.words >= len(WORDS) else rng.sample(WORDS, a.words)
         with open(os.path.join(d, "demos.jsonl"), "w") as f:
-            for w, l in examples(rng, m, a.demos):
+            for w, l in examples(rng, m, a.demos, words, a.noise):
                 f.write(json.dumps({"text": w, "label": LABELS[l]}) + "\n")
         with open(os.path.join(d, "test.jsonl"), "w") as f:
-            for w in WORDS:
+            for w in words:
                 f.write(json.dumps({"text": w, "label": LABELS[m[w]]}) + "\n")
 
 
-def oracle_accuracy(n, trials, rng):
+def oracle_accuracy(n, trials, rng, n_words=len(WORDS), noise=NOISE):
     ok = 0
     total = 0
     for _ in range(trials):
         m = draw_mapping(rng)
-        counts = {w: [0] * len(LABELS) for w in WORDS}
-        for w, l in examples(rng, m, n):
+        words = WORDS[:n_words]
+        counts = {w: [0] * len(LABELS) for w in words}
+        for w, l in examples(rng, m, n, words, noise):
             counts[w][l] += 1
-        for w in WORDS:
+        for w in words:
             c = counts[w]
             best = max(c)
             guess = rng.choice([k for k in range(len(LABELS)) if c[k] == best])
@@ -111,7 +114,7 @@ def oracle_accuracy(n, trials, rng):
 def cmd_oracle(a):
     rng = random.Random(a.seed)
     for n in [int(x) for x in a.n.split(",")]:
-        print("%6d  %.4f" % (n, oracle_accuracy(n, a.trials, rng)))
+        print("%6d  %.4f" % (n, oracle_accuracy(n, a.trials, rng, a.words, a.noise)))
 
 
 def svg_plot(path, title, xlabel, ylabel, series, logy=False):
@@ -178,7 +181,7 @@ def cmd_report(a):
     ns = sorted({n for _, n in agg})
     methods = sorted({m for m, _ in agg}, reverse=True)
     rng = random.Random(7)
-    oracle = {n: oracle_accuracy(n, 300, rng) for n in ns}
+    oracle = {n: oracle_accuracy(n, 300, rng, a.words, a.noise) for n in ns}
     lines = ["| N | method | demos used | groups | accuracy | ideal learner | encode FLOPs | FLOPs / test | encode s | s / test | KV MB | peak RSS MB |",
              "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for n in ns:
@@ -214,6 +217,7 @@ def main():
     t.add_argument("--lines", type=int, default=0, help="lines per task (default: random 16..96)")
     t.add_argument("--words-min", type=int, default=32,
                    help="each task shows a random subset of k in [words-min, 32] of its words (default: all 32)")
+    t.add_argument("--words-max", type=int, default=32, help="at most this many words per task (default 32)")
     t.add_argument("--template", default=TEMPLATE.replace("\n", "\\n"),
                    help="line format (default '{text} {label}\\n'; the evaluation template must be the same)")
     t.add_argument("--noise", type=float, default=NOISE, help="label flip probability in the training text (default 0.3)")
@@ -229,13 +233,19 @@ def main():
     e.add_argument("--tasks", type=int, default=10)
     e.add_argument("--demos", type=int, default=4096)
     e.add_argument("--seed", type=int, default=1000)
+    e.add_argument("--words", type=int, default=32, help="words per task (a random subset; default all 32)")
+    e.add_argument("--noise", type=float, default=NOISE, help="label flip probability of the demonstrations")
     o = sp.add_parser("oracle")
     o.add_argument("--n", default="16,32,64,128,256,512,1024,2048,4096")
     o.add_argument("--trials", type=int, default=500)
     o.add_argument("--seed", type=int, default=7)
+    o.add_argument("--words", type=int, default=32)
+    o.add_argument("--noise", type=float, default=NOISE)
     r = sp.add_parser("report")
     r.add_argument("--results", required=True)
     r.add_argument("--out", required=True)
+    r.add_argument("--words", type=int, default=32, help="as given to eval (for the ideal-learner column)")
+    r.add_argument("--noise", type=float, default=NOISE, help="as given to eval")
     a = p.parse_args()
     if getattr(a, "sequences", 1) <= 0 or getattr(a, "tasks", 1) <= 0 or getattr(a, "demos", 1) <= 0:
         sys.exit("counts must be positive")
