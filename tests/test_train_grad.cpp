@@ -11,6 +11,7 @@
 #include "train/forward_backward.h"
 #include "train/optim.h"
 #include "train/rng.h"
+#include "train/trainer.h"
 
 using namespace flops;
 using namespace flops::train;
@@ -118,7 +119,7 @@ double ref_loss(const Model& m, const std::vector<double>& w, const std::vector<
       double mx = -1e300, sum = 0;
       for (double e : logits) mx = std::max(mx, e);
       for (double e : logits) sum += std::exp(e - mx);
-      loss += std::log(sum) + mx - logits[tgt[b * T + t]];
+      if (tgt[b * T + t] != kIgnoreTarget) loss += std::log(sum) + mx - logits[tgt[b * T + t]];
     }
   }
   return loss;
@@ -136,12 +137,15 @@ void randomize(Model& m, uint64_t seed) {
   }
 }
 
-void check_gradients(Model m, int B, int T) {
+// ignore_every > 0: every ignore_every-th target is kIgnoreTarget (trained-on-answers-only).
+void check_gradients(Model m, int B, int T, int ignore_every = 0) {
   randomize(m, 7);
   const int N = B * T, V = m.cfg.n_vocab;
   std::vector<int32_t> tok(N), tgt(N);
   Rng r(3);
   for (int i = 0; i < N; i++) tok[i] = (int32_t)(r.next() % V), tgt[i] = (int32_t)(r.next() % V);
+  if (ignore_every > 0)
+    for (int i = 0; i < N; i += ignore_every) tgt[i] = kIgnoreTarget;
 
   Activations a;
   double loss = forward(m, a, tok.data(), tgt.data(), B, T);
@@ -195,6 +199,20 @@ TEST(TrainGrad, PartialRotaryDimsMatchFiniteDifferences) {
   ModelConfig c = tiny_config();
   c.n_rot = 2;  // head dim 4: only the first pair of each head rotates
   check_gradients(make_model(c, true), 1, 6);
+}
+
+TEST(TrainGrad, IgnoredTargetsAddNothingToLossOrGradient) {
+  // Every other target ignored: the reference loss skips them, so both the loss and the
+  // finite-difference gradients must match it.
+  check_gradients(make_model(tiny_config(), true), 2, 8, 2);
+}
+
+TEST(TrainGrad, MaskTargetsKeepsOnlyTheListedTokens) {
+  std::vector<int32_t> y = {5, 7, 9, 7, 1};
+  EXPECT_EQ(mask_targets(y.data(), y.size(), {}), 5);  // no list: everything counts
+  EXPECT_EQ(y, (std::vector<int32_t>{5, 7, 9, 7, 1}));
+  EXPECT_EQ(mask_targets(y.data(), y.size(), {1, 7}), 3);
+  EXPECT_EQ(y, (std::vector<int32_t>{kIgnoreTarget, 7, kIgnoreTarget, 7, 1}));
 }
 
 TEST(TrainGrad, InitialLossIsNearLogVocab) {

@@ -42,6 +42,7 @@ struct TrainArgs {
   float rope_theta = 0;
   int untied = -1;  // -1: config/default (tied)
   std::vector<std::string> data, val_data;
+  std::vector<std::string> loss_on;  // strings of one token each
   double val_fraction = -1;
   std::string cache;
   train::TrainOptions o;
@@ -78,7 +79,7 @@ void apply_config(TrainArgs& a) {
   static const std::set<std::string> known = {
       "dim", "layers", "heads", "kv_heads", "ffn", "ctx", "vocab", "rope_theta", "tied", "steps", "batch", "micro_batch",
       "seq_len", "lr", "min_lr", "warmup", "weight_decay", "grad_clip", "seed", "checkpoint_every", "eval_every",
-      "eval_windows", "data", "val_data", "val_fraction", "tokenizer", "init", "name", "comment"};
+      "eval_windows", "data", "val_data", "val_fraction", "tokenizer", "init", "name", "comment", "loss_on"};
   for (auto& [k, v] : j.items())
     if (!known.count(k)) fail("config '{}': unknown key '{}'", a.config, k);
   auto num = [&](const char* key, auto& dst, const char* flag) {
@@ -119,6 +120,13 @@ void apply_config(TrainArgs& a) {
   };
   strs("data", a.data, "--data");
   strs("val_data", a.val_data, "--val-data");
+  if (j.contains("loss_on") && !given(a, "--loss-on")) {
+    if (!j["loss_on"].is_array()) fail("config '{}': 'loss_on' must be an array of strings", a.config);
+    for (auto& v : j["loss_on"]) {
+      if (!v.is_string()) fail("config '{}': 'loss_on' must be an array of strings", a.config);
+      a.loss_on.push_back(v.get<std::string>());
+    }
+  }
   auto str = [&](const char* key, std::string& dst, const char* flag) {
     if (j.contains(key) && !given(a, flag)) dst = j[key].get<std::string>();
   };
@@ -166,6 +174,13 @@ void run_train(TrainArgs& a) {
   }
   Tokenizer tok = Tokenizer::from_gguf(*tok_src);
   if (tok.n_vocab() > m.cfg.n_vocab) fail("tokenizer has {} tokens but the model only {}", tok.n_vocab(), m.cfg.n_vocab);
+  for (const std::string& s : a.loss_on) {
+    std::vector<int32_t> ids = tok.encode(s, false);
+    if (ids.size() != 1) fail("--loss-on '{}' is {} tokens for this tokenizer; each must be exactly one", s, ids.size());
+    a.o.loss_tokens.push_back(ids[0]);
+  }
+  std::sort(a.o.loss_tokens.begin(), a.o.loss_tokens.end());
+  a.o.loss_tokens.erase(std::unique(a.o.loss_tokens.begin(), a.o.loss_tokens.end()), a.o.loss_tokens.end());
 
   // Data, tokenized once into the cache.
   train::DataSpec spec;
@@ -197,7 +212,7 @@ void run_train(TrainArgs& a) {
   if (a.eval_only) {
     const int T = a.o.seq_len > 0 ? a.o.seq_len : m.cfg.n_ctx_train;
     counter::Scope fc;
-    double loss = train::evaluate(m, data, T, a.o.eval_windows, std::max(1, a.o.batch / size));
+    double loss = train::evaluate(m, data, T, a.o.eval_windows, std::max(1, a.o.batch / size), a.o.loss_tokens);
     if (rank != 0) return;
     if (loss < 0) fail("no validation windows of {} tokens in {} validation tokens", T, data.val.size());
     const int windows = train::n_val_windows(data.val, T, a.o.eval_windows);
@@ -301,6 +316,10 @@ void add_train(CLI::App& app) {
   cmd->add_option("--rope-theta", a->rope_theta, "RoPE base (default 10000)");
   cmd->add_flag("--untied{1}", a->untied, "separate output matrix instead of reusing the token embedding");
   cmd->add_option("--data", a->data, "training text files")->expected(1, -1);
+  cmd->add_option("--loss-on", a->loss_on,
+                  "train only on predicting these strings (each one token, e.g. the answers of a task); "
+                  "other targets add nothing to the loss")
+      ->expected(1, -1);
   cmd->add_option("--val-data", a->val_data, "validation text files, held out whole")->expected(1, -1);
   cmd->add_option("--val-fraction", a->val_fraction, "without --val-data: hold out the trailing chapters (this fraction) of each file [0.05]");
   cmd->add_option("--cache", a->cache, "token cache file (default OUT/tokens.bin)");

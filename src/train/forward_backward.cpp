@@ -329,7 +329,7 @@ double forward(const Model& m, Activations& a, const int32_t* tokens, const int3
   const int D = c.head_dim(), n_rot = c.n_rot ? c.n_rot : D;
   const float* W = m.w.data();
   for (int n = 0; n < N; n++)
-    if (tokens[n] < 0 || tokens[n] >= V || (targets && (targets[n] < 0 || targets[n] >= V)))
+    if (tokens[n] < 0 || tokens[n] >= V || (targets && targets[n] != kIgnoreTarget && (targets[n] < 0 || targets[n] >= V)))
       fail("token id {} is outside the vocabulary of {}", (tokens[n] < 0 || tokens[n] >= V) ? tokens[n] : targets[n], V);
 
   // Token embedding.
@@ -394,7 +394,7 @@ double forward(const Model& m, Activations& a, const int32_t* tokens, const int3
     float* p = a.probs.data() + (size_t)n * V;
     float mx = p[0];
     for (int i = 1; i < V; i++) mx = std::max(mx, p[i]);
-    const float target_logit = targets ? p[targets[n]] : 0.0f;
+    const float target_logit = targets && targets[n] != kIgnoreTarget ? p[targets[n]] : 0.0f;
     float sumf = 0;
 #pragma omp simd reduction(+ : sumf)
     for (int i = 0; i < V; i++) {
@@ -404,7 +404,7 @@ double forward(const Model& m, Activations& a, const int32_t* tokens, const int3
     const double sum = sumf;
     float inv = (float)(1.0 / sum);
     // -log softmax = log(sum exp(l - max)) - (l_target - max): no log of an underflowed probability.
-    if (targets) row_loss[n] = std::log(sum) - ((double)target_logit - mx);
+    if (targets && targets[n] != kIgnoreTarget) row_loss[n] = std::log(sum) - ((double)target_logit - mx);
     for (int i = 0; i < V; i++) p[i] *= inv;
   }
   if (!targets) return 0;
@@ -422,13 +422,18 @@ void backward(Model& m, Activations& a, const int32_t* tokens, const int32_t* ta
   const float* W = m.w.data();
   float* G = m.g.data();
   for (int n = 0; n < N; n++)
-    if (targets[n] < 0 || targets[n] >= V) fail("target id {} is outside the vocabulary of {}", targets[n], V);
+    if ((targets[n] < 0 && targets[n] != kIgnoreTarget) || targets[n] >= V)
+      fail("target id {} is outside the vocabulary of {}", targets[n], V);
 
   // d loss / d logits = (softmax - onehot) * scale, written over the probabilities.
   float* dlogits = a.probs.data();
 #pragma omp parallel for schedule(static) if ((size_t)N * V >= kParallelMin)
   for (int n = 0; n < N; n++) {
     float* p = dlogits + (size_t)n * V;
+    if (targets[n] == kIgnoreTarget) {
+      std::fill(p, p + V, 0.0f);
+      continue;
+    }
     p[targets[n]] -= 1.0f;
 #pragma omp simd
     for (int i = 0; i < V; i++) p[i] *= loss_scale;

@@ -39,6 +39,10 @@ struct Activations {
 
 void alloc_activations(const Model& m, int B, int T, Activations& a);
 
+// A target that adds nothing to the loss or the gradient (e.g. prompt tokens when only the
+// answers are trained on).
+inline constexpr int32_t kIgnoreTarget = -1;
+
 // Forward over tokens[B*T] predicting targets[B*T] (each row is one sequence of T starting at
 // position 0). Returns the summed (not mean) cross-entropy in nats. targets may be null: then
 // only the probabilities are computed and 0 is returned.

@@ -154,7 +154,20 @@ void save_model_gguf(const Model& m, const GGUFFile* tokenizer_src, const std::s
   w.write(path);
 }
 
-double evaluate(const Model& m, const TokenData& data, int T, int max_windows, int micro_batch) {
+int64_t mask_targets(int32_t* y, size_t n, const std::vector<int32_t>& loss_tokens) {
+  if (loss_tokens.empty()) return (int64_t)n;
+  int64_t kept = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (std::binary_search(loss_tokens.begin(), loss_tokens.end(), y[i]))
+      kept++;
+    else
+      y[i] = kIgnoreTarget;
+  }
+  return kept;
+}
+
+double evaluate(const Model& m, const TokenData& data, int T, int max_windows, int micro_batch,
+                const std::vector<int32_t>& loss_tokens) {
   const int n = n_val_windows(data.val, T, max_windows);
   if (n == 0) return -1;
   const int rank = mpi_rank(), size = mpi_size();
@@ -167,11 +180,11 @@ double evaluate(const Model& m, const TokenData& data, int T, int max_windows, i
   for (size_t i = 0; i < mine.size(); i += micro_batch) {
     int rows = (int)std::min<size_t>(micro_batch, mine.size() - i);
     for (int r = 0; r < rows; r++) get_val_window(data.val, mine[i + r], T, x.data() + (size_t)r * T, y.data() + (size_t)r * T);
+    sums[1] += (double)mask_targets(y.data(), (size_t)rows * T, loss_tokens);
     sums[0] += forward(m, a, x.data(), y.data(), rows, T);
-    sums[1] += (double)rows * T;
   }
   allreduce_sum(sums, 2);
-  return sums[0] / sums[1];
+  return sums[1] > 0 ? sums[0] / sums[1] : -1;
 }
 
 namespace {
@@ -281,14 +294,21 @@ TrainResult run_training(Model& m, const TokenData& data, const TrainOptions& o,
     const double t0 = now_s();
     counter::Scope fc;
     std::fill(m.g.begin(), m.g.end(), 0.0f);
-    double loss_sum = 0;
+    double sums[2] = {0, 0};  // loss, counted targets
     for (int mb = 0; mb < local / micro; mb++) {
       get_batch(data.train, o.seed, step, rank * local + mb * micro, micro, T, x.data(), y.data());
-      loss_sum += forward(m, a, x.data(), y.data(), micro, T);
+      sums[1] += (double)mask_targets(y.data(), y.size(), o.loss_tokens);
+      sums[0] += forward(m, a, x.data(), y.data(), micro, T);
       backward(m, a, x.data(), y.data(), loss_scale);
     }
     allreduce_sum(m.g.data(), m.g.size());
-    allreduce_sum(&loss_sum, 1);
+    allreduce_sum(sums, 2);
+    // The backward passes scaled by 1 / (all targets); rescale so the gradient is that of the
+    // mean over the counted ones.
+    if (!o.loss_tokens.empty() && sums[1] > 0) {
+      const float s = (float)((double)o.batch * T / sums[1]);
+      for (float& g : m.g) g *= s;
+    }
     StepInfo si;
     si.grad_norm = clip_grad_norm(m.g, o.grad_clip);
     si.lr = lr_at(step, o.warmup, o.steps, o.lr, o.min_lr);
@@ -298,7 +318,7 @@ TrainResult run_training(Model& m, const TokenData& data, const TrainOptions& o,
     res.tokens_seen += (int64_t)o.batch * T;
     si.step = step + 1;
     si.total_steps = o.steps;
-    si.loss = loss_sum / ((double)o.batch * T);
+    si.loss = sums[1] > 0 ? sums[0] / sums[1] : 0.0;
     si.tokens_per_s = (double)o.batch * T / dt;
     si.flops_per_s = train_flops / dt;
     si.mfu = o.peak_flops > 0 ? si.flops_per_s / o.peak_flops : 0;
@@ -307,7 +327,7 @@ TrainResult run_training(Model& m, const TokenData& data, const TrainOptions& o,
     const bool last = si.step == o.steps;
     if (last || (o.eval_every > 0 && si.step % o.eval_every == 0)) {
       counter::Scope ec;
-      si.val_loss = evaluate(m, data, T, o.eval_windows, micro);
+      si.val_loss = evaluate(m, data, T, o.eval_windows, micro, o.loss_tokens);
       res.total_flops += (double)ec.elapsed().model() * size;
       if (last) res.final_val_loss = si.val_loss;
     }

@@ -36,6 +36,9 @@ struct TrainOptions {
   int64_t stop_at = 0;  // > 0: stop after this step with a checkpoint (the schedule still spans `steps`)
   double peak_flops = 0;         // machine sgemm FLOP/s (all ranks' threads) for MFU; 0 = unknown
   std::string name = "flops-model";
+  // When not empty, only targets among these token ids count in the loss (training and
+  // validation); the others are kIgnoreTarget. The loss is then the mean over counted targets.
+  std::vector<int32_t> loss_tokens;
 };
 
 struct StepInfo {
@@ -80,7 +83,10 @@ OptimizerCheckpoint read_optimizer_state(const std::string& path);
 void save_model_gguf(const Model& m, const GGUFFile* tokenizer_src, const std::string& name, const std::string& path);
 
 // Mean validation loss over the first eval windows of data.val (split over MPI ranks).
-double evaluate(const Model& m, const TokenData& data, int T, int max_windows, int micro_batch);
+double evaluate(const Model& m, const TokenData& data, int T, int max_windows, int micro_batch,
+                const std::vector<int32_t>& loss_tokens = {});
+// Replaces every target not in loss_tokens (sorted) by kIgnoreTarget; returns how many remain.
+int64_t mask_targets(int32_t* y, size_t n, const std::vector<int32_t>& loss_tokens);
 
 // `on_step` is called on rank 0 after every step (for progress and logs).
 TrainResult run_training(Model& m, const TokenData& data, const TrainOptions& o, const GGUFFile* tokenizer_src,
