@@ -121,6 +121,10 @@ TEST(Cli, BadInputGivesOneLineErrors) {
   expect_one_line_error(run("generate -m " + m + " -c 8 -p \"this prompt is longer than eight tokens\""), "context too long");
   expect_one_line_error(run("generate -m " + m + " -p x --temp -1"), "--temp");
   expect_one_line_error(run("perplexity -m " + m + " -f " + write_file("short.txt", "short") + " -c 64"), "fewer than one chunk");
+  // The synthetic model's tokenizer is byte-level: "ab" is two tokens.
+  expect_one_line_error(run("train --init " + m + " --data " + write_file("t.txt", "some text to train on") +
+                            " --loss-on ab --eval-only -o " + test::temp_dir() + "/train_out"),
+                        "--loss-on 'ab' is 2 tokens");
 }
 
 TEST(Cli, RealModelTokenizeAndGreedy) {
