@@ -95,6 +95,12 @@ TEST(CostReceipt, ArithmeticFromAFakeMeterIsModeledWithoutCounters) {
   EXPECT_NE(out.find("modeled"), std::string::npos) << out;
   EXPECT_EQ(out.find("measured ("), std::string::npos) << out;
   EXPECT_NE(out.find("5.00% of this machine's peak"), std::string::npos) << out;
+  EXPECT_EQ(out.find("flops calibrate"), std::string::npos) << out;
+  // A stale peak measured under load: the receipt says so instead of only printing 120%.
+  o.peak_flops = 1.15e9 / 1.2;
+  std::string stale = printed(make_receipt(a, b, o));
+  EXPECT_NE(stale.find("120% of this machine's peak"), std::string::npos) << stale;
+  EXPECT_NE(stale.find("run `flops calibrate` on a quiet machine"), std::string::npos) << stale;
   nlohmann::json j = to_json(r);
   EXPECT_EQ(j["flops"]["total"], 2'300'000'000u);
   EXPECT_EQ(j["energy_measured"], false);

@@ -224,12 +224,16 @@ void print_receipt(std::FILE* f, const Receipt& r) {
                format_flops((double)r.flops.total()).c_str(), format_number((double)r.flops.matmul).c_str(),
                format_number((double)r.flops.attention).c_str(), format_number((double)r.flops.other).c_str());
   std::fprintf(f, "  wall time       %s (CPU time %s)\n", format_time(r.wall_s).c_str(), format_time(r.cpu_s).c_str());
-  if (r.peak_flops > 0)
+  if (r.peak_flops > 0) {
     std::fprintf(f, "  achieved        %s = %s%% of this machine's peak %s (%s)\n",
                  format_flop_rate(r.achieved_flops).c_str(), format_number(100 * r.utilization).c_str(),
                  format_flop_rate(r.peak_flops).c_str(),
                  r.peak_source.c_str());
-  else
+    // A run cannot beat sgemm by much; more than 100% means the peak was measured while the
+    // machine was busy.
+    if (r.utilization > 1.0)
+      std::fprintf(f, "  note            above 100%%: the peak was measured under load; run `flops calibrate` on a quiet machine\n");
+  } else
     std::fprintf(f, "  achieved        %s\n", format_flop_rate(r.achieved_flops).c_str());
   std::fprintf(f, "  energy          %s, %s\n", format_energy(r.energy_j).c_str(), r.energy_method.c_str());
   std::fprintf(f, "  CO2e            %s at %s gCO2e/kWh (%s; set FLOPS_CARBON to a region or g/kWh)\n",
