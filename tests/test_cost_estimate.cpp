@@ -233,6 +233,19 @@ TEST(CostPlanning, MoneyAndGrid) {
   EXPECT_NEAR(e.money_energy, 0.10 * kwh, 1e-9);
   EXPECT_NEAR(e.money_rent, 2 * e.device_hours, 1e-9);
   EXPECT_NEAR(e.co2e_g, 91 * kwh, 1e-9);
+  auto text_of = [](const Estimate& x, const std::string& key) {
+    for (const Row& r : x.results)
+      if (r.key == key) return r.text;
+    return std::string("(no row " + key + ")");
+  };
+  // "$2/h" names the currency for both costs; an explicit one is printed after the number.
+  EXPECT_EQ(text_of(e, "money_rent").rfind("$", 0), 0u) << text_of(e, "money_rent");
+  EXPECT_EQ(text_of(e, "money_energy").rfind("$", 0), 0u) << text_of(e, "money_energy");
+  Estimate eur = run({{"params", "1B"}, {"tokens", "20B"}, {"price", "0.25"}, {"currency", "EUR"}});
+  std::string t = text_of(eur, "money_energy");
+  EXPECT_EQ(t.substr(t.size() - 4), " EUR") << t;
+  Estimate bare = run({{"params", "1B"}, {"tokens", "20B"}, {"price", "0.25"}});
+  EXPECT_NE(text_of(bare, "money_energy").find("the unit --price/--rent were given in"), std::string::npos);
   Estimate n = run({{"params", "1B"}, {"tokens", "20B"}, {"carbon", "100 g/kWh"}});
   EXPECT_DOUBLE_EQ(n.grid.g_per_kwh, 100);
   EXPECT_DOUBLE_EQ(n.mfu, 0.4);  // the stated default

@@ -37,6 +37,7 @@ void add_estimate(CLI::App& app) {
         {"carbon", "grid intensity: a region (us, fr, de, patterson-gpt3, ...) or e.g. 429 g/kWh (default us)"},
         {"price", "electricity price per kWh, e.g. 0.10"},
         {"rent", "rental price per device-hour, e.g. 2.50"},
+        {"currency", "what --price and --rent are in, printed with the cost, e.g. EUR (default: $ when they say $)"},
         {"duration", "known wall-clock time, e.g. 14.8 days (used instead of FLOPs / throughput)"},
         {"claim", "a published figure to check against the estimate, e.g. \"1 TWh\" or \"552 tCO2e\""},
         {"watts-per-core", "this-machine power per busy core (default 10 W)"},

@@ -214,10 +214,15 @@ EstimateInput make_input(const Args& args) {
     } else if (k == "carbon") {
       resolve_grid(v, field);
       in.carbon = v;
+    } else if (k == "currency") {
+      if (v.empty() || v.size() > 8) fail("invalid {}: '{}' must be a short name such as USD or EUR", field, v);
+      in.currency = v;
     } else if (k == "price") {
+      if (v.find('$') != std::string::npos && in.currency.empty()) in.currency = "$";
       in.price_kwh = parse_quantity(v, Dim::Price, field);
       if (in.price_kwh < 0) fail("invalid {}: '{}' must not be negative", field, v);
     } else if (k == "rent") {
+      if (v.find('$') != std::string::npos && in.currency.empty()) in.currency = "$";
       in.rent_hour = parse_quantity(v, Dim::Price, field);
       if (in.rent_hour < 0) fail("invalid {}: '{}' must not be negative", field, v);
     } else if (k == "duration") {
@@ -469,14 +474,20 @@ Estimate estimate(const EstimateInput& in) {
   R("co2e", "CO2e", e.co2e_g, "gCO2e", format_mass(e.co2e_g),
     fmt::format("facility energy x intensity = {} x {} g/kWh", format_energy(e.energy_facility_j),
                 format_number(e.grid.g_per_kwh)));
+  // "$12.3" or "12.3 EUR"; without a currency, the unit the price was given in.
+  const std::string cur = in.currency.empty() ? "money" : in.currency;
+  auto money = [&](double x) {
+    if (in.currency == "$") return "$" + format_number(x);
+    return format_number(x) + (in.currency.empty() ? " (the unit --price/--rent were given in)" : " " + in.currency);
+  };
   if (in.price_kwh > 0) {
     e.money_energy = e.energy_facility_j / 3.6e6 * in.price_kwh;
-    R("money_energy", "electricity cost", e.money_energy, "money", format_number(e.money_energy),
+    R("money_energy", "electricity cost", e.money_energy, cur, money(e.money_energy),
       fmt::format("facility kWh x {} per kWh", format_number(in.price_kwh)));
   }
   if (in.rent_hour > 0) {
     e.money_rent = e.device_hours * in.rent_hour;
-    R("money_rent", "rental cost", e.money_rent, "money", format_number(e.money_rent),
+    R("money_rent", "rental cost", e.money_rent, cur, money(e.money_rent),
       fmt::format("device-hours x {} per device-hour", format_number(in.rent_hour)));
   }
 

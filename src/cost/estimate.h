@@ -41,6 +41,7 @@ struct EstimateInput {
   std::string carbon = "us";    // region key or "429 g/kWh"
   double price_kwh = 0;         // money per kWh of facility energy
   double rent_hour = 0;         // money per device-hour
+  std::string currency;         // of price_kwh and rent_hour ("$" when they were written with $)
   double duration_s = 0;        // a known wall-clock time: used instead of FLOPs / throughput
   std::string claim;            // "1 TWh": compared with the matching estimate
 
