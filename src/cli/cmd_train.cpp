@@ -212,17 +212,19 @@ void run_train(TrainArgs& a) {
   if (a.eval_only) {
     const int T = a.o.seq_len > 0 ? a.o.seq_len : m.cfg.n_ctx_train;
     counter::Scope fc;
-    double loss = train::evaluate(m, data, T, a.o.eval_windows, std::max(1, a.o.batch / size), a.o.loss_tokens);
+    int64_t scored = 0;
+    double loss = train::evaluate(m, data, T, a.o.eval_windows, std::max(1, a.o.batch / size), a.o.loss_tokens, &scored);
     if (rank != 0) return;
-    if (loss < 0) fail("no validation windows of {} tokens in {} validation tokens", T, data.val.size());
     const int windows = train::n_val_windows(data.val, T, a.o.eval_windows);
+    if (windows == 0) fail("no validation windows of {} tokens in {} validation tokens", T, data.val.size());
+    if (loss < 0) fail("none of the --loss-on tokens occurs in the {} validation windows", windows);
     nlohmann::json j = {{"val_loss", loss}, {"val_ppl", std::exp(loss)}, {"windows", windows}, {"seq_len", T},
-                        {"val_tokens_scored", (int64_t)windows * T}, {"flops", (double)fc.elapsed().model()}};
+                        {"val_tokens_scored", scored}, {"flops", (double)fc.elapsed().model()}};
     if (a.json)
       fmt::print("{}\n", j.dump());
     else
-      fmt::print("validation loss {:.4f}, perplexity {:.2f} over {} windows of {} tokens ({} held-out tokens)\n", loss,
-                 std::exp(loss), windows, T, data.val.size());
+      fmt::print("validation loss {:.4f}, perplexity {:.2f} over {} targets in {} windows of {} tokens ({} held-out tokens)\n",
+                 loss, std::exp(loss), scored, windows, T, data.val.size());
     return;
   }
 

@@ -167,7 +167,7 @@ int64_t mask_targets(int32_t* y, size_t n, const std::vector<int32_t>& loss_toke
 }
 
 double evaluate(const Model& m, const TokenData& data, int T, int max_windows, int micro_batch,
-                const std::vector<int32_t>& loss_tokens) {
+                const std::vector<int32_t>& loss_tokens, int64_t* counted) {
   const int n = n_val_windows(data.val, T, max_windows);
   if (n == 0) return -1;
   const int rank = mpi_rank(), size = mpi_size();
@@ -184,6 +184,7 @@ double evaluate(const Model& m, const TokenData& data, int T, int max_windows, i
     sums[0] += forward(m, a, x.data(), y.data(), rows, T);
   }
   allreduce_sum(sums, 2);
+  if (counted) *counted = (int64_t)sums[1];
   return sums[1] > 0 ? sums[0] / sums[1] : -1;
 }
 

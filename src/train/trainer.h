@@ -83,8 +83,10 @@ OptimizerCheckpoint read_optimizer_state(const std::string& path);
 void save_model_gguf(const Model& m, const GGUFFile* tokenizer_src, const std::string& name, const std::string& path);
 
 // Mean validation loss over the first eval windows of data.val (split over MPI ranks).
+// Mean validation loss over the counted targets (all of them, or those in loss_tokens); -1 when
+// none was counted. `counted`, when given, receives how many were.
 double evaluate(const Model& m, const TokenData& data, int T, int max_windows, int micro_batch,
-                const std::vector<int32_t>& loss_tokens = {});
+                const std::vector<int32_t>& loss_tokens = {}, int64_t* counted = nullptr);
 // Replaces every target not in loss_tokens (sorted) by kIgnoreTarget; returns how many remain.
 int64_t mask_targets(int32_t* y, size_t n, const std::vector<int32_t>& loss_tokens);
 
