@@ -225,6 +225,34 @@ TEST(TrainGrad, InitialLossIsNearLogVocab) {
   EXPECT_NEAR(mean, std::log(37.0), 0.05);
 }
 
+TEST(TrainGrad, InitStdSetsTheSpreadOfTheMatrices) {
+  // The std of a plain matrix (the token embedding) follows the option; residual projections
+  // are scaled down by 1/sqrt(2 * layers); norm gains stay 1.
+  for (float sd : {0.02f, 0.125f}) {
+    Model m = make_model(tiny_config(), true);
+    init_weights(m, 1, sd);
+    auto spread = [&](const TensorRef& t) {
+      double ss = 0;
+      for (size_t i = 0; i < t.count; i++) ss += (double)m.w[t.offset + i] * m.w[t.offset + i];
+      return std::sqrt(ss / (double)t.count);
+    };
+    const TensorRef* emb = m.find(tensor_names::token_embd);
+    ASSERT_NE(emb, nullptr);
+    EXPECT_NEAR(spread(*emb), sd, 0.1 * sd);
+    const TensorRef* wo = m.find("blk.0." + std::string(tensor_names::attn_output));
+    ASSERT_NE(wo, nullptr);
+    EXPECT_NEAR(spread(*wo), sd / std::sqrt(2.0 * m.cfg.n_layer), 0.15 * sd);
+    EXPECT_EQ(m.w[m.find(tensor_names::output_norm)->offset], 1.0f);
+  }
+  Model m = make_model(tiny_config(), true);
+  try {
+    init_weights(m, 1, 0.0f);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("init std must be a positive number"), std::string::npos) << e.what();
+  }
+}
+
 TEST(TrainGrad, CountsTheAnalyticFlops) {
   Model m = make_model(tiny_config(), false);
   init_weights(m, 1);

@@ -41,6 +41,7 @@ struct TrainArgs {
   int dim = 0, layers = 0, heads = 0, kv_heads = 0, ffn = 0, ctx = 0, vocab = 0;
   float rope_theta = 0;
   int untied = -1;  // -1: config/default (tied)
+  float init_std = 0.02f;
   std::vector<std::string> data, val_data;
   std::vector<std::string> loss_on;  // strings of one token each
   double val_fraction = -1;
@@ -79,7 +80,7 @@ void apply_config(TrainArgs& a) {
   static const std::set<std::string> known = {
       "dim", "layers", "heads", "kv_heads", "ffn", "ctx", "vocab", "rope_theta", "tied", "steps", "batch", "micro_batch",
       "seq_len", "lr", "min_lr", "warmup", "weight_decay", "grad_clip", "seed", "checkpoint_every", "eval_every",
-      "eval_windows", "data", "val_data", "val_fraction", "tokenizer", "init", "name", "comment", "loss_on"};
+      "eval_windows", "data", "val_data", "val_fraction", "tokenizer", "init", "name", "comment", "loss_on", "init_std"};
   for (auto& [k, v] : j.items())
     if (!known.count(k)) fail("config '{}': unknown key '{}'", a.config, k);
   auto num = [&](const char* key, auto& dst, const char* flag) {
@@ -96,6 +97,7 @@ void apply_config(TrainArgs& a) {
   num("ctx", a.ctx, "--ctx");
   num("vocab", a.vocab, "--vocab");
   num("rope_theta", a.rope_theta, "--rope-theta");
+  num("init_std", a.init_std, "--init-std");
   num("steps", a.o.steps, "--steps");
   num("batch", a.o.batch, "--batch");
   num("micro_batch", a.o.micro_batch, "--micro-batch");
@@ -149,7 +151,7 @@ void run_train(TrainArgs& a) {
   if (!a.init.empty()) {
     tok_src = std::make_unique<GGUFFile>(gguf_open(a.init));
     m = train::load_gguf_model(*tok_src);
-    for (const char* f : {"--dim", "--layers", "--heads", "--kv-heads", "--ffn", "--vocab"})
+    for (const char* f : {"--dim", "--layers", "--heads", "--kv-heads", "--ffn", "--vocab", "--init-std"})
       if (given(a, f)) fail("--init takes the architecture from the model: do not pass {}", f);
     if (a.ctx > 0) m.cfg.n_ctx_train = a.ctx;
   } else {
@@ -170,7 +172,7 @@ void run_train(TrainArgs& a) {
     if (!c.n_embd || !c.n_layer || !c.n_head || !c.n_ff || !c.n_ctx_train)
       fail("a model from scratch needs --dim, --layers, --heads, --ffn and --ctx (or a --config with them)");
     m = train::make_model(c, a.untied != 1);
-    train::init_weights(m, a.o.seed);
+    train::init_weights(m, a.o.seed, a.init_std);
   }
   Tokenizer tok = Tokenizer::from_gguf(*tok_src);
   if (tok.n_vocab() > m.cfg.n_vocab) fail("tokenizer has {} tokens but the model only {}", tok.n_vocab(), m.cfg.n_vocab);
@@ -317,6 +319,7 @@ void add_train(CLI::App& app) {
   cmd->add_option("--vocab", a->vocab, "vocabulary size (must match the tokenizer)");
   cmd->add_option("--rope-theta", a->rope_theta, "RoPE base (default 10000)");
   cmd->add_flag("--untied{1}", a->untied, "separate output matrix instead of reusing the token embedding");
+  cmd->add_option("--init-std", a->init_std, "std of the random initial matrices (default 0.02; about 1/sqrt(dim) suits narrow models)");
   cmd->add_option("--data", a->data, "training text files")->expected(1, -1);
   cmd->add_option("--loss-on", a->loss_on,
                   "train only on predicting these strings (each one token, e.g. the answers of a task); "

@@ -73,9 +73,9 @@ Model make_model(const ModelConfig& cfg_in, bool tied_output) {
   return m;
 }
 
-void init_weights(Model& m, uint64_t seed) {
+void init_weights(Model& m, uint64_t seed, float std_) {
+  if (!(std_ > 0.0f) || !std::isfinite(std_)) fail("init std must be a positive number, not {}", std_);
   Rng rng(seed);
-  const float std_ = 0.02f;
   const float resid_std = std_ / std::sqrt(2.0f * (float)m.cfg.n_layer);
   std::vector<bool> is_resid(m.tensors.size(), false);
   for (auto& t : m.tensors) {

@@ -47,8 +47,11 @@ struct Model {
 
 // Lays out the tensors for `cfg` (all zero). Validates the dimensions.
 Model make_model(const ModelConfig& cfg, bool tied_output);
-// Normal(0, 0.02) matrices, residual projections scaled by 1/sqrt(2 * n_layer), norms 1.
-void init_weights(Model& m, uint64_t seed);
+// Normal(0, std) matrices, residual projections scaled by 1/sqrt(2 * n_layer), norms 1.
+// GPT-2's 0.02 suits wide models; narrow ones (dim 64) start with attention logits so small
+// that content-based attention (induction heads) takes thousands of steps to form, and a
+// larger std (about 1/sqrt(dim)) shortens that plateau.
+void init_weights(Model& m, uint64_t seed, float std = 0.02f);
 
 // Loads a llama or qwen2 GGUF (F32/F16/BF16, quantized types dequantized) for fine-tuning.
 Model load_gguf_model(const GGUFFile& g);
