@@ -127,6 +127,32 @@ TEST(Cli, BadInputGivesOneLineErrors) {
                         "--loss-on 'ab' is 2 tokens");
 }
 
+TEST(Cli, TrainConfigSetsTyingAndInitStd) {
+  // A config's "tied": false must give the separate output matrix (vocab x dim more parameters),
+  // and the flag still overrides the config.
+  std::string m = tiny_model();
+  std::string data = write_file("cfg_train.txt", std::string(2000, 'a') + "bcd efg hij klm nop");
+  auto params = [&](const std::string& cfg, const std::string& extra, const std::string& out) {
+    std::string c = write_file(out + ".json", cfg);
+    CliRun r = run("train -c " + c + " --tokenizer " + m + " --data " + data + " --val-data " + data +
+                   " --steps 1 --batch 1 -t 1 --quiet --json -o " + test::temp_dir() + "/" + out + " " + extra);
+    EXPECT_EQ(r.code, 0) << r.err;
+    return r.code == 0 ? nlohmann::json::parse(r.out)["parameters"].get<int64_t>() : -1;
+  };
+  const std::string arch = R"("dim": 16, "layers": 1, "heads": 2, "ffn": 32, "ctx": 16)";
+  int64_t tied = params("{" + arch + "}", "", "cfg_tied");
+  int64_t untied = params("{" + arch + R"(, "tied": false})", "", "cfg_untied");
+  int64_t flag = params("{" + arch + R"(, "tied": true})", "--untied", "cfg_flag");
+  EXPECT_EQ(untied - tied, 300 * 16);
+  EXPECT_EQ(flag, untied);
+  expect_one_line_error(run("train -c " + write_file("cfg_bad.json", "{" + arch + R"(, "tied": "no"})") +
+                            " --tokenizer " + m + " --data " + data + " -o " + test::temp_dir() + "/cfg_bad"),
+                        "'tied' must be true or false");
+  expect_one_line_error(run("train -c " + write_file("cfg_std.json", "{" + arch + R"(, "init_std": -1})") +
+                            " --tokenizer " + m + " --data " + data + " -o " + test::temp_dir() + "/cfg_std"),
+                        "init std must be a positive number");
+}
+
 TEST(Cli, RealModelTokenizeAndGreedy) {
   std::string d = test::shared_data_dir();
   if (d.empty()) GTEST_SKIP() << "../shared/data not present";

@@ -112,7 +112,10 @@ void apply_config(TrainArgs& a) {
   num("eval_every", a.o.eval_every, "--eval-every");
   num("eval_windows", a.o.eval_windows, "--eval-windows");
   num("val_fraction", a.val_fraction, "--val-fraction");
-  if (j.contains("tied") && a.untied < 0) a.untied = j["tied"].get<bool>() ? 0 : 1;
+  if (j.contains("tied") && !given(a, "--untied")) {
+    if (!j["tied"].is_boolean()) fail("config '{}': 'tied' must be true or false", a.config);
+    a.untied = j["tied"].get<bool>() ? 0 : 1;
+  }
   // Relative paths in a config are relative to the directory the command runs in.
   auto strs = [&](const char* key, std::vector<std::string>& dst, const char* flag) {
     if (j.contains(key) && !given(a, flag)) {
