@@ -5,6 +5,9 @@
 # `icl_synthetic.py train` text (see README / scripts/icl_synthetic_model.json).
 #   scripts/icl_synthetic_sweep.sh MODEL.gguf OUTDIR [TASKS] [NS]
 # Writes OUTDIR/results.jsonl, OUTDIR/icl_sweep.md and the SVG plots.
+# LONG_CONTEXT=1 adds a third method, "one context": every demonstration in a single context
+# of 4N+64 tokens (-c), to measure what the N^2 alternative costs. Its positions run far past
+# the 256 the model was trained on, so only its cost columns mean something.
 set -euo pipefail
 model=$1
 out=$2
@@ -19,11 +22,15 @@ python3 "$here/icl_synthetic.py" eval --out "$out/tasks" --tasks "$tasks" --demo
 : > "$out/results.jsonl"
 for dir in "$out"/tasks/task_*; do
   for n in $ns; do
-    for method in conventional structured; do
+    methods="conventional structured"
+    if [ "${LONG_CONTEXT:-0}" = 1 ]; then methods="$methods one-context"; fi
+    for method in $methods; do
+      args=(--method "$method")
+      if [ "$method" = one-context ]; then args=(--method conventional -c $((4 * n + 64))); fi
       "$flops" icl -m "$model" --demos "$dir/demos.jsonl" --test "$dir/test.jsonl" \
         --template "$template" --labels red,blue,gold,gray --prefix '\n' \
-        --n-demos "$n" --method "$method" --seed "$n" --json --quiet ${FLOPS_ICL_ARGS:-} |
-        python3 -c 'import json,sys; r=json.load(sys.stdin); r["n"]=int(sys.argv[1]); r["task"]=sys.argv[2]; print(json.dumps(r))' "$n" "$(basename "$dir")" \
+        --n-demos "$n" "${args[@]}" --seed "$n" --json --quiet ${FLOPS_ICL_ARGS:-} |
+        python3 -c 'import json,sys; r=json.load(sys.stdin); r["n"]=int(sys.argv[1]); r["task"]=sys.argv[2]; r["method"]=sys.argv[3]; print(json.dumps(r))' "$n" "$(basename "$dir")" "$method" \
         >> "$out/results.jsonl"
     done
     echo "$(basename "$dir") N=$n done" >&2
