@@ -208,6 +208,8 @@ def cmd_report(a):
              {m: [(n, mean(agg[(m, n)]["s_encode"])) for n in ns if (m, n) in agg] for m in methods}, logy=True)
     svg_plot(os.path.join(a.out, "icl_kv.svg"), "KV cache bytes", "N (log scale)", "bytes",
              {m: [(n, mean(agg[(m, n)]["kv"])) for n in ns if (m, n) in agg] for m in methods}, logy=True)
+    svg_plot(os.path.join(a.out, "icl_peak_rss.svg"), "Peak resident memory of the process", "N (log scale)", "bytes",
+             {m: [(n, mean(agg[(m, n)]["rss"])) for n in ns if (m, n) in agg] for m in methods}, logy=True)
 
 
 def main():
