@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 
@@ -468,4 +469,72 @@ TEST(Prompt, TaskTokenizationFollowsLmEvalHarness) {
   bad.label = "7";
   EXPECT_EQ(error_of([&] { make_task(m->tok, {d}, {bad}, t, lm, ""); }),
             "test example 1 has label '7', which is not among the labels");
+}
+
+// Issue 6's claim on a real trained model: models/flops-icl.gguf (trained by `flops train` on
+// scripts/icl_synthetic.py text; src/prompt/README.md) learns a fresh word -> label mapping from
+// noisy demonstrations. Past its 256-token window, structured prompting keeps using every
+// demonstration while conventional prompting is capped at what fits.
+TEST(Prompt, ShippedIclModelGainsPastTheWindow) {
+  const std::string path = std::string(FLOPS_SOURCE_DIR) + "/models/flops-icl.gguf";
+  ASSERT_TRUE(std::filesystem::exists(path)) << path;
+  set_threads(1);
+  std::unique_ptr<Model> m = load_model(path);
+  // The words and labels the model was trained on (scripts/icl_synthetic.py).
+  const std::vector<std::string> words = {"bako", "dine", "fupa", "gomu", "hiro", "jeta", "kuli", "lopa",
+                                          "mave", "nori", "pesu", "quna", "rito", "sela", "tume", "vika",
+                                          "wozo", "yari", "zemo", "bule", "cafi", "dora", "feni", "gilu",
+                                          "hapo", "jubo", "kiza", "lure", "mino", "pade", "ruka", "sovi"};
+  const std::vector<std::string> labels = {"red", "blue", "gold", "gray"};
+  Template t = parse_template("{text} {label}\\n");
+  LabelMap lm = parse_labels("red,blue,gold,gray", {});
+  uint64_t s = 12345;
+  auto next = [&](uint64_t n) {  // splitmix64: fresh tasks, independent of the training text
+    s += 0x9E3779B97F4A7C15ull;
+    uint64_t z = s;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return (z ^ (z >> 31)) % n;
+  };
+  double structured = 0, conventional = 0;
+  const int n_tasks = 4, n_demos = 1024;
+  for (int task_i = 0; task_i < n_tasks; task_i++) {
+    std::vector<int> map(words.size());
+    for (int& k : map) k = (int)next(4);
+    std::vector<Example> demos, tests;
+    for (int i = 0; i < n_demos; i++) {
+      int w = (int)next(words.size());
+      int label = map[w];
+      if (next(10) < 3) label = (label + 1 + (int)next(3)) % 4;  // flipped with probability 0.3
+      Example e;
+      e.fields["text"] = words[w];
+      e.label = labels[label];
+      demos.push_back(e);
+    }
+    for (size_t w = 0; w < words.size(); w++) {
+      Example e;
+      e.fields["text"] = words[w];
+      e.label = labels[map[w]];
+      tests.push_back(e);
+    }
+    Task task = make_task(m->tok, demos, tests, t, lm, "\n");
+    IclConfig c;
+    c.n_demos = n_demos;
+    c.seed = 1 + task_i;
+    c.method = Method::Conventional;
+    IclResult conv = run_icl(*m, task, c);
+    EXPECT_LT(conv.n_demos_used, 100);  // the window holds about 84 lines
+    c.method = Method::Structured;
+    IclResult st = run_icl(*m, task, c);
+    EXPECT_EQ(st.n_demos_used, n_demos);
+    EXPECT_GT(st.n_groups, 10);
+    conventional += conv.accuracy / n_tasks;
+    structured += st.accuracy / n_tasks;
+  }
+  std::printf("accuracy over %d tasks of %d demonstrations: structured %.3f, conventional %.3f\n", n_tasks, n_demos,
+              structured, conventional);
+  // The ideal learner: 0.75 with the ~84 demonstrations that fit one window, 1.0 with 1,024.
+  EXPECT_GE(structured, 0.95);
+  EXPECT_LE(conventional, 0.85);
+  EXPECT_GE(structured - conventional, 0.15);
 }
