@@ -106,6 +106,21 @@ TEST(Cli, PerplexityJsonHasPpl) {
   j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["method"], "sliding");
   EXPECT_EQ(j["tokens_scored"].get<int64_t>(), j["tokens"].get<int64_t>() - 1);
+
+  // Without -c the window is 512 capped at the model's 64 trained positions; asking for more
+  // works (RoPE extrapolates) but says so on stderr.
+  r = run("perplexity -m " + m + " -f " + f + " --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["ctx"].get<int>(), 64);
+  EXPECT_EQ(r.err, "");
+  r = run("perplexity -m " + m + " -f " + f + " -c 128 --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["ctx"].get<int>(), 128);
+  EXPECT_NE(r.err.find("warning: --ctx-size 128 exceeds the 64 positions the model was trained on"), std::string::npos)
+      << r.err;
+  r = run("score " + f + " -m " + m + " --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["window"].get<int>(), 64);
 }
 
 TEST(Cli, BadInputGivesOneLineErrors) {

@@ -42,8 +42,8 @@ void add_generate(CLI::App& app) {
     if (o->sp.repeat_penalty <= 0) fail("--repeat-penalty must be > 0, got {}", o->sp.repeat_penalty);
     std::string prompt = read_input_text(o->prompt, o->file, true);
     auto m = open_model(o->m);
-    int ctx = o->ctx > 0 ? o->ctx : m->cfg.n_ctx_train;
     if (o->ctx < 0) fail("--ctx-size must be positive, got {}", o->ctx);
+    int ctx = choose_context(*m, o->ctx, m->cfg.n_ctx_train);
     cost::Meter meter;
     bool stream = !o->m.json;
     if (stream) {

@@ -85,6 +85,7 @@ void add_icl(CLI::App& app) {
 
     cost::Meter meter;
     auto m = open_model(o->m);
+    cfg.n_ctx = choose_context(*m, o->ctx, m->cfg.n_ctx_train);
     prompt::Task task = prompt::make_task(m->tok, demos, tests, t, labels, pre);
     bool show = !o->m.json && !o->m.quiet;
     Progress bar("icl", (int64_t)task.contexts.size(), "ex", show);

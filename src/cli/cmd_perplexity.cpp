@@ -15,7 +15,7 @@ void add_perplexity(CLI::App& app) {
   struct Opts {
     ModelOpts m;
     std::string prompt, file;
-    int ctx = 512;
+    int ctx = 0;
     int stride = 0;
   };
   auto o = std::make_shared<Opts>();
@@ -23,14 +23,13 @@ void add_perplexity(CLI::App& app) {
   add_model_opts(cmd, o->m);
   cmd->add_option("-f,--file", o->file, "text file ('-' for stdin)");
   cmd->add_option("-p,--prompt", o->prompt, "text given inline");
-  cmd->add_option("-c,--ctx-size", o->ctx, "tokens per chunk / window (default 512)");
+  cmd->add_option("-c,--ctx-size", o->ctx, "tokens per chunk / window (default 512, at most the model's context)");
   cmd->add_option("--stride", o->stride, "sliding window: advance windows by this many tokens and score each token once");
   cmd->callback([o] {
-    if (o->ctx < 4) fail("--ctx-size must be at least 4, got {}", o->ctx);
+    if (o->ctx != 0 && o->ctx < 4) fail("--ctx-size must be at least 4, got {}", o->ctx);
     std::string text = read_input_text(o->prompt, o->file);
     auto m = open_model(o->m);
-    if (o->ctx > m->cfg.n_ctx_train && m->cfg.arch == Arch::GPT2)
-      fail("context too long: --ctx-size {} exceeds the model's {} positions", o->ctx, m->cfg.n_ctx_train);
+    o->ctx = choose_context(*m, o->ctx, 512);
     cost::Meter meter;
     std::vector<int32_t> tokens = m->tok.encode(text, true);
     if (o->stride == 0 && (int64_t)tokens.size() < o->ctx)

@@ -16,7 +16,7 @@ void add_score(CLI::App& app) {
   struct Opts {
     ModelOpts m;
     std::string file;
-    int ctx = 512;
+    int ctx = 0;
     int max_tokens = 0;
     bool tokens = false;
   };
@@ -24,17 +24,17 @@ void add_score(CLI::App& app) {
   auto* cmd = app.add_subcommand("score", "per-token, per-sentence and document perplexity and burstiness of a text");
   add_model_opts(cmd, o->m);
   cmd->add_option("file", o->file, "text file, or - for stdin")->required();
-  cmd->add_option("-c,--ctx-size", o->ctx, "window of tokens; longer texts are scored in overlapping windows (default 512)");
+  cmd->add_option("-c,--ctx-size", o->ctx, "window of tokens; longer texts are scored in overlapping windows (default 512, at most the model's context)");
   cmd->add_option("--max-tokens", o->max_tokens, "score only the first N tokens (default: all)");
   cmd->add_flag("--tokens", o->tokens, "also print every token (always included with --json)");
   cmd->callback([o] {
-    if (o->ctx < 4) fail("--ctx-size must be at least 4, got {}", o->ctx);
+    if (o->ctx != 0 && o->ctx < 4) fail("--ctx-size must be at least 4, got {}", o->ctx);
     if (o->max_tokens < 0) fail("--max-tokens must be >= 0, got {}", o->max_tokens);
     std::string text = read_input_text("", o->file);
     cost::Meter meter;
     auto m = open_model(o->m);
     detect::AnalyzeOptions ao;
-    ao.n_ctx = o->ctx;
+    ao.n_ctx = choose_context(*m, o->ctx, 512);
     ao.max_tokens = o->max_tokens;
     ao.moments = false;  // per-token scores only; no full distributions needed
     detect::Analysis a = detect::analyze(*m, nullptr, text, ao);

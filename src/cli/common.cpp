@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "core/mmap_file.h"
 #include "core/threads.h"
 #include "core/utf8.h"
@@ -31,6 +32,19 @@ std::string resolve_model_path(const std::string& given) {
     if (fs::exists(cand)) return cand.string();
   }
   fail("no model given: pass -m MODEL.gguf or set FLOPS_MODEL");
+}
+
+int choose_context(const Model& m, int given, int fallback) {
+  const int trained = m.cfg.n_ctx_train;
+  if (given <= 0) return trained > 0 ? std::min(fallback, trained) : fallback;
+  if (trained > 0 && given > trained) {
+    if (m.cfg.arch == Arch::GPT2)
+      fail("context too long: --ctx-size {} exceeds the model's {} positions", given, trained);
+    log::warn("--ctx-size {} exceeds the {} positions the model was trained on: positions past them are "
+              "extrapolated and its predictions there are poor",
+              given, trained);
+  }
+  return given;
 }
 
 std::unique_ptr<Model> open_model(const ModelOpts& o) {

@@ -23,6 +23,10 @@ std::string resolve_model_path(const std::string& given);
 std::unique_ptr<Model> open_model(const ModelOpts& o);
 // Text from -p or -f (exactly one), or "-" for stdin; checks it is valid UTF-8 and not empty.
 std::string read_input_text(const std::string& prompt, const std::string& file, bool allow_empty = false);
+// The window a command runs: --ctx-size when given (> 0), else `fallback` capped at the
+// positions the model was trained on. Past those, RoPE positions are extrapolated and scores
+// degrade (a warning says so); GPT-2's learned position table simply ends there (an error).
+int choose_context(const Model& m, int given, int fallback);
 bool stdout_is_terminal();
 bool stderr_is_terminal();
 
