@@ -361,7 +361,7 @@ float dot_q4_0(const BlockQ4_0* w, const QuantX& x, int64_t nb) {
 #endif
 
 // Below this many weight elements a parallel region costs more than it saves.
-constexpr int64_t kParallelMinElems = 1 << 19;
+constexpr int64_t kParallelMinElems = 1 << 22;
 
 int threads_for(int64_t rows, int64_t cols) {
   if (rows * cols < kParallelMinElems) return 1;

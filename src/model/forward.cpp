@@ -57,10 +57,13 @@ void attention(const Model& m, const KVCache& kv, int layer, const std::vector<i
   bool contiguous = first_slot == np;
   for (int j = 0; contiguous && j < np; j++) contiguous = prefix[j] == j;
 
+  // Decoding one token is a few thousand multiply-adds per head: waking the other threads
+  // costs more than it saves, so small attention runs on the calling thread.
+  const bool parallel = (uint64_t)nh * pairs * (uint64_t)hd >= (1u << 17);
   if (contiguous) {
     const int64_t QB = 32;
     const int64_t nblocks = (T + QB - 1) / QB;
-#pragma omp parallel
+#pragma omp parallel if (parallel)
     {
       std::vector<float> S;
 #pragma omp for schedule(dynamic, 1) collapse(2)
@@ -97,7 +100,7 @@ void attention(const Model& m, const KVCache& kv, int layer, const std::vector<i
     return;
   }
 
-#pragma omp parallel
+#pragma omp parallel if (parallel)
   {
     std::vector<float> s(np + T);
 #pragma omp for schedule(dynamic, 1) collapse(2)
