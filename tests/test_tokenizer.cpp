@@ -397,31 +397,12 @@ TEST(PreTokenizer, LlamaBpeAndQwen2AgainstVectorCounts) {
   for (std::string name : {"llama-bpe", "qwen2"}) {
     std::string base = dir + "/tokenizer-vectors/ggml-vocab-" + name + ".gguf";
     if (!std::filesystem::exists(base + ".inp")) continue;
-    std::string inp = read_text_file(base + ".inp");
-    std::istringstream outs(read_text_file(base + ".out"));
-    std::vector<std::string> inputs;
-    std::string cur;
-    bool have = false;
-    std::istringstream in(inp);
-    std::string line;
-    while (std::getline(in, line)) {
-      if (line == "__ggml_vocab_test__") {
-        inputs.push_back(cur);
-        cur.clear();
-        have = false;
-      } else {
-        if (have) cur += '\n';
-        cur += line;
-        have = true;
-      }
-    }
+    std::vector<std::string> inputs = test::read_vocab_test_inputs(base + ".inp");
+    std::vector<std::vector<int32_t>> outputs = test::read_vocab_test_outputs(base + ".out");
     ASSERT_GT(inputs.size(), 10u);
     for (size_t i = 0; i < inputs.size(); ++i) {
-      std::getline(outs, line);
-      std::istringstream ls(line);
-      size_t n = 0;
-      int64_t x;
-      while (ls >> x) ++n;
+      ASSERT_LT(i, outputs.size());
+      size_t n = outputs[i].size();
       auto pieces = split(name, inputs[i]);
       EXPECT_LE(pieces.size(), n) << name << " test string " << i + 1 << ": '" << inputs[i] << "'";
       std::string joined;

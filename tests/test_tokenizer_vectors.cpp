@@ -15,46 +15,6 @@ using namespace flops;
 
 namespace {
 
-// Test strings are separated by lines "__ggml_vocab_test__"; a string is the lines between two
-// separators joined by "\n" (so it does not include the newline that precedes the separator).
-std::vector<std::string> read_inputs(const std::string& path) {
-  std::string all = read_text_file(path);
-  std::vector<std::string> out;
-  std::string cur;
-  bool have = false;
-  size_t at = 0;
-  while (at < all.size()) {
-    size_t nl = all.find('\n', at);
-    std::string line = all.substr(at, nl == std::string::npos ? std::string::npos : nl - at);
-    at = nl == std::string::npos ? all.size() : nl + 1;
-    if (line == "__ggml_vocab_test__") {
-      out.push_back(cur);
-      cur.clear();
-      have = false;
-    } else {
-      if (have) cur += '\n';
-      cur += line;
-      have = true;
-    }
-  }
-  return out;
-}
-
-std::vector<std::vector<int32_t>> read_outputs(const std::string& path) {
-  std::string all = read_text_file(path);
-  std::vector<std::vector<int32_t>> out;
-  std::istringstream in(all);
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream ls(line);
-    std::vector<int32_t> ids;
-    int64_t x;
-    while (ls >> x) ids.push_back((int32_t)x);
-    out.push_back(ids);
-  }
-  return out;
-}
-
 std::string ids_str(const std::vector<int32_t>& v) {
   std::string s;
   for (int32_t x : v) s += (s.empty() ? "" : " ") + std::to_string(x);
@@ -68,8 +28,8 @@ void check_vocab(const std::string& name) {
   if (!fs::exists(base)) GTEST_SKIP() << base << " not present";
   GGUFFile g = gguf_open(base);
   Tokenizer tok = Tokenizer::from_gguf(g);
-  auto inputs = read_inputs(base + ".inp");
-  auto outputs = read_outputs(base + ".out");
+  auto inputs = test::read_vocab_test_inputs(base + ".inp");
+  auto outputs = test::read_vocab_test_outputs(base + ".out");
   ASSERT_EQ(inputs.size(), outputs.size()) << "test strings vs expected lines";
   ASSERT_GT(inputs.size(), 10u);
   int bad = 0;

@@ -1,7 +1,14 @@
 #pragma once
+#include <cstdint>
 #include <string>
+#include <vector>
 namespace flops::test {
 // ../shared/data relative to the source tree, or "" when absent (tests then skip).
 std::string shared_data_dir();
 std::string temp_dir();
+// llama.cpp's tokenizer test vectors (ggml-vocab-NAME.gguf.inp / .out). Inputs are separated by
+// lines "__ggml_vocab_test__"; an input is the lines between two separators joined by "\n" (so it
+// does not include the newline that precedes the separator). Outputs: one line of ids per input.
+std::vector<std::string> read_vocab_test_inputs(const std::string& path);
+std::vector<std::vector<int32_t>> read_vocab_test_outputs(const std::string& path);
 }  // namespace flops::test
