@@ -191,6 +191,41 @@ TEST_P(ForwardArch, MatchesNaiveReference) {
   for (size_t t = 0; t < toks.size(); t++) expect_close(logits.data() + t * m->cfg.n_vocab, want[t], 2e-4);
 }
 
+TEST_P(ForwardArch, HiddenStatesAreWhatTheOutputMatrixReads) {
+  // The hidden rows times the output matrix (in double) give the logits; without logits the
+  // same hidden rows come back and the output matrix is skipped. F32: quantized matrices
+  // would also quantize the hidden row on its way into the product.
+  auto m = build(tiny(GetParam()), DType::F32, GetParam() == Arch::Llama);
+  Ref ref(*m);
+  const std::string on = ref.has("output.weight") ? "output.weight" : "token_embd.weight";
+  const Vec& W = ref.W(on);
+  auto toks = some_tokens(5);
+  const int64_t d = m->cfg.n_embd, V = m->cfg.n_vocab;
+  for (bool all : {true, false}) {
+    KVCache kv = make_kv_cache(m->cfg, 16);
+    std::vector<float> logits, hidden;
+    Batch b = make_batch(toks, all);
+    b.hidden = &hidden;
+    forward(*m, kv, b, logits);
+    const int64_t rows = all ? (int64_t)toks.size() : 1;
+    ASSERT_EQ((int64_t)hidden.size(), rows * d);
+    ASSERT_EQ((int64_t)logits.size(), rows * V);
+    for (int64_t r = 0; r < rows; r++)
+      for (int64_t v = 0; v < V; v++) {
+        double dot = 0;
+        for (int64_t i = 0; i < d; i++) dot += W[(size_t)(v * d + i)] * hidden[r * d + i];
+        EXPECT_NEAR(logits[r * V + v], dot, 1e-4 + 1e-5 * std::fabs(dot)) << "row " << r << " token " << v;
+      }
+    KVCache kv2 = make_kv_cache(m->cfg, 16);
+    std::vector<float> logits2 = {1.0f}, hidden2;
+    b.hidden = &hidden2;
+    b.logits = false;
+    forward(*m, kv2, b, logits2);
+    EXPECT_TRUE(logits2.empty());
+    EXPECT_EQ(hidden2, hidden);
+  }
+}
+
 TEST_P(ForwardArch, IncrementalDecodingEqualsBatch) {
   auto m = build(tiny(GetParam()));
   auto toks = some_tokens(7);

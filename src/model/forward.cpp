@@ -242,6 +242,11 @@ void forward(const Model& m, KVCache& kv, const Batch& b, std::vector<float>& lo
   const int64_t rows = b.all_logits ? T : 1;
   const float* xr = x.data() + (T - rows) * d;
   norm(m, xr, m.out_norm, m.out_norm_b, xn.data(), rows);
+  if (b.hidden) b.hidden->assign(xn.begin(), xn.begin() + rows * d);
+  if (!b.logits) {
+    logits.clear();
+    return;
+  }
   logits.resize(rows * V);
   matmul(m.output.type, m.output.data, m.output.rows, m.output.cols, xn.data(), rows, logits.data());
 }

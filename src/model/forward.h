@@ -17,10 +17,14 @@ struct Batch {
   bool see_all = true;
   std::vector<int> see_segments;
   bool all_logits = true;     // false: logits of the last token only
+  bool logits = true;         // false: skip the output matrix (when only `hidden` is wanted)
+  // For embeddings (retrieval, clustering): when set, receives the final normalised hidden
+  // state of the same rows as the logits (rows x n_embd), the input of the output matrix.
+  std::vector<float>* hidden = nullptr;
 };
 
 // Runs the model on `b`, appends its keys and values to `kv`, and fills `logits`
-// with (all_logits ? T : 1) rows of n_vocab floats.
+// with (all_logits ? T : 1) rows of n_vocab floats (none when b.logits is false).
 void forward(const Model& m, KVCache& kv, const Batch& b, std::vector<float>& logits);
 
 // Convenience: a plain continuation of everything in the cache.
