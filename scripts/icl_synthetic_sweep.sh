@@ -18,7 +18,11 @@ if [ -n "${ICL_TEMPLATE:-}" ]; then template=$ICL_TEMPLATE; fi
 here=$(cd "$(dirname "$0")" && pwd)
 flops=${FLOPS:-$here/../build/flops}
 mkdir -p "$out"
-python3 "$here/icl_synthetic.py" eval --out "$out/tasks" --tasks "$tasks" --demos 4096 --seed 1000
+# ICL_NOISE / ICL_WORDS make harder or easier task variants (the ideal learner in the report follows).
+variant=()
+if [ -n "${ICL_NOISE:-}" ]; then variant+=(--noise "$ICL_NOISE"); fi
+if [ -n "${ICL_WORDS:-}" ]; then variant+=(--words "$ICL_WORDS"); fi
+python3 "$here/icl_synthetic.py" eval --out "$out/tasks" --tasks "$tasks" --demos 4096 --seed 1000 "${variant[@]}"
 : > "$out/results.jsonl"
 for dir in "$out"/tasks/task_*; do
   for n in $ns; do
@@ -36,4 +40,4 @@ for dir in "$out"/tasks/task_*; do
     echo "$(basename "$dir") N=$n done" >&2
   done
 done
-python3 "$here/icl_synthetic.py" report --results "$out/results.jsonl" --out "$out"
+python3 "$here/icl_synthetic.py" report --results "$out/results.jsonl" --out "$out" "${variant[@]}"
