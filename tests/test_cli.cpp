@@ -160,6 +160,13 @@ TEST(Cli, TrainConfigSetsTyingAndInitStd) {
   int64_t flag = params("{" + arch + R"(, "tied": true})", "--untied", "cfg_flag");
   EXPECT_EQ(untied - tied, 300 * 16);
   EXPECT_EQ(flag, untied);
+  // The written model says what training it took.
+  CliRun info = run("info -m " + test::temp_dir() + "/cfg_untied/model.gguf --json");
+  ASSERT_EQ(info.code, 0) << info.err;
+  auto t = nlohmann::json::parse(info.out)["training"];
+  EXPECT_EQ(t["step"].get<int64_t>(), 1);
+  EXPECT_EQ(t["tokens"].get<int64_t>(), 16);
+  EXPECT_GT(t["flops"].get<double>(), 0.0);
   expect_one_line_error(run("train -c " + write_file("cfg_bad.json", "{" + arch + R"(, "tied": "no"})") +
                             " --tokenizer " + m + " --data " + data + " -o " + test::temp_dir() + "/cfg_bad"),
                         "'tied' must be true or false");

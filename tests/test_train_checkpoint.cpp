@@ -110,9 +110,19 @@ TEST(TrainCheckpoint, ResumeEqualsUninterruptedBitForBit) {
   std::string svg = read_text_file(dir + "/loss.svg");
   EXPECT_NE(svg.find("<polyline"), std::string::npos);
 
-  // The written model is the final weights, exactly.
+  // The written model is the final weights, exactly, and says what training them took, across
+  // both runs.
   train::Model loaded = load_gguf_model(dir + "/model.gguf");
   EXPECT_EQ(0, std::memcmp(loaded.w.data(), full.w.data(), full.w.size() * 4));
+  GGUFFile g = gguf_open(dir + "/model.gguf");
+  EXPECT_EQ(g.get_int("flops.train.step"), 8);
+  EXPECT_EQ(g.get_int("flops.train.steps"), 8);
+  EXPECT_EQ(g.get_int("flops.train.tokens"), r_full.tokens_seen);
+  EXPECT_EQ(g.get_int("flops.train.seed"), (int64_t)o.seed);
+  EXPECT_EQ(g.get_int("flops.train.batch"), o.batch);
+  EXPECT_NEAR(g.get_float("flops.train.flops"), r_full.total_flops, 1e-9 * r_full.total_flops);
+  EXPECT_GT(g.get_float("flops.train.flops"), 0.0);
+  EXPECT_GT(g.get_float("flops.train.seconds"), 0.0);
 }
 
 TEST(TrainCheckpoint, SameSeedSameRunDifferentSeedDifferentRun) {

@@ -47,6 +47,17 @@ void add_info(CLI::App& app) {
     j["tied_output"] = m->tied_output();
     for (auto& [k, v] : types) j["tensor_types"][k] = {{"tensors", v.first}, {"elements", v.second}};
     j["tensors"] = m->gguf.tensors.size();
+    // Models written by `flops train` say what training them took.
+    const GGUFFile& g = m->gguf;
+    if (g.find("flops.train.step")) {
+      nlohmann::json t;
+      t["step"] = g.get_int("flops.train.step");
+      for (const char* k : {"steps", "tokens", "seed", "batch", "seq_len"})
+        if (g.find(std::string("flops.train.") + k)) t[k] = g.get_int(std::string("flops.train.") + k);
+      for (const char* k : {"flops", "seconds", "lr"})
+        if (g.find(std::string("flops.train.") + k)) t[k] = g.get_float(std::string("flops.train.") + k);
+      j["training"] = t;
+    }
     j["tokenizer"] = {{"model", m->tok.model_name()}, {"pre", m->tok.pre_name()}, {"n_vocab", m->tok.n_vocab()},
                       {"bos", m->tok.bos()}, {"eos", m->tok.eos()}, {"add_bos", m->tok.add_bos_default()}};
     if (o->json) {
@@ -71,6 +82,15 @@ void add_info(CLI::App& app) {
     fmt::print("tokenizer      {} (pre: {}), {} tokens, BOS {} EOS {}, add BOS: {}\n", m->tok.model_name(),
                m->tok.pre_name().empty() ? "default" : m->tok.pre_name(), m->tok.n_vocab(), m->tok.bos(), m->tok.eos(),
                m->tok.add_bos_default() ? "yes" : "no");
+    if (j.contains("training")) {
+      const nlohmann::json& t = j["training"];
+      std::string line = fmt::format("flops train, step {}", t["step"].get<int64_t>());
+      if (t.contains("steps")) line += fmt::format(" of {}", t["steps"].get<int64_t>());
+      if (t.contains("tokens")) line += fmt::format("; {:.3g} tokens", (double)t["tokens"].get<int64_t>());
+      if (t.contains("flops")) line += fmt::format(", {:.3g} FLOPs counted", t["flops"].get<double>());
+      if (t.contains("seconds")) line += fmt::format(", {:.3g} s", t["seconds"].get<double>());
+      fmt::print("training       {}\n", line);
+    }
   });
 }
 

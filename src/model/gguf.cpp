@@ -420,6 +420,7 @@ FLOPS_GGUF_SCALAR(set_u32, uint32_t, U32)
 FLOPS_GGUF_SCALAR(set_i32, int32_t, I32)
 FLOPS_GGUF_SCALAR(set_u64, uint64_t, U64)
 FLOPS_GGUF_SCALAR(set_f32, float, F32)
+FLOPS_GGUF_SCALAR(set_f64, double, F64)
 #undef FLOPS_GGUF_SCALAR
 
 void GGUFWriter::set_bool(const std::string& key, bool v) {

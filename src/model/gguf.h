@@ -96,6 +96,7 @@ struct GGUFWriter {
   void set_i32(const std::string& key, int32_t v);
   void set_u64(const std::string& key, uint64_t v);
   void set_f32(const std::string& key, float v);
+  void set_f64(const std::string& key, double v);
   void set_bool(const std::string& key, bool v);
   void set_string(const std::string& key, const std::string& v);
   void set_string_array(const std::string& key, const std::vector<std::string>& v);
