@@ -47,15 +47,21 @@ void add_info(CLI::App& app) {
     j["tied_output"] = m->tied_output();
     for (auto& [k, v] : types) j["tensor_types"][k] = {{"tensors", v.first}, {"elements", v.second}};
     j["tensors"] = m->gguf.tensors.size();
-    // Models written by `flops train` say what training them took.
+    // Models written by `flops train` say what training them took. Informational only: a key
+    // of another type (a file from elsewhere) is left out rather than failing the command.
     const GGUFFile& g = m->gguf;
-    if (g.find("flops.train.step")) {
+    auto int_key = [&](const char* k) -> const GGUFValue* {
+      const GGUFValue* v = g.find(std::string("flops.train.") + k);
+      return v && v->is_integer() ? v : nullptr;
+    };
+    if (int_key("step")) {
       nlohmann::json t;
-      t["step"] = g.get_int("flops.train.step");
-      for (const char* k : {"steps", "tokens", "seed", "batch", "seq_len"})
-        if (g.find(std::string("flops.train.") + k)) t[k] = g.get_int(std::string("flops.train.") + k);
-      for (const char* k : {"flops", "seconds", "lr"})
-        if (g.find(std::string("flops.train.") + k)) t[k] = g.get_float(std::string("flops.train.") + k);
+      for (const char* k : {"step", "steps", "tokens", "seed", "batch", "seq_len"})
+        if (int_key(k)) t[k] = g.get_int(std::string("flops.train.") + k);
+      for (const char* k : {"flops", "seconds", "lr"}) {
+        const GGUFValue* v = g.find(std::string("flops.train.") + k);
+        if (v && v->is_float()) t[k] = v->f;
+      }
       j["training"] = t;
     }
     j["tokenizer"] = {{"model", m->tok.model_name()}, {"pre", m->tok.pre_name()}, {"n_vocab", m->tok.n_vocab()},
