@@ -24,10 +24,10 @@ if [ -n "${ICL_NOISE:-}" ]; then variant+=(--noise "$ICL_NOISE"); fi
 if [ -n "${ICL_WORDS:-}" ]; then variant+=(--words "$ICL_WORDS"); fi
 python3 "$here/icl_synthetic.py" eval --out "$out/tasks" --tasks "$tasks" --demos 4096 --seed 1000 "${variant[@]}"
 : > "$out/results.jsonl"
+methods="conventional structured"
+if [ "${LONG_CONTEXT:-0}" = 1 ]; then methods="$methods one-context"; fi
 for dir in "$out"/tasks/task_*; do
   for n in $ns; do
-    methods="conventional structured"
-    if [ "${LONG_CONTEXT:-0}" = 1 ]; then methods="$methods one-context"; fi
     for method in $methods; do
       args=(--method "$method")
       if [ "$method" = one-context ]; then args=(--method conventional -c $((4 * n + 64))); fi

@@ -47,23 +47,16 @@ void add_info(CLI::App& app) {
     j["tied_output"] = m->tied_output();
     for (auto& [k, v] : types) j["tensor_types"][k] = {{"tensors", v.first}, {"elements", v.second}};
     j["tensors"] = m->gguf.tensors.size();
-    // Models written by `flops train` say what training them took. Informational only: a key
-    // of another type (a file from elsewhere) is left out rather than failing the command.
-    const GGUFFile& g = m->gguf;
-    auto int_key = [&](const char* k) -> const GGUFValue* {
-      const GGUFValue* v = g.find(std::string("flops.train.") + k);
-      return v && v->is_integer() ? v : nullptr;
-    };
-    if (int_key("step")) {
-      nlohmann::json t;
-      for (const char* k : {"step", "steps", "tokens", "seed", "batch", "seq_len"})
-        if (int_key(k)) t[k] = g.get_int(std::string("flops.train.") + k);
-      for (const char* k : {"flops", "seconds", "lr"}) {
-        const GGUFValue* v = g.find(std::string("flops.train.") + k);
-        if (v && v->is_float()) t[k] = v->f;
-      }
-      j["training"] = t;
+    // Models written by `flops train` say what training them took. Informational only: a value
+    // that is not a usable number (a file from elsewhere) is left out rather than failing.
+    nlohmann::json t;
+    for (const char* k : {"step", "steps", "tokens", "seed", "batch", "seq_len", "flops", "seconds", "lr"}) {
+      const GGUFValue* v = m->gguf.find(std::string("flops.train.") + k);
+      if (!v) continue;
+      if (v->is_integer() && !(v->type == GGUFType::U64 && v->u > (uint64_t)INT64_MAX)) t[k] = v->i;
+      else if (v->is_float()) t[k] = v->f;
     }
+    if (t.contains("step")) j["training"] = t;
     j["tokenizer"] = {{"model", m->tok.model_name()}, {"pre", m->tok.pre_name()}, {"n_vocab", m->tok.n_vocab()},
                       {"bos", m->tok.bos()}, {"eos", m->tok.eos()}, {"add_bos", m->tok.add_bos_default()}};
     if (o->json) {

@@ -40,7 +40,7 @@ struct TrainArgs {
   std::string tokenizer;  // GGUF with tokenizer.ggml.* (from scratch)
   int dim = 0, layers = 0, heads = 0, kv_heads = 0, ffn = 0, ctx = 0, vocab = 0;
   float rope_theta = 0;
-  int untied = -1;  // -1: config/default (tied)
+  bool untied = false;  // --untied, or "tied": false in the config
   float init_std = 0.02f;
   std::vector<std::string> data, val_data;
   std::vector<std::string> loss_on;  // strings of one token each
@@ -114,7 +114,7 @@ void apply_config(TrainArgs& a) {
   num("val_fraction", a.val_fraction, "--val-fraction");
   if (j.contains("tied") && !given(a, "--untied")) {
     if (!j["tied"].is_boolean()) fail("config '{}': 'tied' must be true or false", a.config);
-    a.untied = j["tied"].get<bool>() ? 0 : 1;
+    a.untied = !j["tied"].get<bool>();
   }
   // Relative paths in a config are relative to the directory the command runs in.
   auto strs = [&](const char* key, std::vector<std::string>& dst, const char* flag) {
@@ -174,7 +174,7 @@ void run_train(TrainArgs& a) {
     c.n_vocab = tok_vocab;
     if (!c.n_embd || !c.n_layer || !c.n_head || !c.n_ff || !c.n_ctx_train)
       fail("a model from scratch needs --dim, --layers, --heads, --ffn and --ctx (or a --config with them)");
-    m = train::make_model(c, a.untied != 1);
+    m = train::make_model(c, !a.untied);
     train::init_weights(m, a.o.seed, a.init_std);
   }
   Tokenizer tok = Tokenizer::from_gguf(*tok_src);
@@ -321,7 +321,7 @@ void add_train(CLI::App& app) {
   cmd->add_option("--ctx", a->ctx, "context length (training sequence length)");
   cmd->add_option("--vocab", a->vocab, "vocabulary size (must match the tokenizer)");
   cmd->add_option("--rope-theta", a->rope_theta, "RoPE base (default 10000)");
-  cmd->add_flag("--untied{1}", a->untied, "separate output matrix instead of reusing the token embedding");
+  cmd->add_flag("--untied", a->untied, "separate output matrix instead of reusing the token embedding");
   cmd->add_option("--init-std", a->init_std, "std of the random initial matrices (default 0.02; about 1/sqrt(dim) suits narrow models)");
   cmd->add_option("--data", a->data, "training text files")->expected(1, -1);
   cmd->add_option("--loss-on", a->loss_on,

@@ -146,10 +146,12 @@ OptimizerCheckpoint read_optimizer_state(const std::string& path) {
   return c;
 }
 
-void save_model_gguf(const Model& m, const GGUFFile* tokenizer_src, const std::string& name, const std::string& path) {
+void save_model_gguf(const Model& m, const GGUFFile* tokenizer_src, const std::string& name, const std::string& path,
+                     const std::function<void(GGUFWriter&)>& extra) {
   GGUFWriter w;
   add_model_to_gguf(m, w);
   w.set_string("general.name", name);
+  if (extra) extra(w);
   if (tokenizer_src) copy_tokenizer_metadata(*tokenizer_src, w);
   w.write(path);
 }
@@ -277,21 +279,18 @@ TrainResult run_training(Model& m, const TokenData& data, const TrainOptions& o,
     c.total_seconds = res.total_seconds + run_seconds;
     // Each file is replaced atomically; resume reads only optimizer.bin (which has the weights), so a
     // kill between the two writes cannot mix states.
-    GGUFWriter w;
-    add_model_to_gguf(m, w);
-    w.set_string("general.name", o.name);
     // Where the weights came from, so that `flops info` can say what they cost.
-    w.set_u64("flops.train.step", (uint64_t)step_done);
-    w.set_u64("flops.train.steps", (uint64_t)o.steps);
-    w.set_u64("flops.train.tokens", (uint64_t)res.tokens_seen);
-    w.set_f64("flops.train.flops", res.total_flops);
-    w.set_f64("flops.train.seconds", res.total_seconds + run_seconds);
-    w.set_u64("flops.train.seed", o.seed);
-    w.set_u32("flops.train.batch", (uint32_t)o.batch);
-    w.set_u32("flops.train.seq_len", (uint32_t)T);
-    w.set_f32("flops.train.lr", o.lr);
-    if (tokenizer_src) copy_tokenizer_metadata(*tokenizer_src, w);
-    w.write(model_path);
+    save_model_gguf(m, tokenizer_src, o.name, model_path, [&](GGUFWriter& w) {
+      w.set_u64("flops.train.step", (uint64_t)step_done);
+      w.set_u64("flops.train.steps", (uint64_t)o.steps);
+      w.set_u64("flops.train.tokens", (uint64_t)res.tokens_seen);
+      w.set_f64("flops.train.flops", res.total_flops);
+      w.set_f64("flops.train.seconds", res.total_seconds + run_seconds);
+      w.set_u64("flops.train.seed", o.seed);
+      w.set_u32("flops.train.batch", (uint32_t)o.batch);
+      w.set_u32("flops.train.seq_len", (uint32_t)T);
+      w.set_f32("flops.train.lr", o.lr);
+    });
     write_optimizer_state(opt_path, c);
   };
 

@@ -80,7 +80,9 @@ void write_optimizer_state(const std::string& path, const OptimizerCheckpoint& c
 OptimizerCheckpoint read_optimizer_state(const std::string& path);
 
 // Writes the model as GGUF (llama.cpp names, F32), with the tokenizer metadata of `tokenizer_src`.
-void save_model_gguf(const Model& m, const GGUFFile* tokenizer_src, const std::string& name, const std::string& path);
+// `extra` adds metadata of the caller's (checkpoints: what training took so far).
+void save_model_gguf(const Model& m, const GGUFFile* tokenizer_src, const std::string& name, const std::string& path,
+                     const std::function<void(GGUFWriter&)>& extra = {});
 
 // Mean validation loss over the first eval windows of data.val (split over MPI ranks).
 // Mean validation loss over the counted targets (all of them, or those in loss_tokens); -1 when
