@@ -16,6 +16,8 @@ void register_commands(CLI::App& app) {
   add_calibrate(app);
   add_train(app);
   add_tokenizer_train(app);
+  add_eval(app);
+  add_eval_report(app);
 }
 
 }  // namespace flops::cli
