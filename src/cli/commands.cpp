@@ -17,6 +17,8 @@ void register_commands(CLI::App& app) {
   add_train(app);
   add_tokenizer_train(app);
   add_serve(app);
+  add_eval(app);
+  add_eval_report(app);
 }
 
 }  // namespace flops::cli
