@@ -19,6 +19,10 @@ void register_commands(CLI::App& app) {
   add_serve(app);
   add_eval(app);
   add_eval_report(app);
+  add_index(app);
+  add_search(app);
+  add_search_eval(app);
+  add_ask(app);
 }
 
 }  // namespace flops::cli
