@@ -153,10 +153,22 @@ struct ApiBackend : Backend {
       LLResult& r = out[i];
       r.is_greedy = true;
       int n = 0;
+      // OpenAI's offsets count characters; some servers (flops serve, others) count bytes. They
+      // differ only past non-ASCII text, where an offset beyond the prompt's characters says bytes.
+      size_t max_off = 0;
+      for (const auto& x : off)
+        if (x.is_number()) max_off = std::max(max_off, x.get<size_t>());
+      std::pair<size_t, size_t> span = spans[i];
+      const std::string& whole = prompts[i].get_ref<const std::string&>();
+      if (max_off > utf8_length(whole)) {
+        std::string ctx = reqs[i].context, cont = reqs[i].continuation;
+        move_trailing_space(ctx, cont);
+        span = {ctx.size(), ctx.size() + cont.size()};
+      }
       for (size_t t = 0; t < tl.size(); t++) {
         if (!off[t].is_number()) fail("the endpoint {}: text_offset[{}] is not a number", url, t);
         size_t at = off[t].get<size_t>();
-        if (at < spans[i].first || at >= spans[i].second) continue;
+        if (at < span.first || at >= span.second) continue;
         if (!tl[t].is_number()) fail("the endpoint {}: token_logprobs[{}] is not a number", url, t);
         r.logprob += tl[t].get<double>();
         n++;
