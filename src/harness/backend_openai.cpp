@@ -106,10 +106,10 @@ struct ApiBackend : Backend {
     return j;
   }
 
-  static double usage_flops(const nlohmann::json& j) {
-    // flops serve adds what the answer cost to OpenAI's usage object.
-    if (j.contains("usage") && j["usage"].is_object() && j["usage"].contains("flops") && j["usage"]["flops"].is_number())
-      return j["usage"]["flops"].get<double>();
+  // flops serve adds what the answer cost to OpenAI's usage object ("flops", "joules").
+  static double usage_cost(const nlohmann::json& j, const char* what) {
+    if (j.contains("usage") && j["usage"].is_object() && j["usage"].contains(what) && j["usage"][what].is_number())
+      return j["usage"][what].get<double>();
     return -1;
   }
 
@@ -134,7 +134,7 @@ struct ApiBackend : Backend {
     auto& ch = j["choices"];
     if (ch.size() != reqs.size())
       fail("the endpoint {} answered {} choices for {} prompts", url, ch.size(), reqs.size());
-    double flops_each = usage_flops(j);
+    double flops_all = usage_cost(j, "flops"), joules_all = usage_cost(j, "joules");
     for (size_t i = 0; i < reqs.size(); i++) {
       const nlohmann::json* c = &ch[i];
       for (const auto& x : ch)
@@ -185,7 +185,8 @@ struct ApiBackend : Backend {
       }
       if (n == 0) fail("the endpoint {}: no echoed token starts inside the continuation '{}'", url, snippet(reqs[i].continuation));
       r.prompt_tokens = (int64_t)tl.size();
-      r.flops = flops_each >= 0 ? flops_each / reqs.size() : -1;
+      r.flops = flops_all >= 0 ? flops_all / reqs.size() : -1;
+      r.joules = joules_all >= 0 ? joules_all / reqs.size() : -1;
     }
     return out;
   }
@@ -218,7 +219,8 @@ struct ApiBackend : Backend {
         g.prompt_tokens = j["usage"].value("prompt_tokens", 0);
         g.gen_tokens = j["usage"].value("completion_tokens", 0);
       }
-      g.flops = usage_flops(j);
+      g.flops = usage_cost(j, "flops");
+      g.joules = usage_cost(j, "joules");
       out.push_back(std::move(g));
     }
     return out;
