@@ -20,5 +20,7 @@ void add_estimate(CLI::App& app);
 void add_calibrate(CLI::App& app);
 void add_train(CLI::App& app);
 void add_tokenizer_train(CLI::App& app);
+void add_template(CLI::App& app);
+void add_chat(CLI::App& app);
 
 }  // namespace flops::cli
