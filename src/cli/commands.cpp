@@ -23,6 +23,7 @@ void register_commands(CLI::App& app) {
   add_search(app);
   add_search_eval(app);
   add_ask(app);
+  add_template(app);
 }
 
 }  // namespace flops::cli
