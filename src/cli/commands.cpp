@@ -24,6 +24,7 @@ void register_commands(CLI::App& app) {
   add_search_eval(app);
   add_ask(app);
   add_template(app);
+  add_lora(app);
 }
 
 }  // namespace flops::cli

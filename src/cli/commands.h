@@ -29,5 +29,6 @@ void add_search_eval(CLI::App& app);
 void add_ask(CLI::App& app);
 void add_template(CLI::App& app);
 void add_chat(CLI::App& app);
+void add_lora(CLI::App& app);
 
 }  // namespace flops::cli
