@@ -16,6 +16,7 @@ void register_commands(CLI::App& app) {
   add_calibrate(app);
   add_train(app);
   add_tokenizer_train(app);
+  add_bench(app);
 }
 
 }  // namespace flops::cli
