@@ -30,5 +30,6 @@ void add_ask(CLI::App& app);
 void add_template(CLI::App& app);
 void add_chat(CLI::App& app);
 void add_lora(CLI::App& app);
+void add_bench(CLI::App& app);
 
 }  // namespace flops::cli
