@@ -22,25 +22,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct CliRun {
-  int code = 0;
-  std::string out, err;
-};
+using CliRun = test::CommandRun;
 
-CliRun run(const std::string& args) {
-  std::string err_path = test::temp_dir() + "/harness_cli_stderr.txt";
-  std::string cmd = std::string(FLOPS_BINARY_DIR) + "/flops " + args + " 2>" + err_path;
-  CliRun r;
-  FILE* p = popen(cmd.c_str(), "r");
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  int st = pclose(p);
-  r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  std::ifstream e(err_path);
-  r.err.assign(std::istreambuf_iterator<char>(e), {});
-  return r;
-}
+CliRun run(const std::string& args) { return test::run_command(std::string(FLOPS_BINARY_DIR) + "/flops " + args); }
 
 std::string dir() {
   std::string d = test::temp_dir() + "/harness_cli";

@@ -167,6 +167,7 @@ void run(const EvalOpts& o) {
     return;
   }
   fmt::print("{}", harness::results_table(results, groups));
+  std::fflush(stdout);  // the notes below go to stderr after the table
   for (const auto& r : results)
     if (r.truncated > 0)
       fmt::print(stderr, "note: {}: {} of {} requests were longer than the window and lost their first tokens\n", r.name,
