@@ -61,7 +61,7 @@ async function startLlama() {
 // One streamed completion: time to first token and tokens received.
 function streamOnce(srv) {
   return new Promise((resolve, reject) => {
-    const body = JSON.stringify({ model: srv.model, prompt: PROMPT, max_tokens: TOKENS, temperature: 0.8, seed: 1,
+    const body = JSON.stringify({ model: srv.model, prompt: PROMPT, max_tokens: TOKENS, temperature: 0.8, top_k: 40, top_p: 0.95, min_p: 0.05, seed: 1,
       stream: true, ignore_eos: true });
     const u = new URL(`${srv.url}/v1/completions`);
     const t0 = performance.now();
@@ -122,11 +122,16 @@ async function measure(load) {
 }
 
 console.error(`model ${MODEL}, ${TOKENS} tokens per request, ${REQUESTS} requests per client, ${THREADS} threads, ${os.loadavg()[0].toFixed(1)} load`);
-await measure('quiet');
+try {
+  await measure('quiet');
+} catch (e) { console.error(e); process.exit(1); }
 const yes = spawn('sh', ['-c', 'exec yes > /dev/null'], { stdio: 'ignore' });
 try {
   await new Promise((r) => setTimeout(r, 500));
   await measure('yes on one core');
+} catch (e) {
+  console.error(e);
+  process.exit(1);
 } finally {
   yes.kill('SIGKILL');
 }
