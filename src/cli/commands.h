@@ -20,5 +20,6 @@ void add_estimate(CLI::App& app);
 void add_calibrate(CLI::App& app);
 void add_train(CLI::App& app);
 void add_tokenizer_train(CLI::App& app);
+void add_embed(CLI::App& app);
 
 }  // namespace flops::cli
