@@ -6,7 +6,7 @@
 #include "core/error.h"
 #include "core/utf8.h"
 #include "server/context.h"
-#include "server/embed_fallback.h"
+#include "model/embed.h"
 #include "server/sse.h"
 
 namespace flops::server {
