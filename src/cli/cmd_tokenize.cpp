@@ -25,7 +25,7 @@ void add_tokenize(CLI::App& app) {
   cmd->add_flag("--ids", o->ids, "print only the ids, as a list");
   cmd->callback([o] {
     // Only the tokenizer is needed: vocabulary-only GGUF files (no tensors) work too.
-    GGUFFile g = gguf_open(resolve_model_path(o->m.model));
+    GGUFFile g = gguf_open(resolve_model_path(o->m.model, o->m.json || o->m.quiet));
     Tokenizer tok = Tokenizer::from_gguf(g);
     std::string text = read_input_text(o->prompt, o->file, true);
     std::vector<int32_t> ids = tok.encode(text, !o->no_bos);

@@ -1,6 +1,7 @@
 // flops: one command line over the engine and its capabilities.
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstring>
 
 #include "cli/commands.h"
 #include "core/error.h"
@@ -12,6 +13,10 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "flops 0.1.0");
   flops::cli::register_commands(app);
+  // llama.cpp's -np (slots of `serve`): CLI11 takes one-letter short names only.
+  static char parallel[] = "--parallel";
+  for (int i = 1; i < argc; i++)
+    if (std::strcmp(argv[i], "-np") == 0) argv[i] = parallel;
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
