@@ -17,6 +17,7 @@ void register_commands(CLI::App& app) {
   add_train(app);
   add_tokenizer_train(app);
   add_template(app);
+  add_chat(app);
 }
 
 }  // namespace flops::cli

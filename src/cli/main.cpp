@@ -1,6 +1,9 @@
 // flops: one command line over the engine and its capabilities.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
+#include <string>
+#include <vector>
 
 #include "cli/commands.h"
 #include "core/error.h"
@@ -12,8 +15,13 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "flops 0.1.0");
   flops::cli::register_commands(app);
+  // llama.cpp spells a few long options with one dash (-sys); CLI11 only takes one-letter ones so.
+  std::vector<std::string> args(argv + 1, argv + argc);
+  for (auto& a : args)
+    if (a == "-sys") a = "--system-prompt";
+  std::reverse(args.begin(), args.end());  // CLI11 takes the arguments last first
   try {
-    app.parse(argc, argv);
+    app.parse(args);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   } catch (const flops::Error& e) {
