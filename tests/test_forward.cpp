@@ -1,14 +1,17 @@
-// The forward pass against a naive double-precision reference written from the
-// architecture definitions, for llama, qwen2 and gpt2, plus the KV-cache API.
+// The forward pass against a naive double-precision reference written from the architecture
+// definitions (one per family: llama with and without rope_freqs and biases, qwen2, phi3, gemma2,
+// bert, gpt2), multi-sequence passes against single ones, plus the KV-cache API.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 #include <map>
 
 #include "core/error.h"
 #include "core/flop_counter.h"
 #include "core/quant.h"
 #include "core/threads.h"
+#include "model/arch.h"
 #include "model/forward.h"
 #include "model/synthetic.h"
 
@@ -19,35 +22,51 @@ namespace {
 ModelConfig tiny(Arch a, int n_head_kv = 2) {
   ModelConfig c;
   c.arch = a;
-  c.arch_name = a == Arch::Llama ? "llama" : a == Arch::Qwen2 ? "qwen2" : "gpt2";
+  c.arch_name = arch_spec(a).name;
   c.n_vocab = 300;
   c.n_embd = 32;
   c.n_layer = 2;
   c.n_head = 4;
-  c.n_head_kv = a == Arch::GPT2 ? 4 : n_head_kv;
+  c.n_head_kv = (a == Arch::GPT2 || a == Arch::Bert) ? 4 : n_head_kv;
   c.n_ff = 64;
   c.n_ctx_train = 64;
-  c.n_rot = 8;
+  c.n_rot = arch_spec(a).rope == RopeStyle::None ? 0 : 8;
   c.rope_theta = 10000.0f;
   c.norm_eps = 1e-5f;
+  if (a == Arch::Phi3) c.n_swa = 5;
+  if (a == Arch::Gemma2) {  // query width 16 != n_embd, a window of 4 on layer 0, soft-caps that bite
+    c.n_embd_head = 4;
+    c.n_rot = 4;
+    c.n_swa = 4;
+    c.attn_softcap = 1.5f;
+    c.final_softcap = 3.0f;
+  }
+  if (a == Arch::Bert) {
+    c.causal = false;
+    c.pooling_type = 2;
+    c.norm_eps = 1e-12f;
+  }
   return c;
 }
 
-std::unique_ptr<Model> build(const ModelConfig& c, DType t = DType::F32, bool tied = false) {
+std::unique_ptr<Model> build(const ModelConfig& c, DType t = DType::F32, bool tied = false, bool extras = false) {
   SyntheticOptions o;
   o.matrix_type = t;
   o.tied_output = tied;
   o.init_std = 0.2f;
+  o.optional_biases = extras;
+  o.rope_freqs = extras;
   return load_synthetic_model(c, o, "tiny");
 }
 
 using Vec = std::vector<double>;
 
-// Dequantized tensors of the file, by name.
+// Dequantized tensors of the file, by name, and the model written out step by step in double.
 struct Ref {
   const Model& m;
+  const ArchSpec& a;
   std::map<std::string, Vec> w;
-  explicit Ref(const Model& mm) : m(mm) {
+  explicit Ref(const Model& mm) : m(mm), a(*mm.spec) {
     for (auto& t : m.gguf.tensors) {
       std::vector<float> f(t.n_elements);
       size_t rb = dtype_row_bytes(t.type, t.shape[0]);
@@ -60,106 +79,145 @@ struct Ref {
   bool has(const std::string& n) { return w.count(n) > 0; }
   // y = W x (+ b), W stored [rows][cols]
   Vec lin(const std::string& n, const Vec& x, int rows, const std::string& bias = "") {
-    const Vec& a = W(n);
+    const Vec& A = W(n);
     int cols = (int)x.size();
     Vec y(rows, 0.0);
     for (int r = 0; r < rows; r++)
-      for (int k = 0; k < cols; k++) y[r] += a[(size_t)r * cols + k] * x[k];
+      for (int k = 0; k < cols; k++) y[r] += A[(size_t)r * cols + k] * x[k];
     if (!bias.empty() && has(bias))
       for (int r = 0; r < rows; r++) y[r] += W(bias)[r];
     return y;
   }
-  Vec normed(const Vec& x, const std::string& wn, const std::string& bn) {
+  Vec normed(const Vec& x, const std::string& base) {
     int n = (int)x.size();
     Vec y(n);
-    if (m.cfg.arch == Arch::GPT2) {
+    const Vec& g = W(base + ".weight");
+    if (a.norm == NormKind::Layer) {
       double mean = 0, var = 0;
       for (double v : x) mean += v;
       mean /= n;
       for (double v : x) var += (v - mean) * (v - mean);
       var /= n;
-      for (int i = 0; i < n; i++) y[i] = (x[i] - mean) / std::sqrt(var + m.cfg.norm_eps) * W(wn)[i] + W(bn)[i];
+      for (int i = 0; i < n; i++) y[i] = (x[i] - mean) / std::sqrt(var + m.cfg.norm_eps) * g[i] + W(base + ".bias")[i];
     } else {
       double ss = 0;
       for (double v : x) ss += v * v;
-      for (int i = 0; i < n; i++) y[i] = x[i] / std::sqrt(ss / n + m.cfg.norm_eps) * W(wn)[i];
+      for (int i = 0; i < n; i++) y[i] = x[i] / std::sqrt(ss / n + m.cfg.norm_eps) * g[i];
     }
     return y;
   }
   void rope(double* v, int pos) {
     const ModelConfig& c = m.cfg;
-    bool neox = c.arch == Arch::Qwen2;
+    bool neox = a.rope == RopeStyle::Neox;
     for (int i = 0; i < c.n_rot / 2; i++) {
-      double a = pos * std::pow((double)c.rope_theta, -2.0 * i / c.n_rot);
+      double ff = has("rope_freqs.weight") ? W("rope_freqs.weight")[i] : 1.0;
+      double ang = c.rope_freq_scale * pos * std::pow((double)c.rope_theta, -2.0 * i / c.n_rot) / ff;
       int i0 = neox ? i : 2 * i, i1 = neox ? i + c.n_rot / 2 : 2 * i + 1;
       double x0 = v[i0], x1 = v[i1];
-      v[i0] = x0 * std::cos(a) - x1 * std::sin(a);
-      v[i1] = x0 * std::sin(a) + x1 * std::cos(a);
+      v[i0] = x0 * std::cos(ang) - x1 * std::sin(ang);
+      v[i1] = x0 * std::sin(ang) + x1 * std::cos(ang);
     }
   }
-  // Logits of every position for a plain causal sequence at positions 0..T-1.
-  std::vector<Vec> logits(const std::vector<int32_t>& toks) {
+  static double gelu(double z) { return 0.5 * z * (1 + std::tanh(std::sqrt(2 / M_PI) * (z + 0.044715 * z * z * z))); }
+  // Final hidden rows (after the final norm) of a sequence at positions 0..T-1.
+  std::vector<Vec> hidden(const std::vector<int32_t>& toks) {
     const ModelConfig& c = m.cfg;
-    const int d = c.n_embd, hd = c.head_dim(), kvd = c.kv_dim(), T = (int)toks.size();
+    const int d = c.n_embd, hd = c.head_dim(), qd = c.q_dim(), kvd = c.kv_dim(), T = (int)toks.size(), ff = c.n_ff;
     std::vector<Vec> x(T, Vec(d));
     for (int t = 0; t < T; t++)
       for (int i = 0; i < d; i++) {
-        x[t][i] = W("token_embd.weight")[(size_t)toks[t] * d + i];
-        if (c.arch == Arch::GPT2) x[t][i] += W("position_embd.weight")[(size_t)t * d + i];
+        x[t][i] = W("token_embd.weight")[(size_t)toks[t] * d + i] * (a.embd_scale ? std::sqrt((double)d) : 1.0);
+        if (a.learned_pos) x[t][i] += W("position_embd.weight")[(size_t)t * d + i];
+        if (a.token_types) x[t][i] += W("token_types.weight")[i];
       }
+    if (a.embd_norm)
+      for (auto& r : x) r = normed(r, "token_embd_norm");
+    const bool pre = a.norm_place == NormPlace::Pre;
     for (int l = 0; l < c.n_layer; l++) {
       std::string p = "blk." + std::to_string(l) + ".";
       std::vector<Vec> q(T), k(T), v(T);
       for (int t = 0; t < T; t++) {
-        Vec xn = normed(x[t], p + "attn_norm.weight", p + "attn_norm.bias");
-        if (c.arch == Arch::GPT2) {
-          Vec qkv = lin(p + "attn_qkv.weight", xn, d + 2 * kvd, p + "attn_qkv.bias");
-          q[t] = Vec(qkv.begin(), qkv.begin() + d);
-          k[t] = Vec(qkv.begin() + d, qkv.begin() + d + kvd);
-          v[t] = Vec(qkv.begin() + d + kvd, qkv.end());
+        Vec xn = pre ? normed(x[t], p + a.attn_norm_name) : x[t];
+        if (a.fused_qkv) {
+          Vec qkv = lin(p + "attn_qkv.weight", xn, qd + 2 * kvd, p + "attn_qkv.bias");
+          q[t] = Vec(qkv.begin(), qkv.begin() + qd);
+          k[t] = Vec(qkv.begin() + qd, qkv.begin() + qd + kvd);
+          v[t] = Vec(qkv.begin() + qd + kvd, qkv.end());
         } else {
-          q[t] = lin(p + "attn_q.weight", xn, d, p + "attn_q.bias");
+          q[t] = lin(p + "attn_q.weight", xn, qd, p + "attn_q.bias");
           k[t] = lin(p + "attn_k.weight", xn, kvd, p + "attn_k.bias");
           v[t] = lin(p + "attn_v.weight", xn, kvd, p + "attn_v.bias");
+        }
+        if (a.rope != RopeStyle::None) {
           for (int h = 0; h < c.n_head; h++) rope(&q[t][h * hd], t);
           for (int h = 0; h < c.n_head_kv; h++) rope(&k[t][h * hd], t);
         }
       }
+      const bool sliding = layer_is_sliding(c, l);
+      std::vector<Vec> y(T);
       for (int t = 0; t < T; t++) {
-        Vec att(d, 0.0);
+        Vec att(qd, 0.0);
         for (int h = 0; h < c.n_head; h++) {
           int kh = h / (c.n_head / c.n_head_kv);
-          Vec s(t + 1);
+          Vec s(T, 0.0);
+          std::vector<bool> seen(T, false);
           double mx = -1e300, sum = 0;
-          for (int j = 0; j <= t; j++) {
+          for (int j = 0; j < T; j++) {
+            if ((c.causal && j > t) || (sliding && t - j >= c.n_swa)) continue;
             double dot = 0;
             for (int i = 0; i < hd; i++) dot += q[t][h * hd + i] * k[j][kh * hd + i];
-            s[j] = dot / std::sqrt((double)hd);
+            s[j] = dot * c.query_scale();
+            if (c.attn_softcap > 0) s[j] = c.attn_softcap * std::tanh(s[j] / c.attn_softcap);
+            seen[j] = true;
             mx = std::max(mx, s[j]);
           }
-          for (int j = 0; j <= t; j++) sum += s[j] = std::exp(s[j] - mx);
-          for (int j = 0; j <= t; j++)
-            for (int i = 0; i < hd; i++) att[h * hd + i] += s[j] / sum * v[j][kh * hd + i];
+          for (int j = 0; j < T; j++)
+            if (seen[j]) sum += s[j] = std::exp(s[j] - mx);
+          for (int j = 0; j < T; j++)
+            if (seen[j])
+              for (int i = 0; i < hd; i++) att[h * hd + i] += s[j] / sum * v[j][kh * hd + i];
         }
         Vec o = lin(p + "attn_output.weight", att, d, p + "attn_output.bias");
-        for (int i = 0; i < d; i++) x[t][i] += o[i];
-        Vec xn = normed(x[t], p + "ffn_norm.weight", p + "ffn_norm.bias");
-        Vec hdn;
-        if (c.arch == Arch::GPT2) {
-          hdn = lin(p + "ffn_up.weight", xn, c.n_ff, p + "ffn_up.bias");
-          for (auto& z : hdn) z = 0.5 * z * (1 + std::tanh(std::sqrt(2 / M_PI) * (z + 0.044715 * z * z * z)));
+        if (a.sandwich_norms) o = normed(o, p + "post_attention_norm");
+        for (int i = 0; i < d; i++) o[i] += x[t][i];
+        if (!pre) o = normed(o, p + a.attn_norm_name);
+        Vec xn = pre ? normed(o, p + a.ffn_norm_name) : o;
+        Vec hdn(ff);
+        if (a.ffn == FfnKind::GELU) {
+          hdn = lin(p + "ffn_up.weight", xn, ff, p + "ffn_up.bias");
+          for (auto& z : hdn) z = gelu(z);
         } else {
-          Vec g = lin(p + "ffn_gate.weight", xn, c.n_ff), u = lin(p + "ffn_up.weight", xn, c.n_ff);
-          hdn.resize(c.n_ff);
-          for (int i = 0; i < c.n_ff; i++) hdn[i] = g[i] / (1 + std::exp(-g[i])) * u[i];
+          Vec g, u;
+          if (a.fused_gate_up) {
+            Vec gu = lin(p + "ffn_up.weight", xn, 2 * ff);
+            g = Vec(gu.begin(), gu.begin() + ff), u = Vec(gu.begin() + ff, gu.end());
+          } else {
+            g = lin(p + "ffn_gate.weight", xn, ff, p + "ffn_gate.bias"), u = lin(p + "ffn_up.weight", xn, ff, p + "ffn_up.bias");
+          }
+          for (int i = 0; i < ff; i++) hdn[i] = (a.ffn == FfnKind::SwiGLU ? g[i] / (1 + std::exp(-g[i])) : gelu(g[i])) * u[i];
         }
         Vec dn = lin(p + "ffn_down.weight", hdn, d, p + "ffn_down.bias");
-        for (int i = 0; i < d; i++) x[t][i] += dn[i];
+        if (a.sandwich_norms) dn = normed(dn, p + "post_ffw_norm");
+        for (int i = 0; i < d; i++) dn[i] += o[i];
+        if (!pre) dn = normed(dn, p + a.ffn_norm_name);
+        y[t] = dn;
       }
+      x = y;
     }
-    std::vector<Vec> out;
+    if (a.final_norm)
+      for (auto& r : x) r = normed(r, "output_norm");
+    return x;
+  }
+  // Logits of every position for a plain causal sequence at positions 0..T-1.
+  std::vector<Vec> logits(const std::vector<int32_t>& toks) {
     std::string on = has("output.weight") ? "output.weight" : "token_embd.weight";
-    for (int t = 0; t < T; t++) out.push_back(lin(on, normed(x[t], "output_norm.weight", "output_norm.bias"), c.n_vocab));
+    std::vector<Vec> out;
+    for (auto& h : hidden(toks)) {
+      Vec l = lin(on, h, m.cfg.n_vocab);
+      if (m.cfg.final_softcap > 0)
+        for (auto& z : l) z = m.cfg.final_softcap * std::tanh(z / m.cfg.final_softcap);
+      out.push_back(l);
+    }
     return out;
   }
 };
@@ -178,16 +236,40 @@ void expect_close(const float* got, const Vec& want, double tol) {
 
 }  // namespace
 
-class ForwardArch : public ::testing::TestWithParam<Arch> {};
+struct Family {
+  Arch arch;
+  bool extras;  // llama: optional biases and a rope_freqs tensor
+  const char* name;
+};
+
+class ForwardArch : public ::testing::TestWithParam<Family> {
+ protected:
+  std::unique_ptr<Model> make(DType t = DType::F32, bool tied = false) {
+    return build(tiny(GetParam().arch), t, tied, GetParam().extras);
+  }
+  bool encoder() const { return !arch_spec(GetParam().arch).lm_head; }
+};
+
+// Runs the model on toks from an empty cache; hidden rows always, logits when it has a head.
+void run_fresh(const Model& m, const std::vector<int32_t>& toks, std::vector<float>& logits, std::vector<float>& hidden,
+               int n_ctx = 16) {
+  KVCache kv = make_kv_cache(m.cfg, n_ctx);
+  Batch b = make_batch(toks);
+  b.hidden = &hidden;
+  b.logits = m.has_lm_head();
+  forward(m, kv, b, logits);
+}
 
 TEST_P(ForwardArch, MatchesNaiveReference) {
-  auto m = build(tiny(GetParam()));
+  auto m = make();
   Ref ref(*m);
-  auto toks = some_tokens(9);
+  auto toks = some_tokens(9);  // past the windows of phi3 (5) and gemma2 (4)
+  std::vector<float> logits, hidden;
+  run_fresh(*m, toks, logits, hidden);
+  auto want_h = ref.hidden(toks);
+  for (size_t t = 0; t < toks.size(); t++) expect_close(hidden.data() + t * m->cfg.n_embd, want_h[t], 2e-4);
+  if (encoder()) return;
   auto want = ref.logits(toks);
-  KVCache kv = make_kv_cache(m->cfg, 16);
-  std::vector<float> logits;
-  forward(*m, kv, make_batch(toks), logits);
   for (size_t t = 0; t < toks.size(); t++) expect_close(logits.data() + t * m->cfg.n_vocab, want[t], 2e-4);
 }
 
@@ -195,12 +277,14 @@ TEST_P(ForwardArch, HiddenStatesAreWhatTheOutputMatrixReads) {
   // The hidden rows times the output matrix (in double) give the logits; without logits the
   // same hidden rows come back and the output matrix is skipped. F32: quantized matrices
   // would also quantize the hidden row on its way into the product.
-  auto m = build(tiny(GetParam()), DType::F32, GetParam() == Arch::Llama);
+  if (encoder()) GTEST_SKIP() << "an encoder has no output matrix";
+  auto m = make(DType::F32, GetParam().arch == Arch::Llama);
   Ref ref(*m);
   const std::string on = ref.has("output.weight") ? "output.weight" : "token_embd.weight";
   const Vec& W = ref.W(on);
   auto toks = some_tokens(5);
   const int64_t d = m->cfg.n_embd, V = m->cfg.n_vocab;
+  const double cap = m->cfg.final_softcap;
   for (bool all : {true, false}) {
     KVCache kv = make_kv_cache(m->cfg, 16);
     std::vector<float> logits, hidden;
@@ -214,6 +298,7 @@ TEST_P(ForwardArch, HiddenStatesAreWhatTheOutputMatrixReads) {
       for (int64_t v = 0; v < V; v++) {
         double dot = 0;
         for (int64_t i = 0; i < d; i++) dot += W[(size_t)(v * d + i)] * hidden[r * d + i];
+        if (cap > 0) dot = cap * std::tanh(dot / cap);
         EXPECT_NEAR(logits[r * V + v], dot, 1e-4 + 1e-5 * std::fabs(dot)) << "row " << r << " token " << v;
       }
     KVCache kv2 = make_kv_cache(m->cfg, 16);
@@ -227,8 +312,9 @@ TEST_P(ForwardArch, HiddenStatesAreWhatTheOutputMatrixReads) {
 }
 
 TEST_P(ForwardArch, IncrementalDecodingEqualsBatch) {
-  auto m = build(tiny(GetParam()));
-  auto toks = some_tokens(7);
+  if (encoder()) GTEST_SKIP() << "bidirectional: a later token changes the earlier ones";
+  auto m = make();
+  auto toks = some_tokens(9);
   KVCache a = make_kv_cache(m->cfg, 16), b = make_kv_cache(m->cfg, 16);
   std::vector<float> la, lb;
   forward(*m, a, make_batch(toks), la);
@@ -239,21 +325,176 @@ TEST_P(ForwardArch, IncrementalDecodingEqualsBatch) {
 }
 
 TEST_P(ForwardArch, FlopCountEqualsAnalytic) {
-  auto m = build(tiny(GetParam()));
+  auto m = make();
   KVCache kv = make_kv_cache(m->cfg, 32);
-  std::vector<float> logits;
+  std::vector<float> logits, hidden;
+  auto batch = [&](int n) {
+    Batch b = make_batch(some_tokens(n));
+    b.logits = m->has_lm_head();
+    b.hidden = &hidden;
+    return b;
+  };
   counter::Scope s;
-  forward(*m, kv, make_batch(some_tokens(20)), logits);
+  forward(*m, kv, batch(20), logits);
   double want = m->cfg.forward_flops(20, 0);
   EXPECT_NEAR((double)s.elapsed().model(), want, want * 1e-3);
   counter::Scope s2;
-  forward(*m, kv, make_batch(some_tokens(5)), logits);
+  forward(*m, kv, batch(5), logits);
   double want2 = m->cfg.forward_flops(5, 20);
   EXPECT_NEAR((double)s2.elapsed().model(), want2, want2 * 1e-3);
 }
 
-INSTANTIATE_TEST_SUITE_P(Archs, ForwardArch, ::testing::Values(Arch::Llama, Arch::Qwen2, Arch::GPT2),
-                         [](const auto& info) { return std::string(info.param == Arch::Llama ? "llama" : info.param == Arch::Qwen2 ? "qwen2" : "gpt2"); });
+// Several sequences of different lengths over caches filled to different levels, in one pass,
+// against one forward per sequence on copies of the same caches.
+TEST_P(ForwardArch, MultiSequencePassEqualsSinglePasses) {
+  auto m = make();
+  const bool head = m->has_lm_head();
+  const std::vector<int> fill = {5, 0, 11, 2}, len = {3, 7, 1, 6};
+  const std::vector<bool> all = {true, false, true, false};
+  std::vector<KVCache> caches, copies;
+  for (size_t i = 0; i < fill.size(); i++) {
+    caches.push_back(make_kv_cache(m->cfg, 24));
+    if (fill[i] > 0) {
+      std::vector<float> l, h;
+      Batch b = make_batch(some_tokens(fill[i] + (int)i));
+      b.tokens.erase(b.tokens.begin(), b.tokens.begin() + (int)i);
+      b.logits = false;
+      b.hidden = &h;
+      forward(*m, caches.back(), b, l);
+    }
+  }
+  copies = caches;
+  std::vector<SeqInput> in;
+  std::vector<std::vector<float>> hid(fill.size());
+  for (size_t i = 0; i < fill.size(); i++) {
+    std::vector<int32_t> t;
+    for (int j = 0; j < len[i]; j++) t.push_back((int32_t)((i * 53 + j * 29 + 7) % 256));
+    in.push_back(SeqInput{&caches[i], t, all[i]});
+    in.back().logits = head;
+    in.back().hidden = &hid[i];
+  }
+  std::vector<std::vector<float>> logits;
+  forward_multi(*m, in, logits);
+  ASSERT_EQ(logits.size(), in.size());
+  for (size_t i = 0; i < in.size(); i++) {
+    Batch b = make_batch(in[i].tokens, all[i]);
+    std::vector<float> l, h;
+    b.hidden = &h;
+    b.logits = head;
+    forward(*m, copies[i], b, l);
+    const int64_t rows = all[i] ? len[i] : 1;
+    EXPECT_EQ(caches[i].n, fill[i] + len[i]);
+    EXPECT_EQ(caches[i].pos[caches[i].n - 1], fill[i] + len[i] - 1);
+    ASSERT_EQ((int64_t)hid[i].size(), rows * m->cfg.n_embd);
+    ASSERT_EQ((int64_t)logits[i].size(), head ? rows * m->cfg.n_vocab : 0);
+    double mx = 0;
+    for (size_t j = 0; j < l.size(); j++) mx = std::max(mx, (double)std::fabs(l[j] - logits[i][j]));
+    for (size_t j = 0; j < h.size(); j++) mx = std::max(mx, (double)std::fabs(h[j] - hid[i][j]));
+    EXPECT_LT(mx, 1e-5) << "sequence " << i;
+    // The keys and values written are the single pass's too.
+    for (int l2 = 0; l2 < m->cfg.n_layer; l2++)
+      for (int j = 0; j < m->cfg.kv_dim(); j++)
+        ASSERT_NEAR(caches[i].k_at(l2, caches[i].n - 1)[j], copies[i].k_at(l2, copies[i].n - 1)[j], 1e-5);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Archs, ForwardArch,
+                         ::testing::Values(Family{Arch::Llama, false, "llama"}, Family{Arch::Llama, true, "llama_rope_freqs_biases"},
+                                           Family{Arch::Qwen2, false, "qwen2"}, Family{Arch::Phi3, false, "phi3"},
+                                           Family{Arch::Gemma2, false, "gemma2"}, Family{Arch::Bert, false, "bert"},
+                                           Family{Arch::GPT2, false, "gpt2"}),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+TEST(ForwardMulti, ErrorsLeaveEveryCacheUntouched) {
+  auto m = build(tiny(Arch::Llama));
+  KVCache a = make_kv_cache(m->cfg, 8), b = make_kv_cache(m->cfg, 4);
+  std::vector<std::vector<float>> logits;
+  std::vector<SeqInput> in = {{&a, {1, 2, 3}}, {&b, {1, 2, 3, 4, 5}}};
+  try {
+    forward_multi(*m, in, logits);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("context too long"), std::string::npos);
+  }
+  EXPECT_EQ(a.n, 0);
+  EXPECT_EQ(b.n, 0);
+  in = {{&a, {1}}, {&a, {2}}};
+  try {
+    forward_multi(*m, in, logits);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("share one KV cache"), std::string::npos);
+  }
+  in = {{&a, {}}};
+  EXPECT_THROW(forward_multi(*m, in, logits), Error);
+  // A truncated cache reuses its prefix: continuing it equals a fresh run of the whole text.
+  in = {{&a, {1, 2, 3, 4}}};
+  forward_multi(*m, in, logits);
+  a.truncate(2);
+  in = {{&a, {9, 8}}};
+  forward_multi(*m, in, logits);
+  KVCache c = make_kv_cache(m->cfg, 8);
+  std::vector<float> want;
+  forward(*m, c, make_batch({1, 2, 9, 8}, false), want);
+  for (size_t i = 0; i < want.size(); i++) EXPECT_NEAR(logits[0][i], want[i], 1e-5);
+}
+
+TEST(Forward, EncoderHasNoLogitsAndUnknownTensorsAreRefused) {
+  auto m = build(tiny(Arch::Bert));
+  KVCache kv = make_kv_cache(m->cfg, 8);
+  std::vector<float> l;
+  try {
+    forward(*m, kv, make_batch({1, 2}), l);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("encoder without an output matrix"), std::string::npos) << e.what();
+  }
+  // A tensor the family does not use is an error naming it, never ignored.
+  GGUFWriter w = synthetic_model(tiny(Arch::Qwen2));
+  std::vector<float> extra(32, 1.0f);
+  w.add_tensor("rope_freqs.weight", DType::F32, {4}, extra.data(), 16);
+  try {
+    load_model(gguf_parse_owned(w.serialize(), "x"), "x");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("tensor 'rope_freqs.weight' is not used by architecture qwen2"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Forward, UnsupportedOptionsNameKeyAndValue) {
+  auto refused = [](ModelConfig c, const std::function<void(GGUFWriter&)>& edit, const std::string& want) {
+    GGUFWriter w = synthetic_model(c);
+    edit(w);
+    try {
+      load_model(gguf_parse_owned(w.serialize(), "x"), "x");
+      ADD_FAILURE() << "loaded: " << want;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(want), std::string::npos) << e.what();
+    }
+  };
+  refused(tiny(Arch::Llama), [](GGUFWriter& w) { w.set_string("llama.rope.scaling.type", "yarn"); },
+          "'llama.rope.scaling.type' = 'yarn'");
+  refused(tiny(Arch::Bert), [](GGUFWriter& w) { w.set_u32("bert.pooling_type", 4); }, "'bert.pooling_type' = 4");
+  refused(tiny(Arch::Llama), [](GGUFWriter& w) { w.set_string("general.architecture", "mamba"); },
+          "general.architecture = 'mamba'");
+  refused(tiny(Arch::Llama), [](GGUFWriter& w) { w.set_u32("llama.expert_count", 8); }, "'llama.expert_count' = 8");
+}
+
+TEST(Forward, LinearRopeScalingIsReadFromMetadata) {
+  // rope.scaling.factor 4 (linear): positions are divided by 4, so position 8 of the scaled
+  // model has the rotation of position 2 of the same weights unscaled. Compare through the
+  // naive reference, which reads the same config.
+  ModelConfig c = tiny(Arch::Llama);
+  c.rope_freq_scale = 0.25f;
+  auto m = build(c);
+  EXPECT_FLOAT_EQ(m->cfg.rope_freq_scale, 0.25f);
+  Ref ref(*m);
+  auto toks = some_tokens(6);
+  std::vector<float> logits, hidden;
+  run_fresh(*m, toks, logits, hidden);
+  auto want = ref.logits(toks);
+  for (size_t t = 0; t < toks.size(); t++) expect_close(logits.data() + t * m->cfg.n_vocab, want[t], 2e-4);
+}
 
 TEST(Forward, TiedOutputAndQuantizedWeights) {
   for (DType t : {DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0}) {

@@ -29,7 +29,9 @@ void add_detect(CLI::App& app) {
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("detect", "is this text machine-written? verdict, score, calibrated threshold, evidence");
   add_model_opts(cmd, o->m);
-  cmd->add_option("file", o->file, "text file, or - for stdin")->required();
+  auto* pos = cmd->add_option("file", o->file, "text file, or - for stdin");
+  auto* fopt = cmd->add_option("-f,--file", o->file, "text file, or - for stdin (as llama.cpp's -f)");
+  pos->excludes(fopt);
   cmd->add_option("--method", o->method, "ppl | fast-detectgpt | binoculars (default fast-detectgpt)");
   cmd->add_option("--sampler", o->sampler, "fast-detectgpt: separate sampling (reference) model; default: the scoring model");
   cmd->add_option("--observer", o->observer, "binoculars: observer model (default: -m / the shipped model)");
@@ -46,6 +48,7 @@ void add_detect(CLI::App& app) {
     if (method != detect::Method::FastDetectGPT && !o->sampler.empty()) fail("--sampler is for --method fast-detectgpt");
     if (method != detect::Method::Binoculars && (!o->observer.empty() || !o->performer.empty()))
       fail("--observer/--performer are for --method binoculars");
+    if (o->file.empty()) fail("no text given: pass a file (FILE or -f FILE, - for stdin)");
     std::string text = read_input_text("", o->file);
 
     cost::Meter meter;
@@ -55,7 +58,7 @@ void add_detect(CLI::App& app) {
     std::string primary, second;
     std::unique_ptr<Model> p, q;
     if (method == detect::Method::Binoculars) {
-      primary = resolve_model_path(!o->observer.empty() ? o->observer : o->m.model);
+      primary = resolve_model_path(!o->observer.empty() ? o->observer : o->m.model, o->m.json || o->m.quiet);
       second = !o->performer.empty() ? o->performer : detect::sibling_model(primary);
       if (second.empty())
         fail("binoculars needs a performer model: pass --performer MODEL.gguf (no flops-b.gguf beside '{}')", primary);
@@ -63,7 +66,7 @@ void add_detect(CLI::App& app) {
       // The same file twice: the observer's distribution is the performer's own.
       if (!std::filesystem::equivalent(primary, second)) q = load_model(primary);
     } else {
-      primary = resolve_model_path(o->m.model);
+      primary = resolve_model_path(o->m.model, o->m.json || o->m.quiet);
       p = load_model(primary);
       if (!o->sampler.empty()) {
         second = o->sampler;

@@ -90,7 +90,7 @@ void add_detect_eval(CLI::App& app) {
     set_threads(o->m.threads);
     bool show = !o->m.json && !o->m.quiet;
     // The single-model methods share one analysis (scoring model p, optional sampler q).
-    std::string primary = resolve_model_path(o->m.model);
+    std::string primary = resolve_model_path(o->m.model, o->m.json || o->m.quiet);
     auto p = load_model(primary);
     std::unique_ptr<Model> q;
     if (!o->sampler.empty()) q = load_model(o->sampler);

@@ -23,13 +23,16 @@ void add_score(CLI::App& app) {
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("score", "per-token, per-sentence and document perplexity and burstiness of a text");
   add_model_opts(cmd, o->m);
-  cmd->add_option("file", o->file, "text file, or - for stdin")->required();
+  auto* pos = cmd->add_option("file", o->file, "text file, or - for stdin");
+  auto* fopt = cmd->add_option("-f,--file", o->file, "text file, or - for stdin (as llama.cpp's -f)");
+  pos->excludes(fopt);
   cmd->add_option("-c,--ctx-size", o->ctx, "window of tokens; longer texts are scored in overlapping windows (default 512, at most the model's context)");
   cmd->add_option("--max-tokens", o->max_tokens, "score only the first N tokens (default: all)");
   cmd->add_flag("--tokens", o->tokens, "also print every token (always included with --json)");
   cmd->callback([o] {
     if (o->ctx != 0 && o->ctx < 4) fail("--ctx-size must be at least 4, got {}", o->ctx);
     if (o->max_tokens < 0) fail("--max-tokens must be >= 0, got {}", o->max_tokens);
+    if (o->file.empty()) fail("no text given: pass a file (FILE or -f FILE, - for stdin)");
     std::string text = read_input_text("", o->file);
     cost::Meter meter;
     auto m = open_model(o->m);

@@ -29,7 +29,7 @@ void add_tokenize(CLI::App& app) {
   cmd->add_flag("--no-parse-special", o->no_parse_special, "never read them as tokens (the default)");
   cmd->callback([o] {
     // Only the tokenizer is needed: vocabulary-only GGUF files (no tensors) work too.
-    GGUFFile g = gguf_open(resolve_model_path(o->m.model));
+    GGUFFile g = gguf_open(resolve_model_path(o->m.model, o->m.json || o->m.quiet));
     Tokenizer tok = Tokenizer::from_gguf(g);
     std::string text = read_input_text(o->prompt, o->file, true);
     if (o->parse_special && o->no_parse_special) fail("give --parse-special or --no-parse-special, not both");

@@ -16,8 +16,17 @@ void register_commands(CLI::App& app) {
   add_calibrate(app);
   add_train(app);
   add_tokenizer_train(app);
+  add_serve(app);
+  add_eval(app);
+  add_eval_report(app);
+  add_index(app);
+  add_search(app);
+  add_search_eval(app);
+  add_ask(app);
   add_template(app);
   add_chat(app);
+  add_lora(app);
+  add_bench(app);
 }
 
 }  // namespace flops::cli

@@ -20,18 +20,26 @@ void add_model_opts(CLI::App* cmd, ModelOpts& o) {
   cmd->add_flag("--quiet", o.quiet, "no progress bar and no cost receipt");
 }
 
-std::string resolve_model_path(const std::string& given) {
+std::string resolve_model_path(const std::string& given, bool quiet) {
   namespace fs = std::filesystem;
   if (!given.empty()) return given;
-  if (const char* env = std::getenv("FLOPS_MODEL"); env && *env) return env;
-  // The shipped model sits in models/ of the source tree; the binary is in build*/.
+  auto took = [&](const std::string& path, const char* why) {
+    if (!quiet) log::info("model: {} ({})", path, why);
+    return path;
+  };
+  if (const char* env = std::getenv("FLOPS_MODEL"); env && *env) return took(env, "from FLOPS_MODEL");
   std::error_code ec;
   fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  // Installed: PREFIX/bin/flops and PREFIX/share/flops/models/.
+  fs::path installed = exe.parent_path().parent_path() / "share" / "flops" / "models" / "flops-a.gguf";
+  if (!ec && fs::exists(installed)) return took(installed.lexically_normal().string(), "the installed default");
+  // A build tree: the shipped model sits in models/ of the source tree; the binary is in build*/.
   for (fs::path dir = exe.parent_path(); !dir.empty() && dir != dir.root_path(); dir = dir.parent_path()) {
     fs::path cand = dir / "models" / "flops-a.gguf";
-    if (fs::exists(cand)) return cand.string();
+    if (fs::exists(cand)) return took(cand.string(), "the checkout's default");
   }
-  fail("no model given: pass -m MODEL.gguf or set FLOPS_MODEL");
+  fail("no model given: pass -m MODEL.gguf or set FLOPS_MODEL (no installed default at {} and no checkout's models/flops-a.gguf)",
+       installed.lexically_normal().string());
 }
 
 int choose_context(const Model& m, int given, int fallback) {
@@ -50,7 +58,7 @@ int choose_context(const Model& m, int given, int fallback) {
 std::unique_ptr<Model> open_model(const ModelOpts& o) {
   if (o.threads < 0) fail("--threads must be >= 0, got {}", o.threads);
   set_threads(o.threads);
-  return load_model(resolve_model_path(o.model));
+  return load_model(resolve_model_path(o.model, o.json || o.quiet));
 }
 
 

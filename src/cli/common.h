@@ -17,8 +17,10 @@ struct ModelOpts {
 
 // Adds -m/--model, -t/--threads, --json, --quiet.
 void add_model_opts(CLI::App* cmd, ModelOpts& o);
-// The model path: --model, else $FLOPS_MODEL, else the shipped default model.
-std::string resolve_model_path(const std::string& given);
+// The model path: --model, else $FLOPS_MODEL, else the installed default
+// (share/flops/models/flops-a.gguf beside the installed binary), else the checkout's
+// models/flops-a.gguf. Says on stderr which it took (unless quiet, or given with --model).
+std::string resolve_model_path(const std::string& given, bool quiet = false);
 // Sets threads and loads the model.
 std::unique_ptr<Model> open_model(const ModelOpts& o);
 // Text from -p or -f (exactly one), or "-" for stdin; checks it is valid UTF-8 and not empty.

@@ -1,9 +1,7 @@
 // flops: one command line over the engine and its capabilities.
 #include <CLI/CLI.hpp>
-#include <algorithm>
 #include <cstdio>
-#include <string>
-#include <vector>
+#include <cstring>
 
 #include "cli/commands.h"
 #include "core/error.h"
@@ -15,13 +13,16 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "flops 0.1.0");
   flops::cli::register_commands(app);
-  // llama.cpp spells a few long options with one dash (-sys); CLI11 only takes one-letter ones so.
-  std::vector<std::string> args(argv + 1, argv + argc);
-  for (auto& a : args)
-    if (a == "-sys") a = "--system-prompt";
-  std::reverse(args.begin(), args.end());  // CLI11 takes the arguments last first
+  // llama.cpp's -np (slots of `serve`) and -sys (system prompt of `chat`): CLI11 takes one-letter
+  // short names only.
+  static char parallel[] = "--parallel";
+  static char system_prompt[] = "--system-prompt";
+  for (int i = 1; i < argc; i++) {
+    if (std::strcmp(argv[i], "-np") == 0) argv[i] = parallel;
+    if (std::strcmp(argv[i], "-sys") == 0) argv[i] = system_prompt;
+  }
   try {
-    app.parse(args);
+    app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   } catch (const flops::Error& e) {

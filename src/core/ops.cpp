@@ -62,6 +62,19 @@ void gelu(float* x, int64_t n) {
   counter::add_other((uint64_t)(8 * n));
 }
 
+void geglu(float* gate, const float* up, int64_t n) {
+  gelu(gate, n);
+#pragma omp parallel for if (n > 65536)
+  for (int64_t i = 0; i < n; i++) gate[i] *= up[i];
+  counter::add_other((uint64_t)n);
+}
+
+void softcap(float* x, int64_t n, float cap) {
+  const float inv = 1.0f / cap;
+  for (int64_t i = 0; i < n; i++) x[i] = cap * std::tanh(x[i] * inv);
+  counter::add_other((uint64_t)(3 * n));
+}
+
 void rope(float* x, int head_dim, int n_rot, int pos, float theta_base, bool neox) {
   int half = n_rot / 2;
   for (int i = 0; i < half; i++) {
@@ -78,11 +91,14 @@ void rope(float* x, int head_dim, int n_rot, int pos, float theta_base, bool neo
   counter::add_other((uint64_t)(6 * half));
 }
 
-void rope_table(int n_rot, int pos, float theta_base, float* cs, float* sn) {
+void rope_table(int n_rot, int pos, float theta_base, float* cs, float* sn, float freq_scale, const float* freq_factors) {
+  const float step = std::pow(theta_base, -2.0f / (float)n_rot);
+  float theta = (float)pos;
   for (int i = 0; i < n_rot / 2; i++) {
-    float a = (float)pos * std::pow(theta_base, -2.0f * (float)i / (float)n_rot);
+    const float a = freq_scale * (freq_factors ? theta / freq_factors[i] : theta);
     cs[i] = std::cos(a);
     sn[i] = std::sin(a);
+    theta *= step;
   }
 }
 

@@ -14,12 +14,20 @@ void add_bias(float* x, const float* b, int64_t rows, int64_t n);
 void swiglu(float* gate, const float* up, int64_t n);
 // GELU, tanh approximation (as GPT-2 was trained with).
 void gelu(float* x, int64_t n);
+// gate = gelu(gate) * up (GeGLU, gemma's FFN).
+void geglu(float* gate, const float* up, int64_t n);
+// x = cap * tanh(x / cap): gemma2's soft-capping of attention scores and logits.
+void softcap(float* x, int64_t n, float cap);
 // Rotary position embedding on one head vector of `head_dim` floats, rotating the first n_rot dims.
 // neox=false: adjacent pairs (x[2i], x[2i+1]) (GGUF llama); neox=true: pairs (x[i], x[i + n_rot/2]) (qwen2).
 void rope(float* x, int head_dim, int n_rot, int pos, float theta_base, bool neox);
 // The same rotation with the angle's cos/sin precomputed (n_rot/2 of each): one table per
-// position serves every head of every layer.
-void rope_table(int n_rot, int pos, float theta_base, float* cos_out, float* sin_out);
+// position serves every head of every layer. Pair i turns by
+//   freq_scale * pos * theta_base^(-2i/n_rot) / freq_factors[i]
+// (freq_scale: linear rope scaling; freq_factors: Llama 3.1's rope_freqs, null = all 1), with the
+// powers formed as ggml forms them (repeated float products), so that angles agree to the bit.
+void rope_table(int n_rot, int pos, float theta_base, float* cos_out, float* sin_out, float freq_scale = 1.0f,
+                const float* freq_factors = nullptr);
 void rope_apply(float* x, int n_rot, const float* cs, const float* sn, bool neox);
 // Numerically stable in-place softmax; returns log of the normaliser (max + log sum exp).
 double softmax(float* x, int64_t n);

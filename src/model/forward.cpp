@@ -1,3 +1,6 @@
+// One forward pass for every family: the family's ArchSpec (arch.h) says which step applies.
+// Rows of the activation matrices are the new tokens of all sequences of the pass, one
+// sequence after the other; matrix products run over all rows at once, attention per sequence.
 #include "model/forward.h"
 
 #include <algorithm>
@@ -11,6 +14,7 @@
 #include "core/flop_counter.h"
 #include "core/matmul.h"
 #include "core/ops.h"
+#include "model/arch.h"
 
 namespace flops {
 
@@ -23,232 +27,358 @@ Batch make_batch(std::vector<int32_t> tokens, bool all_logits) {
 
 namespace {
 
-void linear(const Weight& w, const float* x, int64_t T, float* y, const float* bias) {
-  matmul(w.type, w.data, w.rows, w.cols, x, T, y);
-  if (bias) add_bias(y, bias, T, w.rows);
+// One sequence's share of a pass.
+struct SeqPass {
+  KVCache* kv = nullptr;
+  const int32_t* tokens = nullptr;
+  int64_t T = 0;
+  int64_t row0 = 0;           // its first row in the pass
+  int first_slot = 0;         // cache slot of its first new token
+  std::vector<int> prefix;    // earlier cache slots it attends to
+  bool contiguous = true;     // prefix is 0..first_slot-1: its keys are one block of the cache
+  bool any_bias = false;      // some segment has an attention scale other than 1
+  int64_t out_rows = 1;       // rows it wants out: T or 1 (its last)
+  bool want_logits = true;
+  std::vector<float>* logits = nullptr;
+  std::vector<float>* hidden = nullptr;
+};
+
+// Checks a sequence against the model and its cache, and writes the positions and segment of its
+// new slots (past kv.n, so nothing visible changes until the pass commits).
+void prepare(const Model& m, SeqPass& s, const std::vector<int32_t>& pos_given, int segment, bool see_all,
+             const std::vector<int>& see_segments) {
+  const ModelConfig& c = m.cfg;
+  KVCache& kv = *s.kv;
+  const int64_t T = s.T;
+  if (T == 0) fail("cannot evaluate an empty batch of tokens");
+  if (kv.n_layer != c.n_layer || kv.kv_dim != c.kv_dim())
+    fail("KV cache ({} layers x {}) was made for another model ({} layers x {})", kv.n_layer, kv.kv_dim, c.n_layer, c.kv_dim());
+  if (kv.n + T > kv.n_ctx) fail("context too long: {} tokens in the cache plus {} new exceed the context size {}", kv.n, T, kv.n_ctx);
+  if (!pos_given.empty() && (int64_t)pos_given.size() != T) fail("batch has {} tokens but {} position ids", T, pos_given.size());
+  if (segment < 0 || segment >= (int)kv.seg_log_scale.size()) fail("batch segment {} does not exist in the KV cache", segment);
+  for (int64_t t = 0; t < T; t++)
+    if (s.tokens[t] < 0 || s.tokens[t] >= c.n_vocab) fail("token id {} is out of range (vocabulary of {})", s.tokens[t], c.n_vocab);
+  const int32_t p0 = kv.next_pos();
+  s.first_slot = kv.n;
+  for (int64_t t = 0; t < T; t++) {
+    const int32_t p = pos_given.empty() ? p0 + (int32_t)t : pos_given[t];
+    if (p < 0) fail("position id {} is negative", p);
+    if (m.spec->learned_pos && p >= c.n_ctx_train)
+      fail("context too long: position {} is past the model's {} learned positions", p, c.n_ctx_train);
+    kv.pos[s.first_slot + t] = p;
+    kv.seg[s.first_slot + t] = segment;
+  }
+  s.prefix.clear();
+  for (int j = 0; j < kv.n; j++)
+    if (see_all || std::find(see_segments.begin(), see_segments.end(), kv.seg[j]) != see_segments.end()) s.prefix.push_back(j);
+  s.contiguous = (int)s.prefix.size() == s.first_slot;
+  s.any_bias = false;
+  for (float b : kv.seg_log_scale) s.any_bias |= b != 0.0f;
 }
 
-void norm(const Model& m, const float* x, const float* w, const float* b, float* y, int64_t T) {
-  if (m.cfg.arch == Arch::GPT2)
-    layernorm(x, w, b, y, T, m.cfg.n_embd, m.cfg.norm_eps);
+void linear(const Weight& w, const float* x, int64_t R, float* y, const float* bias) {
+  matmul(w.type, w.data, w.rows, w.cols, x, R, y);
+  if (bias) add_bias(y, bias, R, w.rows);
+}
+
+// The family's norm; y may be x.
+void norm(const Model& m, const float* x, const float* w, const float* b, float* y, int64_t R) {
+  if (m.spec->norm == NormKind::Layer)
+    layernorm(x, w, b, y, R, m.cfg.n_embd, m.cfg.norm_eps);
   else
-    rmsnorm(x, w, y, T, m.cfg.n_embd, m.cfg.norm_eps);
+    rmsnorm(x, w, y, R, m.cfg.n_embd, m.cfg.norm_eps);
 }
 
-// Causal attention of T new queries over the visible earlier slots plus the batch itself.
-// FLOPs counted are the model's: 2 * head_dim for QK^T and 2 * head_dim for AV per
-// (query head, visible key). The GEMM path also multiplies the masked upper triangle
-// of each diagonal block of queries; those products are discarded and not counted.
-void attention(const Model& m, const KVCache& kv, int layer, const std::vector<int>& prefix, int first_slot,
-               const float* q, int64_t T, float* out) {
+// Splits rows of [A | B | ...] (widths w[i]) into separate row-major matrices.
+void split_rows(const float* src, int64_t R, std::initializer_list<std::pair<float*, int64_t>> parts) {
+  int64_t width = 0;
+  for (auto& p : parts) width += p.second;
+  for (int64_t r = 0; r < R; r++) {
+    const float* row = src + r * width;
+    for (auto& [dst, w] : parts) {
+      std::memcpy(dst + r * w, row, w * sizeof(float));
+      row += w;
+    }
+  }
+}
+
+// Attention of every sequence's new queries over its visible cache slots plus its own new
+// tokens: causal (batch order) or bidirectional, optionally within a sliding window of positions,
+// with optional soft-capped scores and per-segment scales. Each (sequence, head, block of up to 32
+// queries) is two small GEMMs over the keys of its cache (gathered first when the visible slots
+// are not one block). FLOPs counted are the model's: 2 * head_dim for QK^T and 2 * head_dim for
+// AV per (query head, visible key); the masked products the GEMMs also do are not counted.
+void attention(const Model& m, std::vector<SeqPass>& seqs, int layer, bool sliding, const float* q, float* out) {
   const ModelConfig& c = m.cfg;
   const int hd = c.head_dim(), nh = c.n_head, group = c.n_head / c.n_head_kv, kvd = c.kv_dim();
-  const int64_t d = (int64_t)nh * hd;
-  const float scale = 1.0f / std::sqrt((float)hd);
-  const int np = (int)prefix.size();
-  uint64_t pairs = 0;
-  for (int64_t t = 0; t < T; t++) pairs += (uint64_t)(np + t + 1);
-  counter::add_attention(pairs * (uint64_t)nh * 4 * (uint64_t)hd);
+  const int64_t qd = c.q_dim();
+  const float scale = c.query_scale(), cap = c.attn_softcap;
+  const int window = sliding ? c.n_swa : 0;
+  const bool causal = c.causal;
+  constexpr int64_t QB = 32;
 
-  bool any_bias = false;
-  for (float b : kv.seg_log_scale) any_bias |= b != 0.0f;
-  // Keys are contiguous in the cache when every earlier slot is visible (the usual case):
-  // then each block of queries is two small GEMMs.
-  bool contiguous = first_slot == np;
-  for (int j = 0; contiguous && j < np; j++) contiguous = prefix[j] == j;
-
+  struct Item {
+    int seq, head;
+    int64_t t0, t1;
+  };
+  std::vector<Item> items;
+  uint64_t work = 0;
+  for (int si = 0; si < (int)seqs.size(); si++) {
+    const SeqPass& s = seqs[si];
+    const int64_t np = (int64_t)s.prefix.size();
+    for (int h = 0; h < nh; h++)
+      for (int64_t t0 = 0; t0 < s.T; t0 += QB) items.push_back({si, h, t0, std::min(s.T, t0 + QB)});
+    work += (uint64_t)nh * (uint64_t)s.T * (uint64_t)(np + s.T) * (uint64_t)hd;
+  }
   // Decoding one token is a few thousand multiply-adds per head: waking the other threads
   // costs more than it saves, so small attention runs on the calling thread.
-  const bool parallel = (uint64_t)nh * pairs * (uint64_t)hd >= (1u << 17);
-  if (contiguous) {
-    const int64_t QB = 32;
-    const int64_t nblocks = (T + QB - 1) / QB;
-#pragma omp parallel if (parallel)
-    {
-      std::vector<float> S;
-#pragma omp for schedule(dynamic, 1) collapse(2)
-      for (int h = 0; h < nh; h++) {
-        for (int64_t b = 0; b < nblocks; b++) {
-          const int64_t t0 = b * QB, t1 = std::min(T, t0 + QB), rows = t1 - t0;
-          const int nk = np + (int)t1;
-          const int kh = h / group;
-          S.resize(rows * nk);
-          // Inside a parallel region the OpenMP build of OpenBLAS runs single-threaded.
-          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, nk, hd, scale, q + t0 * d + h * hd, (int)d,
-                      kv.k_at(layer, 0) + kh * hd, kvd, 0.0f, S.data(), nk);
-          for (int64_t r = 0; r < rows; r++) {
-            float* s = S.data() + r * nk;
-            const int valid = np + (int)(t0 + r) + 1;
-            if (any_bias)
-              for (int j = 0; j < valid; j++) s[j] += kv.seg_log_scale[kv.seg[j]];
-            float mx = -INFINITY;
-            for (int j = 0; j < valid; j++) mx = std::max(mx, s[j]);
-            float sum = 0;
-            for (int j = 0; j < valid; j++) {
-              s[j] = std::exp(s[j] - mx);
-              sum += s[j];
-            }
-            const float inv = 1.0f / sum;
-            for (int j = 0; j < valid; j++) s[j] *= inv;
-            for (int j = valid; j < nk; j++) s[j] = 0.0f;
-          }
-          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, hd, nk, 1.0f, S.data(), nk,
-                      kv.v_at(layer, 0) + kh * hd, kvd, 0.0f, out + t0 * d + h * hd, (int)d);
-        }
-      }
-    }
-    return;
-  }
-
-#pragma omp parallel if (parallel)
+  const bool parallel = work >= (1u << 17);
+  uint64_t visible = 0;
+#pragma omp parallel if (parallel) reduction(+ : visible)
   {
-    std::vector<float> s(np + T);
-#pragma omp for schedule(dynamic, 1) collapse(2)
-    for (int64_t t = 0; t < T; t++) {
-      for (int h = 0; h < nh; h++) {
-        const float* qh = q + t * d + (int64_t)h * hd;
-        const int kh = h / group;
-        const int nk = np + (int)t + 1;
-        float mx = -INFINITY;
+    std::vector<float> S, Kg, Vg;
+#pragma omp for schedule(dynamic, 1)
+    for (size_t ii = 0; ii < items.size(); ii++) {
+      const Item& it = items[ii];
+      const SeqPass& s = seqs[it.seq];
+      const KVCache& kv = *s.kv;
+      const int np = (int)s.prefix.size();
+      const int64_t rows = it.t1 - it.t0;
+      const int nk = np + (int)(causal ? it.t1 : s.T);
+      const int kh = it.head / group;
+      auto slot = [&](int j) { return j < np ? s.prefix[j] : s.first_slot + (j - np); };
+      const float *K = kv.k_at(layer, 0) + kh * hd, *V = kv.v_at(layer, 0) + kh * hd;
+      int ld = kvd;
+      if (!s.contiguous) {
+        Kg.resize((size_t)nk * hd);
+        Vg.resize((size_t)nk * hd);
         for (int j = 0; j < nk; j++) {
-          int slot = j < np ? prefix[j] : first_slot + (j - np);
-          const float* kj = kv.k_at(layer, slot) + kh * hd;
-          float dot = 0;
-#pragma omp simd reduction(+ : dot)
-          for (int i = 0; i < hd; i++) dot += qh[i] * kj[i];
-          float sc = dot * scale + kv.seg_log_scale[kv.seg[slot]];
-          s[j] = sc;
-          mx = std::max(mx, sc);
+          std::memcpy(Kg.data() + (size_t)j * hd, kv.k_at(layer, slot(j)) + kh * hd, hd * sizeof(float));
+          std::memcpy(Vg.data() + (size_t)j * hd, kv.v_at(layer, slot(j)) + kh * hd, hd * sizeof(float));
+        }
+        K = Kg.data(), V = Vg.data(), ld = hd;
+      }
+      const float* Q = q + (s.row0 + it.t0) * qd + it.head * hd;
+      float* O = out + (s.row0 + it.t0) * qd + it.head * hd;
+      S.resize(rows * nk);
+      // Inside a parallel region the OpenMP build of OpenBLAS runs single-threaded.
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, nk, hd, scale, Q, (int)qd, K, ld, 0.0f, S.data(), nk);
+      for (int64_t r = 0; r < rows; r++) {
+        float* sr = S.data() + r * nk;
+        const int64_t t = it.t0 + r;
+        const int valid = causal ? np + (int)t + 1 : nk;
+        const int32_t pq = kv.pos[s.first_slot + t];
+        if (cap > 0) {
+          const float inv = 1.0f / cap;
+          for (int j = 0; j < valid; j++) sr[j] = cap * std::tanh(sr[j] * inv);
+        }
+        float mx = -INFINITY;
+        for (int j = 0; j < valid; j++) {
+          const int sl = slot(j);
+          if (window > 0 && pq - kv.pos[sl] >= window) {
+            sr[j] = -INFINITY;
+            continue;
+          }
+          if (s.any_bias) sr[j] += kv.seg_log_scale[kv.seg[sl]];
+          mx = std::max(mx, sr[j]);
+          visible++;
         }
         float sum = 0;
-        for (int j = 0; j < nk; j++) {
-          s[j] = std::exp(s[j] - mx);
-          sum += s[j];
+        for (int j = 0; j < valid; j++) {
+          sr[j] = mx == -INFINITY ? 0.0f : std::exp(sr[j] - mx);
+          sum += sr[j];
         }
-        float inv = 1.0f / sum;
-        float* oh = out + t * d + (int64_t)h * hd;
-        std::fill(oh, oh + hd, 0.0f);
-        for (int j = 0; j < nk; j++) {
-          int slot = j < np ? prefix[j] : first_slot + (j - np);
-          const float* vj = kv.v_at(layer, slot) + kh * hd;
-          float w = s[j] * inv;
-#pragma omp simd
-          for (int i = 0; i < hd; i++) oh[i] += w * vj[i];
-        }
+        const float inv = sum > 0 ? 1.0f / sum : 0.0f;
+        for (int j = 0; j < valid; j++) sr[j] *= inv;
+        for (int j = valid; j < nk; j++) sr[j] = 0.0f;
       }
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, hd, nk, 1.0f, S.data(), nk, V, ld, 0.0f, O, (int)qd);
     }
   }
+  counter::add_attention(visible * 4 * (uint64_t)hd);
+  if (cap > 0) counter::add_other(visible * 3);
+}
+
+// The pass itself, read top to bottom: input embeddings, then per layer an attention block and
+// an FFN block, each with the family's norms, then the output rows, final norm and head.
+void run(const Model& m, std::vector<SeqPass>& seqs) {
+  const ModelConfig& c = m.cfg;
+  const ArchSpec& a = *m.spec;
+  const int64_t d = c.n_embd, qd = c.q_dim(), kvd = c.kv_dim(), ff = c.n_ff, V = c.n_vocab;
+  const int hd = c.head_dim();
+  int64_t R = 0;
+  for (auto& s : seqs) s.row0 = R, R += s.T;
+  std::vector<int32_t> pos(R);
+  for (auto& s : seqs)
+    for (int64_t t = 0; t < s.T; t++) pos[s.row0 + t] = s.kv->pos[s.first_slot + t];
+
+  // Input: token embedding (times sqrt(n_embd) for gemma), + learned position, + token type 0.
+  std::vector<float> x(R * d), xn(R * d), tmp(R * d), row(d);
+  const float embd_mul = a.embd_scale ? std::sqrt((float)d) : 1.0f;
+  for (auto& s : seqs)
+    for (int64_t t = 0; t < s.T; t++) {
+      float* xr = x.data() + (s.row0 + t) * d;
+      embedding_row(m.tok_embd, s.tokens[t], xr);
+      if (a.embd_scale)
+        for (int64_t i = 0; i < d; i++) xr[i] *= embd_mul;
+      if (a.learned_pos) {
+        embedding_row(m.pos_embd, pos[s.row0 + t], row.data());
+        for (int64_t i = 0; i < d; i++) xr[i] += row[i];
+      }
+      if (a.token_types) {
+        embedding_row(m.type_embd, 0, row.data());
+        for (int64_t i = 0; i < d; i++) xr[i] += row[i];
+      }
+    }
+  if (a.embd_norm) norm(m, x.data(), m.embd_norm, m.embd_norm_b, x.data(), R);
+
+  const int half_rot = c.n_rot / 2;
+  std::vector<float> rope_cos, rope_sin;
+  if (a.rope != RopeStyle::None) {
+    rope_cos.resize(R * half_rot);
+    rope_sin.resize(R * half_rot);
+    for (int64_t r = 0; r < R; r++)
+      rope_table(c.n_rot, pos[r], c.rope_theta, rope_cos.data() + r * half_rot, rope_sin.data() + r * half_rot,
+                 c.rope_freq_scale, m.rope_freqs);
+  }
+  const bool neox = a.rope == RopeStyle::Neox;
+  const bool pre = a.norm_place == NormPlace::Pre;
+  std::vector<float> q(R * qd), att(R * qd), kbuf(R * kvd), vbuf(R * kvd);
+  std::vector<float> g(R * ff), u(R * ff), fused;
+
+  for (int l = 0; l < c.n_layer; l++) {
+    const LayerWeights& w = m.layers[l];
+    // Attention block.
+    if (pre) norm(m, x.data(), w.attn_norm, w.attn_norm_b, xn.data(), R);
+    const float* h = pre ? xn.data() : x.data();
+    if (a.fused_qkv) {
+      fused.resize(R * (qd + 2 * kvd));
+      linear(w.wqkv, h, R, fused.data(), w.bqkv);
+      split_rows(fused.data(), R, {{q.data(), qd}, {kbuf.data(), kvd}, {vbuf.data(), kvd}});
+    } else {
+      linear(w.wq, h, R, q.data(), w.bq);
+      linear(w.wk, h, R, kbuf.data(), w.bk);
+      linear(w.wv, h, R, vbuf.data(), w.bv);
+    }
+    if (a.rope != RopeStyle::None)
+      for (int64_t r = 0; r < R; r++) {
+        const float* cs = rope_cos.data() + r * half_rot;
+        const float* sn = rope_sin.data() + r * half_rot;
+        for (int hh = 0; hh < c.n_head; hh++) rope_apply(q.data() + r * qd + hh * hd, c.n_rot, cs, sn, neox);
+        for (int hh = 0; hh < c.n_head_kv; hh++) rope_apply(kbuf.data() + r * kvd + hh * hd, c.n_rot, cs, sn, neox);
+      }
+    for (auto& s : seqs)
+      for (int64_t t = 0; t < s.T; t++) {
+        std::memcpy(s.kv->k_at(l, s.first_slot + t), kbuf.data() + (s.row0 + t) * kvd, kvd * sizeof(float));
+        std::memcpy(s.kv->v_at(l, s.first_slot + t), vbuf.data() + (s.row0 + t) * kvd, kvd * sizeof(float));
+      }
+    attention(m, seqs, l, layer_is_sliding(c, l), q.data(), att.data());
+    linear(w.wo, att.data(), R, tmp.data(), w.bo);
+    if (a.sandwich_norms) norm(m, tmp.data(), w.post_attn_norm, nullptr, tmp.data(), R);
+    for (int64_t i = 0; i < R * d; i++) x[i] += tmp[i];
+    if (!pre) norm(m, x.data(), w.attn_norm, w.attn_norm_b, x.data(), R);
+
+    // FFN block.
+    if (pre) norm(m, x.data(), w.ffn_norm, w.ffn_norm_b, xn.data(), R);
+    h = pre ? xn.data() : x.data();
+    if (a.ffn == FfnKind::GELU) {
+      linear(w.w_up, h, R, u.data(), w.b_up);
+      gelu(u.data(), R * ff);
+      linear(w.w_down, u.data(), R, tmp.data(), w.b_down);
+    } else {
+      if (a.fused_gate_up) {
+        fused.resize(R * 2 * ff);
+        linear(w.w_up, h, R, fused.data(), w.b_up);
+        split_rows(fused.data(), R, {{g.data(), ff}, {u.data(), ff}});
+      } else {
+        linear(w.w_gate, h, R, g.data(), w.b_gate);
+        linear(w.w_up, h, R, u.data(), w.b_up);
+      }
+      if (a.ffn == FfnKind::SwiGLU)
+        swiglu(g.data(), u.data(), R * ff);
+      else
+        geglu(g.data(), u.data(), R * ff);
+      linear(w.w_down, g.data(), R, tmp.data(), w.b_down);
+    }
+    if (a.sandwich_norms) norm(m, tmp.data(), w.post_ffn_norm, nullptr, tmp.data(), R);
+    for (int64_t i = 0; i < R * d; i++) x[i] += tmp[i];
+    if (!pre) norm(m, x.data(), w.ffn_norm, w.ffn_norm_b, x.data(), R);
+  }
+  for (auto& s : seqs) s.kv->n += (int)s.T;
+
+  // Output rows (each sequence's last, or all of them), final norm, hidden states, head.
+  int64_t n_out = 0, n_logit = 0;
+  for (auto& s : seqs) n_out += s.out_rows, n_logit += s.want_logits ? s.out_rows : 0;
+  std::vector<float> xo(n_out * d);
+  int64_t o = 0;
+  for (auto& s : seqs) {
+    std::memcpy(xo.data() + o * d, x.data() + (s.row0 + s.T - s.out_rows) * d, s.out_rows * d * sizeof(float));
+    o += s.out_rows;
+  }
+  if (a.final_norm) norm(m, xo.data(), m.out_norm, m.out_norm_b, xo.data(), n_out);
+  std::vector<float> xl;
+  o = 0;
+  for (auto& s : seqs) {
+    const float* rows = xo.data() + o * d;
+    if (s.hidden) s.hidden->assign(rows, rows + s.out_rows * d);
+    if (s.want_logits) xl.insert(xl.end(), rows, rows + s.out_rows * d);
+    o += s.out_rows;
+  }
+  if (n_logit == 0) return;
+  std::vector<float> lg(n_logit * V);
+  matmul(m.output.type, m.output.data, m.output.rows, m.output.cols, xl.data(), n_logit, lg.data());
+  if (c.final_softcap > 0) softcap(lg.data(), n_logit * V, c.final_softcap);
+  o = 0;
+  for (auto& s : seqs) {
+    if (!s.want_logits) continue;
+    s.logits->assign(lg.begin() + o * V, lg.begin() + (o + s.out_rows) * V);
+    o += s.out_rows;
+  }
+}
+
+void check_logits_wanted(const Model& m, bool want) {
+  if (want && !m.has_lm_head())
+    fail("{} is an encoder without an output matrix: it gives embeddings (flops embed), not logits", m.cfg.arch_name);
 }
 
 }  // namespace
 
 void forward(const Model& m, KVCache& kv, const Batch& b, std::vector<float>& logits) {
-  const ModelConfig& c = m.cfg;
-  const int64_t T = (int64_t)b.tokens.size();
-  if (T == 0) fail("cannot evaluate an empty batch of tokens");
-  if (kv.n + T > kv.n_ctx) fail("context too long: {} tokens in the cache plus {} new exceed the context size {}", kv.n, T, kv.n_ctx);
-  if (!b.pos.empty() && (int64_t)b.pos.size() != T) fail("batch has {} tokens but {} position ids", T, b.pos.size());
-  if (b.segment < 0 || b.segment >= (int)kv.seg_log_scale.size()) fail("batch segment {} does not exist in the KV cache", b.segment);
-  const int64_t d = c.n_embd, kvd = c.kv_dim(), ff = c.n_ff, V = c.n_vocab;
-  const int hd = c.head_dim();
+  check_logits_wanted(m, b.logits);
+  std::vector<SeqPass> seqs(1);
+  SeqPass& s = seqs[0];
+  s.kv = &kv;
+  s.tokens = b.tokens.data();
+  s.T = (int64_t)b.tokens.size();
+  prepare(m, s, b.pos, b.segment, b.see_all, b.see_segments);
+  s.out_rows = b.all_logits ? s.T : 1;
+  s.want_logits = b.logits;
+  s.logits = &logits;
+  s.hidden = b.hidden;
+  if (!b.logits) logits.clear();
+  run(m, seqs);
+}
 
-  std::vector<int32_t> pos(T);
-  int32_t p0 = kv.next_pos();
-  for (int64_t t = 0; t < T; t++) {
-    pos[t] = b.pos.empty() ? p0 + (int32_t)t : b.pos[t];
-    if (pos[t] < 0) fail("position id {} is negative", pos[t]);
-    if (c.arch == Arch::GPT2 && pos[t] >= c.n_ctx_train)
-      fail("context too long: position {} is past the model's {} learned positions", pos[t], c.n_ctx_train);
+void forward_multi(const Model& m, std::vector<SeqInput>& in, std::vector<std::vector<float>>& logits) {
+  if (in.empty()) fail("forward_multi needs at least one sequence");
+  logits.assign(in.size(), {});
+  std::vector<SeqPass> seqs(in.size());
+  for (size_t i = 0; i < in.size(); i++) {
+    if (!in[i].kv) fail("sequence {} of the batch has no KV cache", i);
+    for (size_t j = 0; j < i; j++)
+      if (in[j].kv == in[i].kv) fail("sequences {} and {} of the batch share one KV cache", j, i);
+    check_logits_wanted(m, in[i].logits);
+    SeqPass& s = seqs[i];
+    s.kv = in[i].kv;
+    s.tokens = in[i].tokens.data();
+    s.T = (int64_t)in[i].tokens.size();
+    prepare(m, s, {}, 0, true, {});
+    s.out_rows = in[i].all_logits ? s.T : 1;
+    s.want_logits = in[i].logits;
+    s.logits = &logits[i];
+    s.hidden = in[i].hidden;
   }
-  for (int32_t tok : b.tokens)
-    if (tok < 0 || tok >= V) fail("token id {} is out of range (vocabulary of {})", tok, V);
-
-  std::vector<int> prefix;
-  for (int j = 0; j < kv.n; j++) {
-    bool vis = b.see_all || std::find(b.see_segments.begin(), b.see_segments.end(), kv.seg[j]) != b.see_segments.end();
-    if (vis) prefix.push_back(j);
-  }
-  const int first_slot = kv.n;
-  for (int64_t t = 0; t < T; t++) {
-    kv.pos[first_slot + t] = pos[t];
-    kv.seg[first_slot + t] = b.segment;
-  }
-
-  std::vector<float> x(T * d), xn(T * d), q(T * d), att(T * d), tmp(T * d);
-  std::vector<float> kbuf(T * kvd), vbuf(T * kvd), g(T * ff), u(T * ff);
-  for (int64_t t = 0; t < T; t++) {
-    embedding_row(m.tok_embd, b.tokens[t], x.data() + t * d);
-    if (c.arch == Arch::GPT2) {
-      std::vector<float> pe(d);
-      embedding_row(m.pos_embd, pos[t], pe.data());
-      for (int64_t i = 0; i < d; i++) x[t * d + i] += pe[i];
-    }
-  }
-
-  const bool neox = c.arch == Arch::Qwen2;
-  const int half_rot = c.n_rot / 2;
-  std::vector<float> rope_cos, rope_sin;
-  if (c.arch != Arch::GPT2) {
-    rope_cos.resize(T * half_rot);
-    rope_sin.resize(T * half_rot);
-    for (int64_t t = 0; t < T; t++) rope_table(c.n_rot, pos[t], c.rope_theta, rope_cos.data() + t * half_rot, rope_sin.data() + t * half_rot);
-  }
-  for (int l = 0; l < c.n_layer; l++) {
-    const LayerWeights& w = m.layers[l];
-    norm(m, x.data(), w.attn_norm, w.attn_norm_b, xn.data(), T);
-    if (c.arch == Arch::GPT2) {
-      std::vector<float> qkv(T * (d + 2 * kvd));
-      linear(w.wqkv, xn.data(), T, qkv.data(), w.bqkv);
-      for (int64_t t = 0; t < T; t++) {
-        const float* r = qkv.data() + t * (d + 2 * kvd);
-        std::memcpy(q.data() + t * d, r, d * sizeof(float));
-        std::memcpy(kbuf.data() + t * kvd, r + d, kvd * sizeof(float));
-        std::memcpy(vbuf.data() + t * kvd, r + d + kvd, kvd * sizeof(float));
-      }
-    } else {
-      linear(w.wq, xn.data(), T, q.data(), w.bq);
-      linear(w.wk, xn.data(), T, kbuf.data(), w.bk);
-      linear(w.wv, xn.data(), T, vbuf.data(), w.bv);
-      for (int64_t t = 0; t < T; t++) {
-        const float* cs = rope_cos.data() + t * half_rot;
-        const float* sn = rope_sin.data() + t * half_rot;
-        for (int h = 0; h < c.n_head; h++) rope_apply(q.data() + t * d + h * hd, c.n_rot, cs, sn, neox);
-        for (int h = 0; h < c.n_head_kv; h++) rope_apply(kbuf.data() + t * kvd + h * hd, c.n_rot, cs, sn, neox);
-      }
-    }
-    for (int64_t t = 0; t < T; t++) {
-      std::memcpy(kv.k_at(l, first_slot + t), kbuf.data() + t * kvd, kvd * sizeof(float));
-      std::memcpy(kv.v_at(l, first_slot + t), vbuf.data() + t * kvd, kvd * sizeof(float));
-    }
-    attention(m, kv, l, prefix, first_slot, q.data(), T, att.data());
-    linear(w.wo, att.data(), T, tmp.data(), w.bo);
-    for (int64_t i = 0; i < T * d; i++) x[i] += tmp[i];
-
-    norm(m, x.data(), w.ffn_norm, w.ffn_norm_b, xn.data(), T);
-    if (c.arch == Arch::GPT2) {
-      linear(w.w_up, xn.data(), T, u.data(), w.b_up);
-      gelu(u.data(), T * ff);
-      linear(w.w_down, u.data(), T, tmp.data(), w.b_down);
-    } else {
-      linear(w.w_gate, xn.data(), T, g.data(), nullptr);
-      linear(w.w_up, xn.data(), T, u.data(), nullptr);
-      swiglu(g.data(), u.data(), T * ff);
-      linear(w.w_down, g.data(), T, tmp.data(), nullptr);
-    }
-    for (int64_t i = 0; i < T * d; i++) x[i] += tmp[i];
-  }
-  kv.n += (int)T;
-
-  const int64_t rows = b.all_logits ? T : 1;
-  const float* xr = x.data() + (T - rows) * d;
-  norm(m, xr, m.out_norm, m.out_norm_b, xn.data(), rows);
-  if (b.hidden) b.hidden->assign(xn.begin(), xn.begin() + rows * d);
-  if (!b.logits) {
-    logits.clear();
-    return;
-  }
-  logits.resize(rows * V);
-  matmul(m.output.type, m.output.data, m.output.rows, m.output.cols, xn.data(), rows, logits.data());
+  run(m, seqs);
 }
 
 }  // namespace flops

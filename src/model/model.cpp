@@ -1,23 +1,31 @@
 #include "model/model.h"
 
+#include <unordered_set>
+
 #include "core/error.h"
 #include "core/quant.h"
+#include "model/arch.h"
 
 namespace flops {
 
 namespace {
 
+// Looks tensors up by name and remembers which it handed out, so that what is left over at the
+// end (a tensor this family does not use) can be refused.
 struct Loader {
   Model& m;
+  std::unordered_set<std::string> used;
 
-  const GGUFTensorInfo* find(const std::string& name, bool required) {
+  const GGUFTensorInfo* find(const std::string& name, Need need) {
+    if (need == Need::No) return nullptr;
     const GGUFTensorInfo* t = m.gguf.find_tensor(name);
-    if (!t && required) fail("{}: missing tensor '{}' for architecture {}", m.path, name, m.cfg.arch_name);
+    if (!t && need == Need::Required) fail("{}: missing tensor '{}' for architecture {}", m.path, name, m.cfg.arch_name);
+    if (t) used.insert(name);
     return t;
   }
 
-  Weight matrix(const std::string& name, int64_t cols, int64_t rows, bool required = true) {
-    const GGUFTensorInfo* t = find(name, required);
+  Weight matrix(const std::string& name, int64_t cols, int64_t rows, Need need = Need::Required) {
+    const GGUFTensorInfo* t = find(name, need);
     if (!t) return {};
     int64_t r = t->shape.size() > 1 ? t->shape[1] : 1;
     if (t->shape.size() > 2 || t->shape[0] != cols || r != rows)
@@ -25,8 +33,8 @@ struct Loader {
     return Weight{t->type, t->data, cols, rows};
   }
 
-  const float* vec(const std::string& name, int64_t n, bool required = true) {
-    const GGUFTensorInfo* t = find(name, required);
+  const float* vec(const std::string& name, int64_t n, Need need = Need::Required) {
+    const GGUFTensorInfo* t = find(name, need);
     if (!t) return nullptr;
     if (t->n_elements != (uint64_t)n) fail("{}: tensor '{}' has {} elements, expected {}", m.path, name, t->n_elements, n);
     auto v = std::make_unique<std::vector<float>>(n);
@@ -36,6 +44,8 @@ struct Loader {
     return p;
   }
 };
+
+Need need_if(bool b) { return b ? Need::Required : Need::No; }
 
 }  // namespace
 
@@ -50,57 +60,93 @@ void embedding_row(const Weight& w, int64_t row, float* out) {
   dequantize_row(w.type, p, out, w.cols);
 }
 
-std::unique_ptr<Model> load_model(GGUFFile g, const std::string& name) {
+std::unique_ptr<Model> load_model(GGUFFile g, const std::string& name, const ModelLoadOptions& o) {
   auto mp = std::make_unique<Model>();
   Model& m = *mp;
   m.path = name;
   m.gguf = std::move(g);
   m.file_size = m.gguf.size;
   m.cfg = config_from_gguf(m.gguf);
-  m.tok = Tokenizer::from_gguf(m.gguf);
   ModelConfig& c = m.cfg;
-  if (c.n_vocab == 0) c.n_vocab = m.tok.n_vocab();
-  if (m.tok.n_vocab() != c.n_vocab) fail("{}: tokenizer has {} tokens but the model {}", name, m.tok.n_vocab(), c.n_vocab);
+  if (o.tokenizer) {
+    m.tok = Tokenizer::from_gguf(m.gguf);
+    if (c.n_vocab == 0) c.n_vocab = m.tok.n_vocab();
+    if (m.tok.n_vocab() != c.n_vocab) fail("{}: tokenizer has {} tokens but the model {}", name, m.tok.n_vocab(), c.n_vocab);
+  }
+  const ArchSpec& s = arch_spec(c.arch);
+  m.spec = &s;
   namespace tn = tensor_names;
-  Loader L{m};
-  const int64_t d = c.n_embd, kv = c.kv_dim(), ff = c.n_ff, V = c.n_vocab;
+  Loader L{m, {}};
+  const int64_t d = c.n_embd, qd = c.q_dim(), kv = c.kv_dim(), ff = c.n_ff;
+  if (c.n_vocab <= 0) {  // no token list: the embedding matrix says
+    const GGUFTensorInfo* t = m.gguf.find_tensor(tn::token_embd);
+    if (!t || t->shape.size() != 2) fail("{}: cannot tell the vocabulary size (no tokens and no '{}')", name, tn::token_embd);
+    c.n_vocab = (int)t->shape[1];
+  }
+  const int64_t V = c.n_vocab;
+  const Need bias_qkv = s.qkv_bias, bias_o = s.out_bias, bias_ffn = s.ffn_bias, bias_norm = s.norm_bias;
+
   m.tok_embd = L.matrix(tn::token_embd, d, V);
-  if (c.arch == Arch::GPT2) m.pos_embd = L.matrix(tn::pos_embd, d, c.n_ctx_train);
-  m.out_norm = L.vec(tn::output_norm, d);
-  if (c.arch == Arch::GPT2) m.out_norm_b = L.vec(tn::output_norm_bias, d);
-  m.output = L.matrix(tn::output, d, V, false);
-  if (!m.output) m.output = m.tok_embd;  // tied embeddings
+  if (s.learned_pos) m.pos_embd = L.matrix(tn::pos_embd, d, c.n_ctx_train);
+  if (s.token_types) {
+    const GGUFTensorInfo* t = m.gguf.find_tensor(tn::type_embd);
+    const int64_t n_types = t && t->shape.size() == 2 ? t->shape[1] : 1;
+    m.type_embd = L.matrix(tn::type_embd, d, n_types);
+  }
+  if (s.embd_norm) {
+    m.embd_norm = L.vec(tn::embd_norm, d);
+    m.embd_norm_b = L.vec(tn::embd_norm_bias, d, bias_norm);
+  }
+  if (s.rope_freqs) m.rope_freqs = L.vec(tn::rope_freqs, c.n_rot / 2, Need::Optional);
+  if (s.final_norm) {
+    m.out_norm = L.vec(tn::output_norm, d);
+    m.out_norm_b = L.vec(tn::output_norm_bias, d, bias_norm);
+  }
+  if (s.lm_head) {
+    m.output = L.matrix(tn::output, d, V, s.output);
+    if (!m.output) m.output = m.tok_embd;  // tied embeddings
+  }
   for (int l = 0; l < c.n_layer; l++) {
     const std::string p = "blk." + std::to_string(l) + ".";
     LayerWeights lw;
-    lw.attn_norm = L.vec(p + tn::attn_norm, d);
-    lw.wo = L.matrix(p + tn::attn_output, d, d);
-    lw.ffn_norm = L.vec(p + tn::ffn_norm, d);
-    lw.w_up = L.matrix(p + tn::ffn_up, d, ff);
-    lw.w_down = L.matrix(p + tn::ffn_down, ff, d);
-    if (c.arch == Arch::GPT2) {
-      lw.attn_norm_b = L.vec(p + tn::attn_norm_bias, d);
-      lw.wqkv = L.matrix(p + tn::attn_qkv, d, d + 2 * kv);
-      lw.bqkv = L.vec(p + tn::attn_qkv_bias, d + 2 * kv);
-      lw.bo = L.vec(p + tn::attn_output_bias, d);
-      lw.ffn_norm_b = L.vec(p + tn::ffn_norm_bias, d);
-      lw.b_up = L.vec(p + tn::ffn_up_bias, ff);
-      lw.b_down = L.vec(p + tn::ffn_down_bias, d);
+    lw.attn_norm = L.vec(p + s.attn_norm_name + ".weight", d);
+    lw.attn_norm_b = L.vec(p + s.attn_norm_name + ".bias", d, bias_norm);
+    if (s.fused_qkv) {
+      lw.wqkv = L.matrix(p + tn::attn_qkv, d, qd + 2 * kv);
+      lw.bqkv = L.vec(p + tn::attn_qkv_bias, qd + 2 * kv, bias_qkv);
     } else {
-      lw.wq = L.matrix(p + tn::attn_q, d, d);
+      lw.wq = L.matrix(p + tn::attn_q, d, qd);
       lw.wk = L.matrix(p + tn::attn_k, d, kv);
       lw.wv = L.matrix(p + tn::attn_v, d, kv);
-      lw.w_gate = L.matrix(p + tn::ffn_gate, d, ff);
-      bool req_bias = c.arch == Arch::Qwen2;
-      lw.bq = L.vec(p + tn::attn_q_bias, d, req_bias);
-      lw.bk = L.vec(p + tn::attn_k_bias, kv, req_bias);
-      lw.bv = L.vec(p + tn::attn_v_bias, kv, req_bias);
+      lw.bq = L.vec(p + tn::attn_q_bias, qd, bias_qkv);
+      lw.bk = L.vec(p + tn::attn_k_bias, kv, bias_qkv);
+      lw.bv = L.vec(p + tn::attn_v_bias, kv, bias_qkv);
     }
+    lw.wo = L.matrix(p + tn::attn_output, qd, d);
+    lw.bo = L.vec(p + tn::attn_output_bias, d, bias_o);
+    lw.post_attn_norm = L.vec(p + tn::post_attn_norm, d, need_if(s.sandwich_norms));
+    lw.ffn_norm = L.vec(p + s.ffn_norm_name + ".weight", d);
+    lw.ffn_norm_b = L.vec(p + s.ffn_norm_name + ".bias", d, bias_norm);
+    const bool gated = s.ffn != FfnKind::GELU;
+    const int64_t up_rows = s.fused_gate_up ? 2 * ff : ff;
+    lw.w_up = L.matrix(p + tn::ffn_up, d, up_rows);
+    lw.b_up = L.vec(p + tn::ffn_up_bias, up_rows, bias_ffn);
+    if (gated && !s.fused_gate_up) {
+      lw.w_gate = L.matrix(p + tn::ffn_gate, d, ff);
+      lw.b_gate = L.vec(p + tn::ffn_gate_bias, ff, bias_ffn);
+    }
+    lw.w_down = L.matrix(p + tn::ffn_down, ff, d);
+    lw.b_down = L.vec(p + tn::ffn_down_bias, d, bias_ffn);
+    lw.post_ffn_norm = L.vec(p + tn::post_ffn_norm, d, need_if(s.sandwich_norms));
     m.layers.push_back(lw);
   }
+  for (auto& t : m.gguf.tensors)
+    if (!L.used.count(t.name))
+      fail("{}: tensor '{}' is not used by architecture {} (unknown, or a feature flops does not implement)", name,
+           t.name, c.arch_name);
   return mp;
 }
 
-std::unique_ptr<Model> load_model(const std::string& path) { return load_model(gguf_open(path), path); }
+std::unique_ptr<Model> load_model(const std::string& path, const ModelLoadOptions& o) { return load_model(gguf_open(path), path, o); }
 
 }  // namespace flops

@@ -21,16 +21,21 @@ struct Weight {
   explicit operator bool() const { return data != nullptr; }
 };
 
+// Which of these a layer has is its family's ArchSpec (arch.h); absent ones stay null.
 struct LayerWeights {
-  const float* attn_norm = nullptr;
+  const float* attn_norm = nullptr;  // bert: attn_output_norm (after the residual sum)
   const float* attn_norm_b = nullptr;
-  Weight wq, wk, wv, wqkv, wo;
+  Weight wq, wk, wv, wqkv, wo;       // wqkv: fused [Q; K; V] rows
   const float *bq = nullptr, *bk = nullptr, *bv = nullptr, *bqkv = nullptr, *bo = nullptr;
-  const float* ffn_norm = nullptr;
+  const float* post_attn_norm = nullptr;  // gemma2
+  const float* ffn_norm = nullptr;   // bert: layer_output_norm
   const float* ffn_norm_b = nullptr;
-  Weight w_gate, w_up, w_down;
-  const float *b_up = nullptr, *b_down = nullptr;
+  Weight w_gate, w_up, w_down;       // phi3: w_up holds [gate; up] (2 * n_ff rows), no w_gate
+  const float *b_gate = nullptr, *b_up = nullptr, *b_down = nullptr;
+  const float* post_ffn_norm = nullptr;   // gemma2
 };
+
+struct ArchSpec;
 
 struct Model {
   ModelConfig cfg;
@@ -38,19 +43,32 @@ struct Model {
   GGUFFile gguf;
   std::string path;
   uint64_t file_size = 0;
-  Weight tok_embd, pos_embd, output;
+  const ArchSpec* spec = nullptr;  // the family's description (arch.h)
+  Weight tok_embd, pos_embd, type_embd, output;  // output: absent (data null) for encoders
+  const float* embd_norm = nullptr;   // bert
+  const float* embd_norm_b = nullptr;
+  const float* rope_freqs = nullptr;  // n_rot / 2 frequency divisors (llama 3.1), or null
   const float* out_norm = nullptr;
   const float* out_norm_b = nullptr;
   std::vector<LayerWeights> layers;
   std::vector<std::unique_ptr<std::vector<float>>> owned;  // F32 copies of small vectors
 
   bool tied_output() const { return output.data == tok_embd.data; }
+  bool has_lm_head() const { return output.data != nullptr; }
   int64_t n_params() const;  // all tensor elements in the file
 };
 
-std::unique_ptr<Model> load_model(const std::string& path);
+struct ModelLoadOptions {
+  // false: leave Model::tok empty (a model whose tokenizer flops cannot build yet can still be run
+  // on token ids). The vocabulary size then comes from the token list in the metadata.
+  bool tokenizer = true;
+};
+
+// Every tensor the family needs must be present with its shape, and every tensor in the file
+// must be one the family uses: an unknown or unused tensor is an error naming it.
+std::unique_ptr<Model> load_model(const std::string& path, const ModelLoadOptions& o = {});
 // Builds a model from an already parsed GGUF (tests build files in memory).
-std::unique_ptr<Model> load_model(GGUFFile g, const std::string& name);
+std::unique_ptr<Model> load_model(GGUFFile g, const std::string& name, const ModelLoadOptions& o = {});
 
 // One embedding row as F32.
 void embedding_row(const Weight& w, int64_t row, float* out);

@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "core/quant.h"
+#include "model/arch.h"
 
 namespace flops {
 
@@ -74,7 +75,7 @@ void add_byte_tokenizer(GGUFWriter& w, int n_vocab) {
     types.push_back(5);
   }
   w.set_string("tokenizer.ggml.model", "gpt2");
-  w.set_string("tokenizer.ggml.pre", "gpt2");
+  w.set_string("tokenizer.ggml.pre", "gpt-2");  // the name llama.cpp knows (flops reads "gpt2" too)
   w.set_string_array("tokenizer.ggml.tokens", tokens);
   w.set_i32_array("tokenizer.ggml.token_type", types);
   w.set_string_array("tokenizer.ggml.merges", {});
@@ -90,38 +91,61 @@ GGUFWriter synthetic_model(const ModelConfig& c, const SyntheticOptions& o) {
   add_byte_tokenizer(w, c.n_vocab);
   Filler f{w, std::mt19937_64(o.seed), o.init_std, o.matrix_type};
   namespace tn = tensor_names;
-  const int64_t d = c.n_embd, kv = c.kv_dim(), ff = c.n_ff, V = c.n_vocab;
-  const bool gpt2 = c.arch == Arch::GPT2;
+  const ArchSpec& a = arch_spec(c.arch);
+  const int64_t d = c.n_embd, qd = c.q_dim(), kv = c.kv_dim(), ff = c.n_ff, V = c.n_vocab;
+  auto bias = [&](Need n, const std::string& name, int64_t len) {
+    if (n == Need::Required || (n == Need::Optional && o.optional_biases)) f.vec(name, len, 0.0f, 0.1f);
+  };
+  auto norm = [&](const std::string& base) {
+    f.vec(base + ".weight", d, 1.0f, 0.1f);
+    bias(a.norm_bias, base + ".bias", d);
+  };
   f.matrix(tn::token_embd, d, V);
-  if (gpt2) f.matrix(tn::pos_embd, d, c.n_ctx_train);
-  f.vec(tn::output_norm, d, 1.0f, 0.1f);
-  if (gpt2) f.vec(tn::output_norm_bias, d, 0.0f, 0.1f);
-  if (!o.tied_output) f.matrix(tn::output, d, V);
+  if (a.learned_pos) f.matrix(tn::pos_embd, d, c.n_ctx_train);
+  if (a.token_types) f.matrix(tn::type_embd, d, 2);
+  if (a.embd_norm) norm("token_embd_norm");
+  if (a.rope_freqs && o.rope_freqs) {
+    std::vector<float> v(c.n_rot / 2);
+    for (size_t i = 0; i < v.size(); i++) v[i] = 1.0f + (float)i * 7.0f / (float)v.size();  // 1 .. 8, as Llama 3.1's
+    w.add_tensor(tn::rope_freqs, DType::F32, {(int64_t)v.size()}, v.data(), v.size() * 4);
+  }
+  if (a.final_norm) norm("output_norm");
+  if (a.lm_head && (a.output == Need::Required || (a.output == Need::Optional && !o.tied_output))) f.matrix(tn::output, d, V);
+  // The order of the draws keeps the weights of files written before the families were data.
   for (int l = 0; l < c.n_layer; l++) {
     const std::string p = "blk." + std::to_string(l) + ".";
-    f.vec(p + tn::attn_norm, d, 1.0f, 0.1f);
-    f.vec(p + tn::ffn_norm, d, 1.0f, 0.1f);
-    f.matrix(p + tn::attn_output, d, d);
-    f.matrix(p + tn::ffn_up, d, ff);
+    const std::string an = p + a.attn_norm_name, fn = p + a.ffn_norm_name;
+    const int64_t up_rows = a.fused_gate_up ? 2 * ff : ff;
+    f.vec(an + ".weight", d, 1.0f, 0.1f);
+    f.vec(fn + ".weight", d, 1.0f, 0.1f);
+    f.matrix(p + tn::attn_output, qd, d);
+    f.matrix(p + tn::ffn_up, d, up_rows);
     f.matrix(p + tn::ffn_down, ff, d);
-    if (gpt2) {
-      f.vec(p + tn::attn_norm_bias, d, 0.0f, 0.1f);
-      f.vec(p + tn::ffn_norm_bias, d, 0.0f, 0.1f);
-      f.matrix(p + tn::attn_qkv, d, d + 2 * kv);
-      f.vec(p + tn::attn_qkv_bias, d + 2 * kv, 0.0f, 0.1f);
-      f.vec(p + tn::attn_output_bias, d, 0.0f, 0.1f);
-      f.vec(p + tn::ffn_up_bias, ff, 0.0f, 0.1f);
-      f.vec(p + tn::ffn_down_bias, d, 0.0f, 0.1f);
-    } else {
-      f.matrix(p + tn::attn_q, d, d);
+    bias(a.norm_bias, an + ".bias", d);
+    bias(a.norm_bias, fn + ".bias", d);
+    if (a.fused_qkv) {
+      f.matrix(p + tn::attn_qkv, d, qd + 2 * kv);
+      bias(a.qkv_bias, p + tn::attn_qkv_bias, qd + 2 * kv);
+    }
+    bias(a.out_bias, p + tn::attn_output_bias, d);
+    bias(a.ffn_bias, p + tn::ffn_up_bias, up_rows);
+    bias(a.ffn_bias, p + tn::ffn_down_bias, d);
+    const bool gate = a.ffn != FfnKind::GELU && !a.fused_gate_up;
+    if (!a.fused_qkv) {
+      f.matrix(p + tn::attn_q, d, qd);
       f.matrix(p + tn::attn_k, d, kv);
       f.matrix(p + tn::attn_v, d, kv);
-      f.matrix(p + tn::ffn_gate, d, ff);
-      if (c.arch == Arch::Qwen2) {
-        f.vec(p + tn::attn_q_bias, d, 0.0f, 0.1f);
-        f.vec(p + tn::attn_k_bias, kv, 0.0f, 0.1f);
-        f.vec(p + tn::attn_v_bias, kv, 0.0f, 0.1f);
-      }
+    }
+    if (gate) f.matrix(p + tn::ffn_gate, d, ff);
+    if (!a.fused_qkv) {
+      bias(a.qkv_bias, p + tn::attn_q_bias, qd);
+      bias(a.qkv_bias, p + tn::attn_k_bias, kv);
+      bias(a.qkv_bias, p + tn::attn_v_bias, kv);
+    }
+    if (gate) bias(a.ffn_bias, p + tn::ffn_gate_bias, ff);
+    if (a.sandwich_norms) {
+      f.vec(p + tn::post_attn_norm, d, 1.0f, 0.1f);
+      f.vec(p + tn::post_ffn_norm, d, 1.0f, 0.1f);
     }
   }
   return w;
