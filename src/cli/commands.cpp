@@ -25,6 +25,7 @@ void register_commands(CLI::App& app) {
   add_search_eval(app);
   add_ask(app);
   add_template(app);
+  add_chat(app);
   add_lora(app);
   add_bench(app);
 }
