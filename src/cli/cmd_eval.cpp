@@ -128,7 +128,7 @@ void run(const EvalOpts& o) {
       replay = harness::make_replay_backend({o.responses, o.responses_key}, p.cfg);
       b = replay.get();
     }
-    if (show)
+    if (show && stderr_is_terminal())
       fmt::print(stderr, "{}: {} questions ({} split{}), {}\n", p.cfg.name, p.inst.size(), p.eval_split,
                  p.num_fewshot > 0 ? fmt::format(", {}-shot", p.num_fewshot) : "", b->describe());
     results.push_back(harness::run_task(p, *b, cache.get(), ro));

@@ -23,6 +23,8 @@ void register_commands(CLI::App& app) {
   add_search(app);
   add_search_eval(app);
   add_ask(app);
+  add_template(app);
+  add_lora(app);
   add_bench(app);
 }
 

@@ -27,6 +27,9 @@ void add_index(CLI::App& app);
 void add_search(CLI::App& app);
 void add_search_eval(CLI::App& app);
 void add_ask(CLI::App& app);
+void add_template(CLI::App& app);
+void add_chat(CLI::App& app);
+void add_lora(CLI::App& app);
 void add_bench(CLI::App& app);
 
 }  // namespace flops::cli

@@ -71,7 +71,17 @@ struct ApiBackend : Backend {
     if (!o.api_key.empty()) cli.set_bearer_token_auth(o.api_key);
     std::string url = ep.origin + ep.prefix + path;
     auto res = cli.Post(ep.prefix + path, body.dump(), "application/json");
-    if (!res) fail("cannot reach the endpoint {}: {}", url, httplib::to_string(res.error()));
+    if (!res) {
+      std::string why;
+      switch (res.error()) {
+        case httplib::Error::Connection: why = "connection refused or host unreachable (is the server running?)"; break;
+        case httplib::Error::ConnectionTimeout: why = "no connection within 10 s"; break;
+        case httplib::Error::Read: why = fmt::format("no complete answer within {} s (--api-timeout)", o.timeout_s); break;
+        case httplib::Error::Write: why = "the connection closed while sending the request"; break;
+        default: why = httplib::to_string(res.error());
+      }
+      fail("cannot reach the endpoint {}: {}", url, why);
+    }
     nlohmann::json j;
     bool is_json = true;
     try {
