@@ -13,6 +13,7 @@
 #include <fstream>
 #include <map>
 #include <regex>
+#include <set>
 
 #include <nlohmann/json.hpp>
 #include <sys/wait.h>
@@ -136,6 +137,21 @@ TEST(HarnessCausality, Gpt4SinglePromptReplayed) {
     }
   }
   EXPECT_EQ(disagree, 0);
+  // GPT-4's four wrong pairs, each with exactly one <Answer> tag in its text (checked by hand:
+  // none of the 108 answers has two tags or a tag holding anything but A or B).
+  std::set<std::string> wrong;
+  for (auto& x : s)
+    if (!x["correct"].get<bool>()) wrong.insert(x["doc_id"].get<std::string>());
+  EXPECT_EQ(wrong, (std::set<std::string>{"pair0052", "pair0065", "pair0066", "pair0082"}));
+  // The file's two yes/no columns are not GPT-4's: they are results.txt's (ChatGPT's) copied.
+  Table chatgpt = table(pairs_dir() + "/results.txt");
+  ASSERT_EQ(chatgpt.rows.size(), t.rows.size());
+  int cab = col(t, "CorrectACauseB"), cba = col(t, "CorrectBCauseA");
+  for (size_t i = 0; i < t.rows.size(); i++) {
+    EXPECT_EQ(t.rows[i][id], chatgpt.rows[i][col(chatgpt, "pairid")]);
+    EXPECT_EQ(t.rows[i][cab], chatgpt.rows[i][col(chatgpt, "CorrectACauseB")]) << t.rows[i][id];
+    EXPECT_EQ(t.rows[i][cba], chatgpt.rows[i][col(chatgpt, "CorrectBCauseA")]) << t.rows[i][id];
+  }
 }
 
 TEST(HarnessCausality, YesNoProtocolFromTheResultsFiles) {
