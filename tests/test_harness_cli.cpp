@@ -298,3 +298,33 @@ TEST(HarnessCli, ListsTheBuiltInTasks) {
     EXPECT_TRUE(names.count(n)) << n;
   EXPECT_GE(names.size(), 57u + 7u + 7u);
 }
+
+// Must-show 3's home-made test: the shipped CSVs made into tasks by --make-task give the shipped
+// task files (but for the data path, relative to where the task is written), and run at once.
+TEST(HarnessCli, MakeTaskFromTheShippedCsvsRunsAtOnce) {
+  for (const std::string name : {"chemistry_exam", "medical_boards"}) {
+    std::string src = std::string(FLOPS_SOURCE_DIR) + "/tasks/examples/" + name;
+    std::string made = dir() + "/" + name + ".yaml";
+    fs::remove(made);
+    CliRun m = run("eval --make-task " + src + ".csv -o " + made + " --task-name " + name + " --json");
+    ASSERT_EQ(m.code, 0) << m.err;
+    auto mj = nlohmann::json::parse(m.out);
+    EXPECT_EQ(mj["options"], 4);
+    std::ifstream a(made), b(src + ".yaml");
+    std::string la, lb;
+    while (std::getline(b, lb)) {
+      ASSERT_TRUE((bool)std::getline(a, la)) << name;
+      if (lb.rfind("dataset_path:", 0) == 0)
+        EXPECT_EQ(fs::weakly_canonical(fs::path(dir()) / nlohmann::json::parse(la.substr(14)).get<std::string>()),
+                  fs::weakly_canonical(src + ".csv"));
+      else
+        EXPECT_EQ(la, lb) << name;
+    }
+    EXPECT_FALSE((bool)std::getline(a, la)) << name;
+    CliRun r = run("eval --tasks " + made + " -m " + tiny_model() + " --json");
+    ASSERT_EQ(r.code, 0) << r.err;
+    auto j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j["n-samples"][name]["effective"], mj["questions"]);
+    EXPECT_EQ(j["tasks"][name]["chance"], 0.25);
+  }
+}
