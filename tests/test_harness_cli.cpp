@@ -328,3 +328,41 @@ TEST(HarnessCli, MakeTaskFromTheShippedCsvsRunsAtOnce) {
     EXPECT_EQ(j["tasks"][name]["chance"], 0.25);
   }
 }
+
+// One model's task sets run apart and joined with '+' are one run; --tasks picks and orders.
+TEST(HarnessCli, EvalReportJoinsFilesAndSelectsTasks) {
+  auto res = [](const std::string& model, const std::string& task, double v) {
+    return nlohmann::json{{"config", {{"model", model}}},
+                          {"results", {{task, {{"acc,none", v}, {"acc_stderr,none", 0.1}}}}},
+                          {"tasks", {{task, {{"primary_metric", "acc,none"}}}}}}
+        .dump();
+  };
+  std::string a = write("rep_a.json", res("m1", "t1", 0.5)), b = write("rep_b.json", res("m1", "t2", 0.25)),
+              c = write("rep_c.json", res("m2", "t2", 0.75));
+  CliRun r = run("eval-report " + a + "+" + b + " " + c + " --tasks t2,t1 --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["runs"], (nlohmann::json{"m1", "m2"}));
+  EXPECT_EQ(j["tasks"].size(), 2u);
+  EXPECT_EQ(j["tasks"]["t2"][0]["value"], 0.25);
+  EXPECT_EQ(j["tasks"]["t2"][1]["value"], 0.75);
+  EXPECT_EQ(j["tasks"]["t1"][0]["value"], 0.5);
+  EXPECT_TRUE(j["tasks"]["t1"][1].is_null());
+  CliRun bad = run("eval-report " + a + " --tasks t3");
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_EQ(bad.err, "error: eval-report --tasks: no file holds task 't3'\n");
+}
+
+// A group's metric and its chance level: its tasks weighted by their sizes.
+TEST(HarnessCli, GroupAggregatesBySizeWithItsChance) {
+  fs::create_directories(dir() + "/group");
+  write("group/quiz.csv", kQuiz);
+  write("group/quiz.yaml", kTask);
+  write("group/both.yaml", "group: both\ntask: [quiz, chemistry_exam]\naggregate_metric_list:\n  - metric: acc\n    weight_by_size: true\n");
+  CliRun r = run("eval --include-path " + dir() + "/group --tasks both -m " + tiny_model() + " --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  double a = j["results"]["quiz"]["acc,none"], b = j["results"]["chemistry_exam"]["acc,none"];
+  EXPECT_NEAR(j["groups"]["both"]["acc,none"].get<double>(), (3 * a + 20 * b) / 23, 1e-12);
+  EXPECT_NEAR(j["tasks"]["both"]["chance"].get<double>(), (3 * 0.5 + 20 * 0.25) / 23, 1e-12);
+}

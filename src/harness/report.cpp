@@ -79,6 +79,17 @@ nlohmann::json results_json(const std::vector<TaskResult>& tasks, const std::vec
     j["groups"][g.name] = r;
     j["group_subtasks"][g.name] = g.tasks;
     if (!g.metrics.empty()) j["tasks"][g.name] = {{"output_type", "group"}, {"primary_metric", key(g.metrics[0], false)}};
+    // What guessing scores over the group, its tasks weighted by their sizes (when all have one).
+    double ch = 0, n = 0;
+    bool all = !g.tasks.empty();
+    for (const auto& name : g.tasks)
+      for (const auto& t : tasks)
+        if (t.name == name) {
+          all = all && t.chance >= 0;
+          ch += t.chance * (double)t.n;
+          n += (double)t.n;
+        }
+    if (all && n > 0 && j["tasks"].contains(g.name)) j["tasks"][g.name]["chance"] = ch / n;
     j["cost"][g.name] = cost_json(g.n, g.prompt_tokens, g.gen_tokens, g.flops_known ? g.flops : -1, g.seconds,
                                   g.joules_known ? g.joules : -1, "");
   }

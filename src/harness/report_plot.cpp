@@ -31,7 +31,9 @@ const char* kColors[] = {"#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", 
 
 }  // namespace
 
-ReportRun read_report_run(const std::string& path) {
+namespace {
+
+ReportRun read_one_run(const std::string& path) {
   if (!std::filesystem::is_regular_file(path)) fail("eval-report: file not found: '{}'", path);
   ReportRun r;
   try {
@@ -46,6 +48,37 @@ ReportRun read_report_run(const std::string& path) {
       r.results["config"]["model"].is_string())
     r.label = r.results["config"]["model"].get<std::string>();
   return r;
+}
+
+}  // namespace
+
+ReportRun read_report_run(const std::string& spec) {
+  if (std::filesystem::is_regular_file(spec) || spec.find('+') == std::string::npos) return read_one_run(spec);
+  ReportRun run;
+  size_t at = 0;
+  while (at <= spec.size()) {
+    size_t plus = std::min(spec.find('+', at), spec.size());
+    ReportRun part = read_one_run(spec.substr(at, plus - at));
+    if (run.label.empty()) run.label = part.label;
+    for (const char* key : {"results", "groups", "tasks", "cost"})
+      if (part.results.contains(key) && part.results[key].is_object())
+        for (auto it = part.results[key].begin(); it != part.results[key].end(); ++it) run.results[key][it.key()] = it.value();
+    at = plus + 1;
+  }
+  return run;
+}
+
+void select_report_tasks(ReportData& d, const std::vector<std::string>& tasks) {
+  std::vector<std::string> names;
+  std::vector<std::vector<ReportCell>> cells;
+  for (const auto& t : tasks) {
+    auto it = std::find(d.tasks.begin(), d.tasks.end(), t);
+    if (it == d.tasks.end()) fail("eval-report --tasks: no file holds task '{}'", t);
+    names.push_back(t);
+    cells.push_back(d.cells[it - d.tasks.begin()]);
+  }
+  d.tasks = std::move(names);
+  d.cells = std::move(cells);
 }
 
 ReportData collect_report(const std::vector<ReportRun>& runs, const std::string& metric) {

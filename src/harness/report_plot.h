@@ -28,7 +28,12 @@ struct ReportData {
 };
 
 // Reads results files (written by flops eval -o or --json); fails naming a file that is not one.
+// "a.json+b.json" is one run split over several files (one model's task sets run apart): their
+// results, groups and task entries are joined.
 ReportRun read_report_run(const std::string& path);
+
+// Keeps the named tasks and groups only, in that order; fails naming one no run holds.
+void select_report_tasks(ReportData& d, const std::vector<std::string>& tasks);
 
 // `metric` "" = each task's primary metric, else e.g. "acc" or "acc_norm,none".
 ReportData collect_report(const std::vector<ReportRun>& runs, const std::string& metric);
