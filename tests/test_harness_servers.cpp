@@ -16,7 +16,10 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <thread>
+
+#include <nlohmann/json.hpp>
 
 #include "core/error.h"
 #include "harness/backend.h"
@@ -99,7 +102,96 @@ std::vector<std::pair<std::string, std::vector<std::string>>> questions() {
            {"Changing the altitude causes a change in temperature.", "Changing the temperature causes a change in altitude."}}};
 }
 
+// flops eval as a user runs it: the task's per-question samples (--log-samples), by doc_id.
+struct EvalRun {
+  test::CommandRun cmd;
+  nlohmann::json results;
+  std::map<std::string, nlohmann::json> samples;
+};
+
+EvalRun eval(const std::string& task, const std::string& backend, const std::string& tag) {
+  std::string samples = test::temp_dir() + "/servers_" + tag + ".jsonl";
+  std::filesystem::remove(samples);
+  EvalRun r;
+  r.cmd = test::run_command(std::string(FLOPS_BINARY_DIR) + "/flops eval --tasks " + std::string(FLOPS_SOURCE_DIR) +
+                            "/tasks/examples/" + task + ".yaml " + backend + " --json --log-samples " + samples);
+  if (r.cmd.code != 0) return r;
+  r.results = nlohmann::json::parse(r.cmd.out);
+  std::ifstream f(samples);
+  std::string line;
+  while (std::getline(f, line)) {
+    auto j = nlohmann::json::parse(line);
+    r.samples[j["doc_id"].dump()] = j;
+  }
+  return r;
+}
+
 }  // namespace
+
+// The whole command, not only the backends: the shipped example tasks (chemistry_exam:
+// multiple_choice, famous_lines: generate_until) through -m, flops serve and llama-server.
+TEST(HarnessServe, EvalCommandAgreesAcrossBackends) {
+  Server serve({std::string(FLOPS_BINARY_DIR) + "/flops", "serve", "-m", model_a(), "--quiet", "-t", "1"});
+  ASSERT_TRUE(serve.ready) << "flops serve did not start";
+  std::string via_serve = "--api-base " + serve.base() + " --api-model flops-a";
+  EvalRun lm = eval("chemistry_exam", "-m " + model_a() + " -t 1", "mc_local");
+  EvalRun am = eval("chemistry_exam", via_serve, "mc_serve");
+  ASSERT_EQ(lm.cmd.code, 0) << lm.cmd.err;
+  ASSERT_EQ(am.cmd.code, 0) << am.cmd.err;
+  ASSERT_EQ(lm.samples.size(), 20u);
+  ASSERT_EQ(am.samples.size(), 20u);
+  for (auto& [id, l] : lm.samples) {
+    const auto& a = am.samples.at(id);
+    EXPECT_EQ(a["answer"], l["answer"]) << id;
+    ASSERT_EQ(a["loglikelihoods"].size(), 4u);
+    for (size_t k = 0; k < 4; k++)
+      EXPECT_NEAR(a["loglikelihoods"][k].get<double>(), l["loglikelihoods"][k].get<double>(), 1e-3) << id << " choice " << k;
+  }
+  EXPECT_EQ(am.results["results"], lm.results["results"]);
+  EXPECT_GT(am.results["cost"]["chemistry_exam"]["flops"].get<double>(), 0);  // flops serve reports its FLOPs
+  EXPECT_FALSE(am.results["cost"]["chemistry_exam"].contains("note"));
+
+  // Greedy generation: the raw prompt through /v1/completions (--api-completions), as -m reads it.
+  EvalRun lg = eval("famous_lines", "-m " + model_a() + " -t 1", "gen_local");
+  EvalRun ag = eval("famous_lines", via_serve + " --api-completions", "gen_serve");
+  ASSERT_EQ(lg.cmd.code, 0) << lg.cmd.err;
+  ASSERT_EQ(ag.cmd.code, 0) << ag.cmd.err;
+  ASSERT_EQ(lg.samples.size(), 10u);
+  int answered = 0;
+  for (auto& [id, l] : lg.samples) {
+    EXPECT_EQ(ag.samples.at(id)["response"], l["response"]) << id;
+    answered += !l["response"].get<std::string>().empty();
+  }
+  EXPECT_GE(answered, 3);  // not only empty lines
+  EXPECT_EQ(ag.results["results"], lg.results["results"]);
+
+  if (!std::filesystem::exists(llama_server())) GTEST_SKIP() << "no llama-server in ../shared/reference/llama.cpp/bin";
+  Server ls({llama_server(), "-m", model_a(), "-c", "512", "-t", "1", "--host", "127.0.0.1"});
+  ASSERT_TRUE(ls.ready) << "llama-server did not start";
+  std::string via_ls = "--api-base " + ls.base() + " --api-model flops-a";
+  EvalRun bg = eval("famous_lines", via_ls + " --api-completions", "gen_llama");
+  ASSERT_EQ(bg.cmd.code, 0) << bg.cmd.err;
+  for (auto& [id, l] : lg.samples) EXPECT_EQ(bg.samples.at(id)["response"], l["response"]) << id;
+  EXPECT_EQ(bg.results["results"], lg.results["results"]);
+  // llama-server reports tokens, not FLOPs or joules: the cost is null with a note, not zero.
+  const auto& cost = bg.results["cost"]["famous_lines"];
+  EXPECT_TRUE(cost["flops"].is_null());
+  EXPECT_TRUE(cost["joules"].is_null());
+  EXPECT_NE(cost.value("note", "").find("reported no FLOPs or joules"), std::string::npos) << cost;
+  EXPECT_GT(cost["generated_tokens"].get<int>(), 0);
+  // It has no prompt log-probabilities (echo): a multiple-choice task stops with that one line
+  // and writes no results.
+  std::string out = test::temp_dir() + "/servers_never.json";
+  std::filesystem::remove(out);
+  auto mc = test::run_command(std::string(FLOPS_BINARY_DIR) + "/flops eval --tasks " + std::string(FLOPS_SOURCE_DIR) +
+                              "/tasks/examples/chemistry_exam.yaml " + via_ls + " -o " + out);
+  EXPECT_EQ(mc.code, 1);
+  EXPECT_EQ(mc.err, "error: the endpoint " + ls.base() +
+                        "/completions answered HTTP 500: Unsupported param: echo (it does not return prompt "
+                        "log-probabilities, which multiple_choice and loglikelihood tasks need; generate_until tasks "
+                        "work)\n");
+  EXPECT_FALSE(std::filesystem::exists(out));
+}
 
 TEST(HarnessServe, MultipleChoiceAgreesWithLocal) {
   Server srv({std::string(FLOPS_BINARY_DIR) + "/flops", "serve", "-m", model_a(), "--quiet", "-t", "1"});

@@ -2,11 +2,31 @@
 #include <cstdlib>
 #include <filesystem>
 #include <sstream>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
 
 #include "core/mmap_file.h"
 
 namespace flops::test {
+
+CommandRun run_command(const std::string& cmd) {
+  std::string err_path = temp_dir() + "/command_stderr_" + std::to_string(::getpid()) + ".txt";
+  CommandRun r;
+  FILE* p = popen((cmd + " 2>" + err_path).c_str(), "r");
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  int st = pclose(p);
+  r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  std::ifstream e(err_path);
+  r.err.assign(std::istreambuf_iterator<char>(e), {});
+  return r;
+}
 std::string shared_data_dir() {
   namespace fs = std::filesystem;
   for (auto p : {fs::path(FLOPS_SOURCE_DIR) / ".." / "shared" / "data"}) {

@@ -156,6 +156,12 @@ void run(const EvalOpts& o) {
   if (!o.api_model.empty()) config["model"] = o.api_model;
   if (!o.responses.empty()) config["model"] = std::filesystem::path(o.responses).filename().string();
   nlohmann::json j = harness::results_json(results, groups, config);
+  // An endpoint other than flops serve reports tokens but not what its answers cost: say so
+  // rather than print a cost of zero.
+  const char* unreported = "the endpoint reported no FLOPs or joules (flops serve adds them to usage; "
+                           "llama-server and OpenAI report tokens only)";
+  for (const auto& r : results)
+    if (!o.api_base.empty() && r.requests > r.cached && r.flops < 0) j["cost"][r.name]["note"] = unreported;
   if (shared && shared->local_compute()) j["receipt"] = cost::to_json(receipt);
   if (cache) j["cache"] = {{"file", o.cache}, {"hits", cache->hits}, {"stored", cache->stored}};
   std::string dumped = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
@@ -167,10 +173,13 @@ void run(const EvalOpts& o) {
     return;
   }
   fmt::print("{}", harness::results_table(results, groups));
+  std::fflush(stdout);  // the notes below go to stderr after the table
   for (const auto& r : results)
     if (r.truncated > 0)
       fmt::print(stderr, "note: {}: {} of {} requests were longer than the window and lost their first tokens\n", r.name,
                  r.truncated, r.requests);
+  for (const auto& r : results)
+    if (j["cost"][r.name].contains("note")) fmt::print(stderr, "note: {}: {}\n", r.name, unreported);
   if (!o.m.quiet && shared && shared->local_compute()) cost::print_receipt(stderr, receipt);
 }
 

@@ -209,7 +209,11 @@ struct LocalBackend : Backend {
       GenResult g;
       std::string prompt = q.context;
       bool add_bos = m.tok.add_bos_default();
-      int budget = std::max(1, n_ctx - q.max_gen_toks);
+      // The harness keeps max_length - max_gen_toks tokens of the prompt; in a small window (256
+      // positions against max_gen_toks 512) that would leave nothing, so the answer's budget is
+      // capped at half the window and the prompt keeps the other half at least.
+      int gen_budget = std::min(q.max_gen_toks, std::max(1, n_ctx / 2));
+      int budget = std::max(1, n_ctx - gen_budget);
       std::vector<int32_t> toks = encode(prompt);
       if ((int)toks.size() > budget) {
         // The harness keeps the last tokens that leave room for the answer.
@@ -220,7 +224,7 @@ struct LocalBackend : Backend {
       }
       std::string text;
       bool stopped = false;
-      GenerateResult r = flops::generate(m, prompt, q.max_gen_toks, n_ctx, sp, add_bos, [&](const std::string& piece) {
+      GenerateResult r = flops::generate(m, prompt, gen_budget, n_ctx, sp, add_bos, [&](const std::string& piece) {
         text += piece;
         cut_at_stop(text, q.until, &stopped);
         return !stopped;

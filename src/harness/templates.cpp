@@ -4,33 +4,24 @@
 #include <set>
 
 #include "core/error.h"
+#include "model/jinja.h"
 
 namespace flops::harness {
 
 namespace {
 
-// PLACEHOLDER until src/model/jinja.h reaches main: {{ field }} substitution only.
-std::string placeholder_render(const std::string& src, const nlohmann::json& vars) {
-  std::string out;
-  size_t i = 0;
-  while (i < src.size()) {
-    size_t a = src.find("{{", i);
-    if (src.find("{%", i) < a) fail("'{{%' needs the Jinja engine, which is not merged yet");
-    if (a == std::string::npos) {
-      out += src.substr(i);
-      break;
-    }
-    out += src.substr(i, a - i);
-    size_t b = src.find("}}", a);
-    if (b == std::string::npos) fail("'{{{{' is never closed");
-    std::string name = src.substr(a + 2, b - a - 2);
-    while (!name.empty() && (name.front() == ' ' || name.front() == '-')) name.erase(0, 1);
-    while (!name.empty() && (name.back() == ' ' || name.back() == '-')) name.pop_back();
-    if (!vars.contains(name)) fail("'{}' is undefined", name);
-    out += value_text(vars[name]);
-    i = b + 2;
-  }
-  return out;
+// lm-evaluation-harness's Jinja environment: StrictUndefined, keep_trailing_newline, and none of
+// transformers' trim_blocks / lstrip_blocks.
+const jinja::Options& harness_options() {
+  static const jinja::Options o = [] {
+    jinja::Options x;
+    x.trim_blocks = false;
+    x.lstrip_blocks = false;
+    x.keep_trailing_newline = true;
+    x.strict_undefined = true;
+    return x;
+  }();
+  return o;
 }
 
 const std::set<std::string>& keywords() {
@@ -157,7 +148,7 @@ std::string render(const Tpl& t, const nlohmann::json& doc, const std::string& d
       fail("{} uses '{}', which {} does not have (its fields: {})", t.where, v, doc_where, fields);
     }
   try {
-    return placeholder_render(t.src, doc);
+    return jinja::render(t.src, nlohmann::ordered_json::parse(doc.dump()), harness_options());
   } catch (const Error& e) {
     fail("{} on {}: {}", t.where, doc_where, e.what());
   }
