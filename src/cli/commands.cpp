@@ -26,6 +26,7 @@ void register_commands(CLI::App& app) {
   add_template(app);
   add_lora(app);
   add_bench(app);
+  add_quantize(app);
 }
 
 }  // namespace flops::cli
