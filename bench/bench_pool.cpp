@@ -47,14 +47,16 @@ int main(int argc, char** argv) {
   };
   std::printf("threads %d; median microseconds per job over 20,000 jobs (OpenMP: OMP_WAIT_POLICY=%s)\n", threads,
               std::getenv("OMP_WAIT_POLICY") ? std::getenv("OMP_WAIT_POLICY") : "(default)");
-  std::printf("%-28s %10s %10s\n", "", "empty", "matvec");
-  for (int spin : {0, 20, 200, 2000}) {
-    ThreadPool pool(threads);
-    pool.set_spin_us(spin);
-    double e = median_us(20000, [&] { pool.parallel_for(threads, 1, [&](int64_t, int64_t) {}); });
-    double m = median_us(20000, [&] { pool.parallel_for(768, 32, work); });
-    std::printf("pool, spin %4d us            %10.2f %10.2f\n", spin, e, m);
-  }
+  std::printf("%-30s %10s %10s\n", "", "empty", "matvec");
+  for (bool stall : {false, true})
+    for (int spin : {0, 20, 200, 2000}) {
+      ThreadPool pool(threads);
+      pool.set_spin_us(spin);
+      if (!stall) pool.set_stall(0, 0);
+      double e = median_us(20000, [&] { pool.parallel_for(threads, 1, [&](int64_t, int64_t) {}); });
+      double m = median_us(20000, [&] { pool.parallel_for(768, 32, work); });
+      std::printf("pool, spin %4d us, stall %-3s %10.2f %10.2f\n", spin, stall ? "on" : "off", e, m);
+    }
   double e = median_us(20000, [&] {
 #pragma omp parallel num_threads(threads)
     { out[(size_t)omp_get_thread_num()]++; }
@@ -63,8 +65,8 @@ int main(int argc, char** argv) {
 #pragma omp parallel for schedule(dynamic, 32) num_threads(threads)
     for (int64_t r = 0; r < 768; r += 32) work(r, r + 32);
   });
-  std::printf("OpenMP parallel for          %10.2f %10.2f\n", e, m);
+  std::printf("OpenMP parallel for            %10.2f %10.2f\n", e, m);
   double one = median_us(20000, [&] { work(0, 768); });
-  std::printf("one thread, no split         %10s %10.2f\n", "-", one);
+  std::printf("one thread, no split           %10s %10.2f\n", "-", one);
   return (int)(out[0] == 12345);
 }

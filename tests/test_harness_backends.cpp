@@ -9,13 +9,6 @@
 #include <fstream>
 #include <thread>
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "core/error.h"
 #include "eval/score.h"
@@ -340,77 +333,3 @@ TEST(HarnessCache, KeepsAnswersAcrossRuns) {
   EXPECT_EQ(again.entries.size(), 3u);  // the torn line was dropped, the new one appended cleanly
 }
 
-namespace {
-
-// llama.cpp's llama-server from the reference binaries, on a free loopback port.
-struct LlamaServer {
-  pid_t pid = -1;
-  int port = 0;
-  bool ready = false;
-  LlamaServer(const std::string& bin, const std::string& model) {
-    {
-      // A port the kernel says is free (an httplib::Server that never listens keeps its socket).
-      int fd = socket(AF_INET, SOCK_STREAM, 0);
-      sockaddr_in a{};
-      a.sin_family = AF_INET;
-      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      bind(fd, (sockaddr*)&a, sizeof a);
-      socklen_t len = sizeof a;
-      getsockname(fd, (sockaddr*)&a, &len);
-      port = ntohs(a.sin_port);
-      close(fd);
-    }
-    std::string p = std::to_string(port);
-    pid = fork();
-    if (pid == 0) {
-      int null = open("/dev/null", O_WRONLY);
-      dup2(null, 1);
-      dup2(null, 2);
-      execl(bin.c_str(), bin.c_str(), "-m", model.c_str(), "-c", "512", "-t", "1", "--host", "127.0.0.1", "--port", p.c_str(),
-            (char*)nullptr);
-      _exit(127);
-    }
-    httplib::Client c("http://127.0.0.1:" + p);
-    for (int i = 0; i < 200 && !ready; i++) {
-      auto r = c.Get("/health");
-      ready = r && r->status == 200;
-      if (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-  }
-  ~LlamaServer() {
-    if (pid > 0) {
-      kill(pid, SIGTERM);
-      waitpid(pid, nullptr, 0);
-    }
-  }
-};
-
-}  // namespace
-
-TEST(HarnessLlamaServer, GreedyAnswersEqualLocalAndPromptLogprobsAreMissing) {
-  std::string bin = std::string(FLOPS_SOURCE_DIR) + "/../shared/reference/llama.cpp/bin/llama-server";
-  std::string data = test::shared_data_dir();
-  if (!std::filesystem::exists(bin)) GTEST_SKIP() << "no llama-server in ../shared/reference/llama.cpp/bin";
-  if (data.empty()) GTEST_SKIP() << "no ../shared/data (stories260K.gguf)";
-  std::string model = data + "/models/stories260K.gguf";
-  LlamaServer srv(bin, model);
-  ASSERT_TRUE(srv.ready) << "llama-server did not start";
-  auto m = load_model(model);
-  auto local = make_local_backend(*m, model, {});
-  ApiOptions ao;
-  ao.base = "http://127.0.0.1:" + std::to_string(srv.port);
-  ao.model = "stories260K";
-  ao.chat = false;  // the raw prompt, as -m runs it (chat would wrap it in llama-server's template)
-  auto api = make_api_backend(ao);
-  Instance in;
-  std::vector<GenRequest> reqs = {{&in, "Once upon a time", {"."}, 32}, {&in, "The little dog", {"\n"}, 24}};
-  auto a = api->generate(reqs);
-  auto l = local->generate(reqs);
-  for (size_t i = 0; i < reqs.size(); i++) {
-    EXPECT_FALSE(l[i].text.empty());
-    EXPECT_EQ(a[i].text, l[i].text) << reqs[i].context;
-  }
-  // This llama-server rejects echo: flops eval says which tasks cannot run on it.
-  std::string e = error_of([&] { api->loglikelihood({{&in, 0, "Once upon a time", " there"}}); });
-  EXPECT_NE(e.find("does not return prompt log-probabilities"), std::string::npos) << e;
-}

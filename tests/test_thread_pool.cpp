@@ -18,7 +18,9 @@ namespace {
 int over_subscribed() { return 2 * (int)std::max(1u, std::thread::hardware_concurrency()) + 1; }
 
 // Runs `jobs` parallel_fors of random sizes and grains; each item counts its visits.
+// The workers take part in every job: stalls on this busy test machine must not send the pool solo.
 void check_exactly_once(ThreadPool& pool, int jobs, uint64_t seed) {
+  pool.set_stall(0, 0);
   std::mt19937_64 rng(seed);
   std::vector<std::atomic<int>> hits(5000);
   for (int j = 0; j < jobs; j++) {
@@ -71,6 +73,7 @@ TEST(ThreadPool, EveryItemExactlyOnceWhenWorkersSleep) {
 TEST(ThreadPool, CallerWaitsForSlowChunks) {
   ThreadPool pool(over_subscribed());
   pool.set_spin_us(0);
+  pool.set_stall(0, 0);
   std::atomic<int64_t> sum{0};
   for (int rep = 0; rep < 20; rep++) {
     sum = 0;
@@ -163,4 +166,34 @@ TEST(ThreadPool, DestroyedWhileWorkersSleep) {
     pool.set_spin_us(i % 2 ? 0 : 50);
     if (i % 3) check_exactly_once(pool, 3, (uint64_t)i);
   }
+}
+
+// A worker that holds a chunk for long (as when it loses its core) sends the pool solo: the
+// next jobs run on the caller alone, until the backoff ends.
+TEST(ThreadPool, StallSendsThePoolSoloForTheBackoff) {
+  ThreadPool pool(2);
+  pool.set_stall(1000, 300);
+  const auto caller = std::this_thread::get_id();
+  // Two chunks of 1 item: the caller takes one (1 ms), the worker the other (30 ms, far over
+  // 4 x 1 ms); if the caller happens to take both, it never waits, so try a few times.
+  for (int attempt = 0; attempt < 20 && !pool.solo(); attempt++) {
+    pool.parallel_for(2, 1, [&](int64_t, int64_t) {
+      const bool worker = std::this_thread::get_id() != caller;
+      std::this_thread::sleep_for(std::chrono::milliseconds(worker ? 30 : 1));
+    });
+  }
+  ASSERT_TRUE(pool.solo()) << "no stall was detected";
+  std::atomic<int> elsewhere{0};
+  pool.parallel_for(64, 1, [&](int64_t, int64_t) { elsewhere += std::this_thread::get_id() != caller; });
+  EXPECT_EQ(elsewhere.load(), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(350));
+  EXPECT_FALSE(pool.solo());
+}
+
+// Short chunks do not trigger it.
+TEST(ThreadPool, NoStallOnFastJobs) {
+  ThreadPool pool(2);
+  pool.set_stall(200000, 1000);  // 200 ms: only a real hang would count
+  for (int j = 0; j < 200; j++) pool.parallel_for(64, 1, [&](int64_t, int64_t) {});
+  EXPECT_FALSE(pool.solo());
 }

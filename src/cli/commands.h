@@ -20,6 +20,7 @@ void add_estimate(CLI::App& app);
 void add_calibrate(CLI::App& app);
 void add_train(CLI::App& app);
 void add_tokenizer_train(CLI::App& app);
+void add_embed(CLI::App& app);
 void add_serve(CLI::App& app);
 void add_eval(CLI::App& app);
 void add_eval_report(CLI::App& app);

@@ -69,6 +69,8 @@ int hardware_cores() {
 ThreadPool::ThreadPool(int n_threads) {
   if (n_threads <= 0) n_threads = hardware_cores();
   if (const char* s = std::getenv("FLOPS_SPIN_US")) set_spin_us(std::max(0, std::atoi(s)));
+  if (const char* s = std::getenv("FLOPS_STALL_US")) stall_ns_ = (int64_t)std::max(0, std::atoi(s)) * 1000;
+  if (const char* s = std::getenv("FLOPS_BACKOFF_MS")) backoff_ns_ = (int64_t)std::max(0, std::atoi(s)) * 1000000;
   workers_.reserve((size_t)n_threads - 1);
   for (int i = 1; i < n_threads; i++) workers_.emplace_back([this] { worker_loop(); });
 }
@@ -78,6 +80,11 @@ ThreadPool::~ThreadPool() {
   epoch_.fetch_add(1, std::memory_order_seq_cst);
   futex_wake_all(&epoch_);
   for (auto& t : workers_) t.join();
+}
+
+bool ThreadPool::solo() const {
+  const int64_t until = solo_until_ns_.load(std::memory_order_relaxed);
+  return until != 0 && now_ns() < until;
 }
 
 void ThreadPool::run_chunk(int64_t chunk) {
@@ -92,15 +99,17 @@ void ThreadPool::run_chunk(int64_t chunk) {
   t_in_chunk = false;
 }
 
-void ThreadPool::work_on() {
+int64_t ThreadPool::work_on() {
+  int64_t ran = 0;
   uint64_t w = claim_.load(std::memory_order_acquire);
   for (;;) {
     const int64_t next = word_next(w), n = word_chunks(w);
-    if (next >= n) return;
+    if (next >= n) return ran;
     if (!claim_.compare_exchange_weak(w, w + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
     // The chunk is ours: its job cannot finish (nor the caller publish another) before we
     // count it done, so the job's fields are stable until then.
     run_chunk(next);
+    ran++;
     if ((int64_t)done_.fetch_add(1, std::memory_order_seq_cst) + 1 == n &&
         caller_asleep_.load(std::memory_order_seq_cst))
       futex_wake_all(&done_);
@@ -130,7 +139,7 @@ void ThreadPool::run(int64_t n, int64_t grain, ChunkFn fn, void* ctx) {
   if ((n + grain - 1) / grain > kMaxChunks) grain = (n + kMaxChunks - 1) / kMaxChunks;
   const int64_t n_chunks = (n + grain - 1) / grain;
   std::unique_lock<std::mutex> own(owner_, std::defer_lock);
-  if (workers_.empty() || n_chunks == 1 || t_in_chunk || !own.try_lock()) {
+  if (workers_.empty() || n_chunks == 1 || t_in_chunk || solo() || !own.try_lock()) {
     // Inline, chunk by chunk as the pool would split it. Exceptions propagate directly.
     for (int64_t b = 0; b < n; b += grain) fn(ctx, b, std::min(n, b + grain));
     return;
@@ -146,13 +155,21 @@ void ThreadPool::run(int64_t n, int64_t grain, ChunkFn fn, void* ctx) {
   epoch_.store(e, std::memory_order_seq_cst);
   if (sleepers_.load(std::memory_order_seq_cst) > 0) futex_wake_all(&epoch_);
 
-  work_on();
+  const int64_t t0 = now_ns();
+  const int64_t mine = work_on();
+  const int64_t t1 = now_ns();
 
   auto finished = [&] { return (int64_t)done_.load(std::memory_order_acquire) == n_chunks; };
   if (!spin_until(spin_ns_.load(std::memory_order_relaxed), finished)) {
     caller_asleep_.store(true, std::memory_order_seq_cst);
     for (uint32_t d; (int64_t)(d = done_.load(std::memory_order_seq_cst)) != n_chunks;) futex_wait(&done_, d);
     caller_asleep_.store(false, std::memory_order_relaxed);
+  }
+  const int64_t stall = stall_ns_.load(std::memory_order_relaxed);
+  if (stall > 0) {
+    const int64_t t2 = now_ns(), own_chunk = mine > 0 ? (t1 - t0) / mine : 0;
+    if (t2 - t1 > std::max(stall, 4 * own_chunk))
+      solo_until_ns_.store(t2 + backoff_ns_.load(std::memory_order_relaxed), std::memory_order_relaxed);
   }
   if (error_) {
     std::exception_ptr err = error_;

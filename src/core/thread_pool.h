@@ -14,6 +14,13 @@
 // is taken by the others. The caller waits for completed chunks, never for a worker to
 // acknowledge, so a worker still asleep when the job ends costs nothing.
 //
+// A worker that loses its core in the middle of a chunk (another process wants it) makes the
+// caller wait for the rest of the other process's time slice, milliseconds on Linux. When the
+// caller has waited that long for others' chunks (far longer than its own chunks took), the
+// pool runs its jobs on the caller alone for a while (50 ms by default), then tries the
+// workers again: on a machine where one of two cores is busy, one thread at full speed beats
+// two that keep stopping each other.
+//
 // Each chunk runs exactly once. A parallel_for from inside a chunk, or from a second thread
 // while another caller owns the pool, runs inline on the calling thread (same results: the
 // kernels never depend on how the rows are split).
@@ -48,13 +55,23 @@ class ThreadPool {
   // How long an idle worker spins before it sleeps (default 200 us; FLOPS_SPIN_US overrides).
   void set_spin_us(int us) { spin_ns_.store((int64_t)us * 1000, std::memory_order_relaxed); }
   int spin_us() const { return (int)(spin_ns_.load(std::memory_order_relaxed) / 1000); }
+  // A wait for other threads' chunks longer than max(stall_us, 4 x the caller's mean chunk
+  // time) sends the pool solo for backoff_ms (defaults 500 us and 50 ms; FLOPS_STALL_US,
+  // FLOPS_BACKOFF_MS override; stall_us 0 turns it off).
+  void set_stall(int stall_us, int backoff_ms) {
+    stall_ns_.store((int64_t)stall_us * 1000, std::memory_order_relaxed);
+    backoff_ns_.store((int64_t)backoff_ms * 1000000, std::memory_order_relaxed);
+    solo_until_ns_.store(0, std::memory_order_relaxed);
+  }
+  // Whether jobs run on the caller alone now (after a stall).
+  bool solo() const;
 
  private:
   using ChunkFn = void (*)(void*, int64_t, int64_t);
   void run(int64_t n, int64_t grain, ChunkFn fn, void* ctx);
   void worker_loop();
-  // Claims and runs chunks of the current job until none is left.
-  void work_on();
+  // Claims and runs chunks of the current job until none is left; returns how many it ran.
+  int64_t work_on();
   void run_chunk(int64_t chunk);
 
   std::vector<std::thread> workers_;
@@ -77,6 +94,8 @@ class ThreadPool {
   std::atomic<bool> caller_asleep_{false};
   std::atomic<bool> stop_{false};
   std::atomic<int64_t> spin_ns_{200000};
+  std::atomic<int64_t> stall_ns_{500000}, backoff_ns_{50000000};
+  std::atomic<int64_t> solo_until_ns_{0};
 };
 
 // The process's pool (sized by set_pool_threads, all cores until then). Like the OpenMP

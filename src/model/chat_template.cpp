@@ -192,6 +192,26 @@ std::vector<int32_t> encode_chat(const Tokenizer& tok, const ChatTemplate& t, co
   return tok.encode(rendered, !writes_bos, /*parse_special=*/true);
 }
 
+FittedChat fit_chat(const Tokenizer& tok, const ChatTemplate& t, nlohmann::ordered_json& messages, int n_ctx,
+                    int reserve) {
+  FittedChat f;
+  while (true) {
+    f.rendered = render_chat(t, messages, true);
+    f.tokens = encode_chat(tok, t, f.rendered);
+    if ((int)f.tokens.size() + reserve <= n_ctx) return f;
+    // The first turn after a leading system message: a user message and what follows it up to the next.
+    size_t first = !messages.empty() && messages[0].value("role", "") == "system" ? 1 : 0;
+    size_t end = first + 1;
+    while (end < messages.size() && messages[end].value("role", "") != "user") ++end;
+    if (end >= messages.size())
+      fail("the conversation's last turn alone takes {} tokens, more than the context of {} allows (leaving {} for "
+           "the reply)",
+           f.tokens.size(), n_ctx, reserve);
+    messages.erase(messages.begin() + (long)first, messages.begin() + (long)end);
+    f.dropped_messages += (int)(end - first);
+  }
+}
+
 nlohmann::ordered_json chat_case_variables(const nlohmann::ordered_json& c) {
   if (!c.is_object()) fail("a chat case must be a JSON object");
   if (!c.contains("messages")) fail("the chat case has no \"messages\"");

@@ -45,6 +45,17 @@ std::string render_chat(const ChatTemplate& t, const nlohmann::json& messages, b
 // already write it.
 std::vector<int32_t> encode_chat(const Tokenizer& tok, const ChatTemplate& t, const std::string& rendered);
 
+// A chat prompt that fits the context: the oldest turns (a user message and the replies after it;
+// a leading system message stays) are dropped until the tokens leave `reserve` slots free in
+// n_ctx. Fails when even the last turn alone does not fit.
+struct FittedChat {
+  std::string rendered;
+  std::vector<int32_t> tokens;
+  int dropped_messages = 0;  // removed from the front of `messages`
+};
+FittedChat fit_chat(const Tokenizer& tok, const ChatTemplate& t, nlohmann::ordered_json& messages, int n_ctx,
+                    int reserve);
+
 // One line of ../shared/data/chat-templates/*.cases.jsonl as template variables (messages,
 // add_generation_prompt, bos_token, eos_token, tools and documents or null, the `context`
 // entries), and the fixed time those cases were rendered at (2026-12-01 00:00:00, local).

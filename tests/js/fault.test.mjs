@@ -150,7 +150,9 @@ test('a full queue answers 503 with Retry-After', { timeout: 60000 }, async () =
     assert.ok(busy.length >= 1, `statuses ${rs.map((r) => r.status)}`);
     assert.equal(busy[0].headers['retry-after'], '1');
     assert.equal(JSON.parse(busy[0].text).error.code, 'server_busy');
-    assert.ok(rs.filter((r) => r.status === 200).length >= 2);
+    // The one that got the slot (and perhaps the one queued behind it) is answered.
+    assert.ok(rs.filter((r) => r.status === 200).length >= 1);
+    assert.equal(rs.filter((r) => r.status !== 200 && r.status !== 503).length, 0);
   } finally {
     await srv.stop();
   }
