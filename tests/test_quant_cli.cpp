@@ -141,6 +141,36 @@ TEST(QuantCli, UnsupportedAndTruncatedTensors) {
   const std::string cut = test::temp_dir() + "/cli_cut.gguf";
   std::ofstream(cut, std::ios::binary) << b.substr(0, b.size() - 1000);
   expect_one_line_error(run("info " + cut), "truncated GGUF file: tensor '");
+  // quantize refuses both before writing anything.
+  const std::string out = test::temp_dir() + "/cli_t_out.gguf";
+  std::filesystem::remove(out);
+  expect_one_line_error(run("quantize " + cut + " " + out + " Q4_0 --allow-requantize"), "truncated GGUF file: tensor '");
+  expect_one_line_error(run("quantize " + bad + " " + out + " Q4_0 --allow-requantize"),
+                        "tensor 'blk.1.ffn_up.weight' has unsupported type IQ2_XXS");
+  EXPECT_FALSE(std::filesystem::exists(out));
+  for (auto& e : std::filesystem::directory_iterator(test::temp_dir()))
+    EXPECT_EQ(e.path().filename().string().find("cli_t_out.gguf."), std::string::npos) << e.path();
+}
+
+// Rows that no block of the type divides fall back to a type that fits, said on stderr (also
+// with --json, whose tensors carry "fallback": true).
+TEST(QuantCli, FallbackIsSaidOnStderr) {
+  ModelConfig c = tiny();
+  c.n_embd = 96;  // attention rows of 96: Q4_K (256) does not fit, Q5_0 (32) does
+  c.n_rot = 24;
+  const std::string in = test::temp_dir() + "/cli_fb_in.gguf", out = test::temp_dir() + "/cli_fb_out.gguf";
+  synthetic_model(c, {}).write(in);
+  CliRun r = run("quantize " + in + " " + out + " Q4_K_M --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("fallback: blk.0.attn_q.weight: rows of 96 are not a multiple of the Q4_K block of 256: Q5_0 "
+                       "instead"),
+            std::string::npos)
+      << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  int fb = 0;
+  for (auto& t : j["tensors"]) fb += t["fallback"].get<bool>();
+  EXPECT_GT(fb, 0);
+  EXPECT_EQ(r.out.find("fallback:"), std::string::npos);
 }
 
 TEST(QuantCli, InfoOnTokenizerOnlyFile) {

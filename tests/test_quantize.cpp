@@ -154,6 +154,21 @@ TEST(QuantMix, SameTensorTypesAsLlamaQuantize) {
   }
 }
 
+// The other layouts' Q4_K_M files (phi3's fused attn_qkv, tied qwen2/gemma2 embeddings,
+// gemma2's rows of 128 falling back to Q5_0, bert, gpt2), planned from their F32 or F16 source.
+TEST(QuantMix, Q4KMOfEveryLayoutAsLlamaQuantize) {
+  const std::string dir = ref_dir();
+  if (dir.empty()) GTEST_SKIP() << "../shared/data not present";
+  for (const char* src : {"llama-rope31.f32", "qwen2.f32", "phi3.f32", "gemma2.f16", "bert.f32", "gpt2.f16"}) {
+    const std::string model = std::string(src).substr(0, std::string(src).find('.'));
+    const GGUFFile in = gguf_open(dir + "/" + src + ".gguf"), ref = gguf_open(dir + "/" + model + ".q4_k_m.gguf");
+    const auto plan = plan_quantization(in, quant_mix("Q4_K_M"), {});
+    ASSERT_EQ(plan.size(), ref.tensors.size()) << model;
+    for (size_t i = 0; i < plan.size(); i++)
+      EXPECT_EQ(dtype_name(plan[i].to), dtype_name(ref.tensors[i].type)) << model << " " << plan[i].name;
+  }
+}
+
 namespace {
 
 // A tiny llama with rows of 96 (not a multiple of 256) in the attention and 256 in the FFN.

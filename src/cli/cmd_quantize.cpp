@@ -57,6 +57,9 @@ void add_quantize(CLI::App& app) {
     qo.progress = [&](int64_t done, int64_t) { bar.update(done); };
     const QuantizeResult r = quantize_file(o->in, o->out, mix, qo);
     bar.finish();
+    // On stderr, so that a script reading --json still hears of them.
+    for (const TensorPlan& p : r.tensors)
+      if (p.fallback) fmt::print(stderr, "fallback: {}: {}\n", p.name, p.note);
     if (o->json) {
       nlohmann::json j;
       j["input"] = o->in;
@@ -83,8 +86,6 @@ void add_quantize(CLI::App& app) {
       for (const TensorPlan& p : r.tensors)
         fmt::print("{:<36} {:>6} -> {:<6} {:>10} -> {:>10} bytes{}\n", p.name, dtype_name(p.from), dtype_name(p.to),
                    p.bytes_in, p.bytes_out, p.note.empty() ? "" : "  (" + p.note + ")");
-    for (const TensorPlan& p : r.tensors)
-      if (p.fallback) fmt::print("fallback: {}: {}\n", p.name, p.note);
     fmt::print("{} -> {} ({}, general.file_type {})\n", o->in, o->out, mix.name, mix.file_type);
     fmt::print("tensors        {} -> {}\n", type_counts(r.tensors, false), type_counts(r.tensors, true));
     fmt::print("size           {:.2f} MiB -> {:.2f} MiB ({:.1f}%)\n", r.file_bytes_in / 1048576.0,
