@@ -1,6 +1,7 @@
 // Writes the fuzzer's seed corpus: a few small valid GGUF images covering every
 // value type, dtype and layout feature, plus near-miss invalid ones.
 // Usage: fuzz_make_corpus <dir>
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -102,19 +103,21 @@ std::vector<uint8_t> dtypes_align64() {
   return w.serialize();
 }
 
-// One tensor of every supported type (a row of 256 elements each), blocks filled with a byte
-// pattern and a finite fp16 scale, so that the fuzzer mutates real layouts of every type.
+// One tensor of every supported type (one block's worth of elements: 32, or 256 for the
+// super-block types, so that the seed stays under fuzz.sh's -max_len of 4096), blocks filled
+// with a byte pattern, so that the fuzzer mutates real layouts of every type. The first two
+// bytes of each block are a finite fp16 (the scale in most layouts; any bytes are valid blocks).
 std::vector<uint8_t> every_quant_type() {
   GGUFWriter w;
   w.set_string("general.architecture", "llama");
   for (DType t : kAllDTypes) {
-    std::vector<uint8_t> b(dtype_row_bytes(t, 256));
+    const int64_t n = std::max<int64_t>(32, dtype_block_elems(t));
+    std::vector<uint8_t> b(dtype_row_bytes(t, n));
     for (size_t i = 0; i < b.size(); i++) b[i] = (uint8_t)(i * 37 + 11);
-    // Every block type keeps an fp16 scale in its first two bytes except Q2_K..Q6_K (at the end).
     const uint16_t h = fp32_to_fp16(0.125f);
     for (size_t blk = 0; !dtype_is_float(t) && blk < b.size() / dtype_block_bytes(t); blk++)
       std::memcpy(b.data() + blk * dtype_block_bytes(t), &h, 2);
-    w.add_tensor(std::string("t.") + std::string(dtype_name(t)), t, {256}, b.data(), b.size());
+    w.add_tensor(std::string("t.") + std::string(dtype_name(t)), t, {n}, b.data(), b.size());
   }
   return w.serialize();
 }

@@ -24,7 +24,7 @@ ppl() { (cd "$bin" && ./llama-perplexity -f "$text" -c 128 -t 2 "$@"); }
 kld() { grep -m1 '^Mean    KLD:' "$1" | awk '{print $3}'; }
 top() { grep -m1 '^Same top p:' "$1" | awk '{print $4}'; }
 # Bits per weight: tensor bytes over tensor elements (metadata not counted), as flops info says.
-bpw() { "$flops" info "$1" --json | python3 -c 'import json,sys; j=json.load(sys.stdin)["tensor_types"]; print(f"{8*sum(v["bytes"] for v in j.values())/sum(v["elements"] for v in j.values()):.3f}")'; }
+bpw() { "$flops" info "$1" --json | python3 -c 'import json,sys; j=json.load(sys.stdin)["tensor_types"]; print("%.3f" % (8 * sum(v["bytes"] for v in j.values()) / sum(v["elements"] for v in j.values())))'; }
 echo "| type | flops bytes | llama.cpp bytes | flops bpw | llama.cpp bpw | mean KLD flops | mean KLD llama.cpp | same top-1 % flops | same top-1 % llama.cpp |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 for t in "${types[@]}"; do
