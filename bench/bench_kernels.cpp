@@ -1,5 +1,6 @@
 // Kernel throughput table: sgemm and copy bandwidth (the machine's ceilings), matvec weight
-// streaming per type, and T=512 matmul per type relative to plain sgemm, at 1 and 2 threads.
+// streaming per type (with its ratio to Q4_0), T=512 matmul per type relative to plain sgemm, at
+// 1 and 2 threads, and one matvec in every kernel variant the CPU runs (scalar, AVX2, AVX-512).
 //
 // matvec "cold" rotates over enough copies of the weight matrix (>= 512 MB) that every call
 // streams from DRAM, as in decoding a model larger than the caches; each call is timed and
@@ -16,6 +17,7 @@
 #include <random>
 #include <vector>
 
+#include "core/cpu_features.h"
 #include "core/dtype.h"
 #include "core/machine.h"
 #include "core/matmul.h"
@@ -41,7 +43,7 @@ double best_time(double seconds, int min_reps, F&& f) {
   return best;
 }
 
-const DType kTypes[] = {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0};
+const auto& kTypes = kAllDTypes;
 
 std::vector<uint8_t> make_matrix(DType t, int64_t rows, int64_t cols) {
   std::mt19937 rng(1);
@@ -67,13 +69,8 @@ int main() {
   const int thread_counts[] = {1, 2};
   const int64_t T = 512;
   std::printf("CPU: %s, %d hardware threads\n", cpu_model_name().c_str(), hardware_threads());
-#if defined(__AVX512F__)
-  std::printf("kernels: AVX-512 build\n");
-#elif defined(__AVX2__)
-  std::printf("kernels: AVX2 build\n");
-#else
-  std::printf("kernels: scalar build\n");
-#endif
+  std::printf("kernels: %s, chosen at run time (CPU has: %s)\n", kernel_variant_name(kernel_variant()),
+              cpu_features_string().c_str());
 
   auto env = [](const char* k) { const char* v = std::getenv(k); return std::string(v ? v : "(unset)"); };
   std::printf("OpenBLAS kernels: %s (OPENBLAS_CORETYPE=%s), OMP_WAIT_POLICY=%s\n", blas_core_name().c_str(),
@@ -89,12 +86,18 @@ int main() {
     std::printf("%-8d %16.1f %16.1f %16.1f\n", th, sgemm[th] / 1e9, copy[th] / 1e9, read[th] / 1e9);
 
   std::printf("\nmatvec: GB/s of weight bytes streamed (cold = rotating over >= 512 MB, hot = one matrix)\n");
-  std::printf("%-11s %-5s %9s %4s %10s %10s %10s %10s %10s\n", "shape", "type", "MB/matrix", "thr", "cold med",
-              "cold p10", "hot best", "med/read", "us/call");
+  std::printf("(/Q4_0: GB/s of weights relative to Q4_0's, same shape and threads, this run)\n");
+  std::printf("%-11s %-6s %9s %4s %10s %10s %10s %10s %10s %9s %9s\n", "shape", "type", "MB/matrix", "thr", "cold med",
+              "cold p10", "hot best", "med/read", "us/call", "cold/Q4_0", "hot/Q4_0");
   for (const Shape& s : shapes) {
     std::vector<float> x((size_t)s.cols), y((size_t)s.rows);
     for (int64_t c = 0; c < s.cols; c++) x[c] = std::sin((double)c);
-    for (DType t : kTypes) {
+    // Q4_0 first, so that every other type's line can show its ratio to Q4_0.
+    std::vector<DType> order = {DType::Q4_0};
+    for (DType t : kTypes)
+      if (t != DType::Q4_0) order.push_back(t);
+    double q4_cold[3] = {0, 0, 0}, q4_hot[3] = {0, 0, 0};
+    for (DType t : order) {
       auto one = make_matrix(t, s.rows, s.cols);
       const size_t bytes = one.size();
       const size_t copies = std::max<size_t>(1, ((size_t)512 << 20) / bytes + 1);
@@ -114,15 +117,18 @@ int main() {
         std::sort(times.begin(), times.end());
         const double med = times[times.size() / 2], p10 = times[times.size() / 10];
         double hot = best_time(0.2, 20, [&] { matvec(t, one.data(), s.rows, s.cols, x.data(), y.data()); });
-        std::printf("%5lldx%-5lld %-5s %9.2f %4d %10.2f %10.2f %10.2f %10.2f %10.1f\n", (long long)s.rows,
-                    (long long)s.cols, std::string(dtype_name(t)).c_str(), bytes / 1048576.0, th, bytes / med / 1e9,
-                    bytes / p10 / 1e9, bytes / hot / 1e9, bytes / med / read[th], med * 1e6);
+        const double cold_gbs = bytes / med / 1e9, hot_gbs = bytes / hot / 1e9;
+        if (t == DType::Q4_0) q4_cold[th] = cold_gbs, q4_hot[th] = hot_gbs;
+        std::printf("%5lldx%-5lld %-6s %9.2f %4d %10.2f %10.2f %10.2f %10.2f %10.1f %9.2f %9.2f\n", (long long)s.rows,
+                    (long long)s.cols, std::string(dtype_name(t)).c_str(), bytes / 1048576.0, th, cold_gbs,
+                    bytes / p10 / 1e9, hot_gbs, bytes / med / read[th], med * 1e6, cold_gbs / q4_cold[th],
+                    hot_gbs / q4_hot[th]);
       }
     }
   }
 
   std::printf("\nmatmul T=%lld: GFLOP/s and fraction of the 1024^3 sgemm rate\n", (long long)T);
-  std::printf("%-11s %-5s %4s %10s %10s\n", "shape", "type", "thr", "GFLOP/s", "/sgemm");
+  std::printf("%-11s %-6s %4s %10s %10s\n", "shape", "type", "thr", "GFLOP/s", "/sgemm");
   for (const Shape& s : shapes) {
     std::vector<float> X((size_t)(T * s.cols)), Y((size_t)(T * s.rows));
     for (size_t i = 0; i < X.size(); i++) X[i] = std::sin((double)i * 0.37);
@@ -132,10 +138,31 @@ int main() {
         set_threads(th);
         double sec = best_time(1.0, 3, [&] { matmul(t, w.data(), s.rows, s.cols, X.data(), T, Y.data()); });
         double gf = 2.0 * s.rows * s.cols * T / sec;
-        std::printf("%5lldx%-5lld %-5s %4d %10.1f %10.2f\n", (long long)s.rows, (long long)s.cols,
+        std::printf("%5lldx%-5lld %-6s %4d %10.1f %10.2f\n", (long long)s.rows, (long long)s.cols,
                     std::string(dtype_name(t)).c_str(), th, gf / 1e9, gf / sgemm[th]);
       }
     }
   }
+
+  // The same matvec in every kernel variant this CPU runs (one thread, hot): what the vector
+  // code gains over the scalar fallback. AVX-512 appears only on CPUs that have it.
+  std::printf("\nmatvec 768x2048, 1 thread, hot: GB/s of weights per kernel variant\n%-6s", "type");
+  const auto variants = supported_kernel_variants();
+  for (KernelVariant v : variants) std::printf(" %10s", kernel_variant_name(v));
+  std::printf("\n");
+  const KernelVariant prev = kernel_variant();
+  set_threads(1);
+  for (DType t : kTypes) {
+    auto w = make_matrix(t, 768, 2048);
+    std::vector<float> x(2048, 0.5f), y(768);
+    std::printf("%-6s", std::string(dtype_name(t)).c_str());
+    for (KernelVariant v : variants) {
+      set_kernel_variant(v);
+      double sec = best_time(0.2, 5, [&] { matvec(t, w.data(), 768, 2048, x.data(), y.data()); });
+      std::printf(" %10.2f", w.size() / sec / 1e9);
+    }
+    std::printf("\n");
+  }
+  set_kernel_variant(prev);
   return 0;
 }

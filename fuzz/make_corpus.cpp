@@ -1,7 +1,9 @@
 // Writes the fuzzer's seed corpus: a few small valid GGUF images covering every
 // value type, dtype and layout feature, plus near-miss invalid ones.
 // Usage: fuzz_make_corpus <dir>
+#include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -101,6 +103,25 @@ std::vector<uint8_t> dtypes_align64() {
   return w.serialize();
 }
 
+// One tensor of every supported type (one block's worth of elements: 32, or 256 for the
+// super-block types, so that the seed stays under fuzz.sh's -max_len of 4096), blocks filled
+// with a byte pattern, so that the fuzzer mutates real layouts of every type. The first two
+// bytes of each block are a finite fp16 (the scale in most layouts; any bytes are valid blocks).
+std::vector<uint8_t> every_quant_type() {
+  GGUFWriter w;
+  w.set_string("general.architecture", "llama");
+  for (DType t : kAllDTypes) {
+    const int64_t n = std::max<int64_t>(32, dtype_block_elems(t));
+    std::vector<uint8_t> b(dtype_row_bytes(t, n));
+    for (size_t i = 0; i < b.size(); i++) b[i] = (uint8_t)(i * 37 + 11);
+    const uint16_t h = fp32_to_fp16(0.125f);
+    for (size_t blk = 0; !dtype_is_float(t) && blk < b.size() / dtype_block_bytes(t); blk++)
+      std::memcpy(b.data() + blk * dtype_block_bytes(t), &h, 2);
+    w.add_tensor(std::string("t.") + std::string(dtype_name(t)), t, {n}, b.data(), b.size());
+  }
+  return w.serialize();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -115,6 +136,7 @@ int main(int argc, char** argv) {
     bool valid;
   };
   auto model = model_like();
+  auto quant = every_quant_type();
   std::vector<Seed> seeds = {
       {"valid_model.gguf", model, true},
       {"valid_empty.gguf", Raw().header(0, 0).b, true},
@@ -135,7 +157,10 @@ int main(int argc, char** argv) {
        Raw().header(2, 0).tensor("a", {16}, DType::F32, 0).tensor("b", {8}, DType::F32, 32).pad().zeros(96).b, false},
       {"invalid_bool.gguf", Raw().header(0, 1).key("b", GGUFType::BOOL).put<uint8_t>(2).b, false},
       {"invalid_huge_array.gguf", Raw().header(0, 1).key("s", GGUFType::ARRAY).arr(GGUFType::STRING, 1ull << 60).str("x").b, false},
-      {"invalid_tensor_type.gguf", Raw().header(1, 0).tensor("t", {32, 2}, (DType)6, 0).pad().zeros(256).b, false},
+      {"invalid_tensor_type.gguf", Raw().header(1, 0).tensor("t", {32, 2}, (DType)16, 0).pad().zeros(256).b, false},
+      {"valid_every_quant_type.gguf", quant, true},
+      {"invalid_truncated_quant.gguf", std::vector<uint8_t>(quant.begin(), quant.end() - 100), false},
+      {"invalid_k_row.gguf", Raw().header(1, 0).tensor("t", {128, 2}, DType::Q4_K, 0).pad().zeros(512).b, false},
   };
   int bad = 0;
   for (auto& s : seeds) {

@@ -28,6 +28,7 @@ void register_commands(CLI::App& app) {
   add_chat(app);
   add_lora(app);
   add_bench(app);
+  add_quantize(app);
 }
 
 }  // namespace flops::cli

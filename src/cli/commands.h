@@ -32,5 +32,6 @@ void add_template(CLI::App& app);
 void add_chat(CLI::App& app);
 void add_lora(CLI::App& app);
 void add_bench(CLI::App& app);
+void add_quantize(CLI::App& app);
 
 }  // namespace flops::cli

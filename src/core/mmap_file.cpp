@@ -61,34 +61,54 @@ MappedFile& MappedFile::operator=(MappedFile&& o) noexcept {
   return *this;
 }
 
-void write_file_atomic(const std::string& path, const void* bytes, size_t n) {
-  std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) fail("cannot create '{}': {}", tmp, std::strerror(errno));
-  const char* p = (const char*)bytes;
-  size_t left = n;
-  while (left > 0) {
-    ssize_t w = ::write(fd, p, left);
+AtomicFileWriter::AtomicFileWriter(const std::string& path) : path_(path) {
+  tmp_ = path + ".tmp." + std::to_string(::getpid());
+  fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd_ < 0) fail("cannot create '{}': {}", tmp_, std::strerror(errno));
+}
+
+AtomicFileWriter::~AtomicFileWriter() {
+  if (fd_ >= 0) {
+    ::close(fd_);
+    ::unlink(tmp_.c_str());
+  }
+}
+
+void AtomicFileWriter::write(const void* data, size_t n) {
+  if (fd_ < 0) fail("write to '{}' after it was committed", path_);
+  const char* p = (const char*)data;
+  while (n > 0) {
+    ssize_t w = ::write(fd_, p, n);
     if (w < 0) {
       if (errno == EINTR) continue;
-      int e = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      fail("cannot write '{}': {}", tmp, std::strerror(e));
+      fail("cannot write '{}': {}", tmp_, std::strerror(errno));
     }
     p += w;
-    left -= (size_t)w;
+    n -= (size_t)w;
+    written_ += (uint64_t)w;
   }
+}
+
+void AtomicFileWriter::commit() {
+  if (fd_ < 0) fail("'{}' committed twice", path_);
+  const int fd = fd_;
+  fd_ = -1;
   if (::fsync(fd) != 0 || ::close(fd) != 0) {
     int e = errno;
-    ::unlink(tmp.c_str());
-    fail("cannot flush '{}': {}", tmp, std::strerror(e));
+    ::unlink(tmp_.c_str());
+    fail("cannot flush '{}': {}", tmp_, std::strerror(e));
   }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+  if (::rename(tmp_.c_str(), path_.c_str()) != 0) {
     int e = errno;
-    ::unlink(tmp.c_str());
-    fail("cannot rename '{}' to '{}': {}", tmp, path, std::strerror(e));
+    ::unlink(tmp_.c_str());
+    fail("cannot rename '{}' to '{}': {}", tmp_, path_, std::strerror(e));
   }
+}
+
+void write_file_atomic(const std::string& path, const void* bytes, size_t n) {
+  AtomicFileWriter f(path);
+  f.write(bytes, n);
+  f.commit();
 }
 
 std::string read_text_file(const std::string& path) {

@@ -468,7 +468,37 @@ void GGUFWriter::set_i32_array(const std::string& key, const std::vector<int32_t
   put(key, std::move(b));
 }
 
-void GGUFWriter::add_tensor(const std::string& name, DType type, std::vector<int64_t> shape, const void* data, size_t bytes) {
+void GGUFWriter::set_value(const std::string& key, const GGUFValue& v) {
+  std::vector<uint8_t> b;
+  append<uint32_t>(b, (uint32_t)v.type);
+  auto scalar = [&](GGUFType t, uint64_t u, double f, std::string_view str) {
+    switch (t) {
+      case GGUFType::U8: case GGUFType::I8: case GGUFType::BOOL: append<uint8_t>(b, (uint8_t)u); break;
+      case GGUFType::U16: case GGUFType::I16: append<uint16_t>(b, (uint16_t)u); break;
+      case GGUFType::U32: case GGUFType::I32: append<uint32_t>(b, (uint32_t)u); break;
+      case GGUFType::U64: case GGUFType::I64: append<uint64_t>(b, u); break;
+      case GGUFType::F32: append<float>(b, (float)f); break;
+      case GGUFType::F64: append<double>(b, f); break;
+      case GGUFType::STRING: append_str(b, std::string(str)); break;
+      default: fail("metadata '{}': cannot copy a value of type {}", key, gguf_type_name(t));
+    }
+  };
+  if (v.type != GGUFType::ARRAY) {
+    scalar(v.type, v.u, v.f, v.str);
+  } else {
+    if (v.arr_type == GGUFType::ARRAY) fail("metadata '{}': arrays of arrays cannot be copied", key);
+    append<uint32_t>(b, (uint32_t)v.arr_type);
+    append<uint64_t>(b, v.arr_count);
+    if (v.arr_type == GGUFType::STRING) {
+      for (auto s : v.arr_strings) append_str(b, std::string(s));
+    } else {
+      b.insert(b.end(), v.arr_data, v.arr_data + v.arr_count * scalar_size(v.arr_type));
+    }
+  }
+  put(key, std::move(b));
+}
+
+uint64_t GGUFWriter::check_tensor(const std::string& name, DType type, const std::vector<int64_t>& shape) const {
   if (name.empty()) fail("GGUF tensor name must not be empty");
   if (shape.empty() || shape.size() > 4) fail("tensor '{}': {} dimensions (1 to 4 allowed)", name, shape.size());
   if (!dtype_known((uint32_t)type)) fail("tensor '{}': unsupported type {}", name, dtype_name_of((uint32_t)type));
@@ -478,15 +508,24 @@ void GGUFWriter::add_tensor(const std::string& name, DType type, std::vector<int
     if (ne > kMaxElements / (uint64_t)d) fail("tensor '{}': too many elements (more than 2^42)", name);
     ne *= (uint64_t)d;
   }
-  size_t expect = dtype_row_bytes(type, shape[0]) * (ne / (uint64_t)shape[0]);
-  if (bytes != expect) fail("tensor '{}': {} bytes given, {} expected for its shape and type", name, bytes, expect);
   for (auto& t : tensors_)
     if (t.name == name) fail("tensor '{}' added twice", name);
-  const uint8_t* p = (const uint8_t*)data;
-  tensors_.push_back({name, type, std::move(shape), std::vector<uint8_t>(p, p + bytes)});
+  return dtype_row_bytes(type, shape[0]) * (ne / (uint64_t)shape[0]);
 }
 
-std::vector<uint8_t> GGUFWriter::serialize() const {
+void GGUFWriter::add_tensor(const std::string& name, DType type, std::vector<int64_t> shape, const void* data, size_t bytes) {
+  const uint64_t expect = check_tensor(name, type, shape);
+  if (bytes != expect) fail("tensor '{}': {} bytes given, {} expected for its shape and type", name, bytes, expect);
+  const uint8_t* p = (const uint8_t*)data;
+  tensors_.push_back({name, type, std::move(shape), std::vector<uint8_t>(p, p + bytes), bytes, false});
+}
+
+void GGUFWriter::add_tensor_info(const std::string& name, DType type, std::vector<int64_t> shape) {
+  const uint64_t bytes = check_tensor(name, type, shape);
+  tensors_.push_back({name, type, std::move(shape), {}, bytes, true});
+}
+
+std::vector<uint8_t> GGUFWriter::header(std::vector<uint64_t>& offsets, uint64_t& data_bytes) const {
   if (alignment == 0 || alignment > kMaxAlignment || (alignment & (alignment - 1)))
     fail("GGUF writer alignment {} is not a power of two between 1 and 1048576", alignment);
   std::vector<uint8_t> b;
@@ -506,7 +545,7 @@ std::vector<uint8_t> GGUFWriter::serialize() const {
     append<uint32_t>(b, alignment);
   }
   uint64_t off = 0;
-  std::vector<uint64_t> offsets;
+  offsets.clear();
   for (auto& t : tensors_) {
     append_str(b, t.name);
     append<uint32_t>(b, (uint32_t)t.shape.size());
@@ -514,14 +553,48 @@ std::vector<uint8_t> GGUFWriter::serialize() const {
     append<uint32_t>(b, (uint32_t)t.type);
     append<uint64_t>(b, off);
     offsets.push_back(off);
-    off += (t.data.size() + alignment - 1) / alignment * alignment;
+    off += (t.bytes + alignment - 1) / alignment * alignment;
   }
   b.resize((b.size() + alignment - 1) / alignment * alignment, 0);
-  size_t base = b.size();
-  b.resize(base + off, 0);
-  for (size_t i = 0; i < tensors_.size(); i++)
-    std::memcpy(b.data() + base + offsets[i], tensors_[i].data.data(), tensors_[i].data.size());
+  data_bytes = off;
   return b;
+}
+
+std::vector<uint8_t> GGUFWriter::serialize() const {
+  std::vector<uint64_t> offsets;
+  uint64_t data_bytes = 0;
+  std::vector<uint8_t> b = header(offsets, data_bytes);
+  const size_t base = b.size();
+  b.resize(base + data_bytes, 0);
+  for (size_t i = 0; i < tensors_.size(); i++) {
+    if (tensors_[i].deferred) fail("tensor '{}' has no data: write it with write_streaming", tensors_[i].name);
+    std::memcpy(b.data() + base + offsets[i], tensors_[i].data.data(), tensors_[i].data.size());
+  }
+  return b;
+}
+
+void GGUFWriter::write_streaming(const std::string& path, const std::function<void(size_t, uint8_t*)>& fill) const {
+  std::vector<uint64_t> offsets;
+  uint64_t data_bytes = 0;
+  const std::vector<uint8_t> head = header(offsets, data_bytes);
+  AtomicFileWriter out(path);
+  out.write(head.data(), head.size());
+  std::vector<uint8_t> buf;
+  const std::vector<uint8_t> pad(alignment, 0);
+  for (size_t i = 0; i < tensors_.size(); i++) {
+    const Tensor& t = tensors_[i];
+    const uint8_t* p = t.data.data();
+    if (t.deferred) {
+      buf.assign(t.bytes, 0);
+      fill(i, buf.data());
+      p = buf.data();
+    }
+    out.write(p, t.bytes);
+    const uint64_t end = offsets[i] + t.bytes;
+    const uint64_t next = i + 1 < tensors_.size() ? offsets[i + 1] : data_bytes;
+    out.write(pad.data(), next - end);
+  }
+  out.commit();
 }
 
 void GGUFWriter::write(const std::string& path) const {

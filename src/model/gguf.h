@@ -3,6 +3,7 @@
 // Spec: ggml's docs/gguf.md. Little-endian only.
 #include <cstdint>
 #include <map>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -105,8 +106,17 @@ struct GGUFWriter {
   // shape in ggml order (ne[0] contiguous); data must be dtype_row_bytes(type, ne0) * rows bytes.
   void add_tensor(const std::string& name, DType type, std::vector<int64_t> shape, const void* data, size_t bytes);
 
+  // Copies a metadata value read from another file, keeping its exact type (arrays of
+  // arrays, which no real file has, are refused).
+  void set_value(const std::string& key, const GGUFValue& v);
+  // A tensor whose bytes are produced during write_streaming (files larger than memory).
+  void add_tensor_info(const std::string& name, DType type, std::vector<int64_t> shape);
+
   std::vector<uint8_t> serialize() const;
   void write(const std::string& path) const;  // atomic
+  // Writes atomically, asking fill(i, dst) for the bytes of each tensor i (in the order added)
+  // that came from add_tensor_info; dst holds exactly its size. Peak memory: one tensor.
+  void write_streaming(const std::string& path, const std::function<void(size_t, uint8_t*)>& fill) const;
 
  private:
   struct KV {
@@ -118,10 +128,15 @@ struct GGUFWriter {
     DType type;
     std::vector<int64_t> shape;
     std::vector<uint8_t> data;
+    uint64_t bytes = 0;
+    bool deferred = false;  // add_tensor_info: bytes come from write_streaming
   };
   std::vector<KV> kvs_;
   std::vector<Tensor> tensors_;
   void put(const std::string& key, std::vector<uint8_t> bytes);
+  uint64_t check_tensor(const std::string& name, DType type, const std::vector<int64_t>& shape) const;
+  // Header bytes (up to the aligned start of the data) and each tensor's offset in the data.
+  std::vector<uint8_t> header(std::vector<uint64_t>& offsets, uint64_t& data_bytes) const;
 };
 
 }  // namespace flops
