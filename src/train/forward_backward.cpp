@@ -387,6 +387,7 @@ double forward(const Model& m, Activations& a, const int32_t* tokens, const int3
   // Final norm, output matrix, softmax cross-entropy.
   const float* xL = a.x.data() + (size_t)c.n_layer * N * C;
   rmsnorm_forward(a.xf.data(), a.rstdf.data(), xL, W + m.out_norm, N, C, c.norm_eps);
+  if (a.skip_logits) return 0;
   mm_forward(a.probs.data(), a.xf.data(), m.out_matrix(), N, C, V);
   std::vector<double> row_loss(N, 0.0);
 #pragma omp parallel for schedule(static) if ((size_t)N * V >= kParallelMin)
@@ -416,10 +417,7 @@ double forward(const Model& m, Activations& a, const int32_t* tokens, const int3
 void backward(Model& m, Activations& a, const int32_t* tokens, const int32_t* targets, float loss_scale) {
   BlasSingleThread blas1;
   const auto& c = m.cfg;
-  const int B = a.B, T = a.T;
-  const int N = B * T, C = c.n_embd, Ck = c.kv_dim(), F = c.n_ff, V = c.n_vocab, H = c.n_head, Hk = c.n_head_kv;
-  const int D = c.head_dim(), n_rot = c.n_rot ? c.n_rot : D;
-  const float* W = m.w.data();
+  const int N = a.B * a.T, C = c.n_embd, V = c.n_vocab;
   float* G = m.g.data();
   for (int n = 0; n < N; n++)
     if ((targets[n] < 0 && targets[n] != kIgnoreTarget) || targets[n] >= V)
@@ -440,9 +438,20 @@ void backward(Model& m, Activations& a, const int32_t* tokens, const int32_t* ta
   }
   float* dout_w = G + (m.tied_output ? m.tok_emb : m.output);
   mm_backward(a.dtmp.data(), dout_w, dlogits, a.xf.data(), m.out_matrix(), N, C, V, false);
+  backward_hidden(m, a, tokens, a.dtmp.data());
+}
+
+void backward_hidden(Model& m, Activations& a, const int32_t* tokens, const float* dxf) {
+  BlasSingleThread blas1;
+  const auto& c = m.cfg;
+  const int B = a.B, T = a.T;
+  const int N = B * T, C = c.n_embd, Ck = c.kv_dim(), F = c.n_ff, H = c.n_head, Hk = c.n_head_kv;
+  const int D = c.head_dim(), n_rot = c.n_rot ? c.n_rot : D;
+  const float* W = m.w.data();
+  float* G = m.g.data();
   std::fill(a.dres.begin(), a.dres.end(), 0.0f);
   const float* xL = a.x.data() + (size_t)c.n_layer * N * C;
-  rmsnorm_backward(a.dres.data(), G + m.out_norm, a.dtmp.data(), xL, a.rstdf.data(), W + m.out_norm, N, C);
+  rmsnorm_backward(a.dres.data(), G + m.out_norm, dxf, xL, a.rstdf.data(), W + m.out_norm, N, C);
 
   float* dres = a.dres.data();
   for (int l = c.n_layer - 1; l >= 0; l--) {

@@ -35,6 +35,8 @@ struct Activations {
   // Backward scratch.
   std::vector<float> dres, dtmp, dq, dk, dv, do_, dgate, dup, dhid;
   std::vector<float> dscores;  // [T][T], one (sequence, head) at a time
+  // Stop the forward pass at the final norm (xf): embeddings need no logits (contrastive.h).
+  bool skip_logits = false;
 };
 
 void alloc_activations(const Model& m, int B, int T, Activations& a);
@@ -51,6 +53,10 @@ double forward(const Model& m, Activations& a, const int32_t* tokens, const int3
 // Backward of (loss_scale * summed loss) for the last forward; ADDS into m.g (so gradient
 // accumulation and data parallelism just sum). loss_scale is 1 / (tokens in the global batch).
 void backward(Model& m, Activations& a, const int32_t* tokens, const int32_t* targets, float loss_scale);
+
+// Backward from a gradient with respect to the final norm's output (xf, [B*T][C]) instead of
+// the logits: for objectives on hidden states (contrastive.h). ADDS into m.g like backward().
+void backward_hidden(Model& m, Activations& a, const int32_t* tokens, const float* dxf);
 
 // FLOPs counted for one forward (+ backward) of B x T tokens: matmuls, causal attention.
 double train_flops_per_step(const ModelConfig& c, int B, int T, bool with_backward = true);
