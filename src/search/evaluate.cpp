@@ -142,9 +142,9 @@ SystemResult Evaluator::tune(const std::string& name, const SearchOptions& base,
     SearchOptions o = base;
     o.mode = Mode::Bm25;
     o.prf = false;
-    for (double k1 : {0.4, 0.6, 0.8, 1.0, 1.2, 1.5, 1.8, 2.2})
+    for (double k1 : {0.4, 0.6, 0.8, 1.0, 1.2, 1.5, 1.8, 2.2, 2.6, 3.0})
       for (double b : {0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0})
-        for (double w : {0.0, 0.5, 1.0, 2.0, 3.0}) {
+        for (double w : {0.0, 0.5, 1.0, 2.0, 3.0, 4.0}) {
           SearchOptions c = o;
           c.bm25 = {k1, b, w};
           cands.push_back(c);
