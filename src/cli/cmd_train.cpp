@@ -20,9 +20,11 @@
 #include "cost/calibrate.h"
 #include "cost/receipt.h"
 #include "model/gguf.h"
+#include "model/model.h"
 #include "model/tokenizer.h"
 #include "train/data.h"
 #include "train/forward_backward.h"
+#include "train/lora.h"
 #include "train/model.h"
 #include "train/trainer.h"
 #include "cli/train_contrastive.h"
@@ -43,6 +45,11 @@ struct TrainArgs {
   float rope_theta = 0;
   bool untied = false;  // --untied, or "tied": false in the config
   float init_std = 0.02f;
+  // LoRA: --lora-rank > 0 trains an adapter of the frozen --init model instead of the model.
+  train::LoraSpec lora{.rank = 0};
+  std::string lora_targets;
+  std::string lora_file;  // --eval-only --lora FILE: the base with this adapter
+  bool lora_on() const { return lora.rank > 0 || !lora_file.empty(); }
   std::vector<std::string> data, val_data;
   std::vector<std::string> loss_on;  // strings of one token each
   double val_fraction = -1;
@@ -83,7 +90,8 @@ void apply_config(TrainArgs& a) {
   static const std::set<std::string> known = {
       "dim", "layers", "heads", "kv_heads", "ffn", "ctx", "vocab", "rope_theta", "tied", "steps", "batch", "micro_batch",
       "seq_len", "lr", "min_lr", "warmup", "weight_decay", "grad_clip", "seed", "checkpoint_every", "eval_every",
-      "eval_windows", "data", "val_data", "val_fraction", "tokenizer", "init", "name", "comment", "loss_on", "init_std"};
+      "eval_windows", "data", "val_data", "val_fraction", "tokenizer", "init", "name", "comment", "loss_on", "init_std",
+      "lora_rank", "lora_alpha", "lora_targets"};
   for (auto& [k, v] : j.items())
     if (!known.count(k)) fail("config '{}': unknown key '{}'", a.config, k);
   auto num = [&](const char* key, auto& dst, const char* flag) {
@@ -115,6 +123,8 @@ void apply_config(TrainArgs& a) {
   num("eval_every", a.o.eval_every, "--eval-every");
   num("eval_windows", a.o.eval_windows, "--eval-windows");
   num("val_fraction", a.val_fraction, "--val-fraction");
+  num("lora_rank", a.lora.rank, "--lora-rank");
+  num("lora_alpha", a.lora.alpha, "--lora-alpha");
   if (j.contains("tied") && !given(a, "--untied")) {
     if (!j["tied"].is_boolean()) fail("config '{}': 'tied' must be true or false", a.config);
     a.untied = !j["tied"].get<bool>();
@@ -139,6 +149,7 @@ void apply_config(TrainArgs& a) {
     if (j.contains(key) && !given(a, flag)) dst = j[key].get<std::string>();
   };
   str("tokenizer", a.tokenizer, "--tokenizer");
+  str("lora_targets", a.lora_targets, "--lora-targets");
   str("init", a.init, "--init");
   str("name", a.o.name, "--name");
 }
@@ -151,11 +162,40 @@ void run_train(TrainArgs& a) {
   if (a.o.out_dir.empty() && !a.eval_only) fail("--out DIR is required (checkpoints, log and plot go there)");
   if (a.data.empty() && a.contrastive.pair_files.empty())
     fail("no training data: pass --data FILE... (or \"data\" in the config)");
+  if (a.lora.rank < 0) fail("--lora-rank must be positive, got {}", a.lora.rank);
+  if (a.lora.rank == 0)
+    for (const char* f : {"--lora-alpha", "--lora-targets"})
+      if (given(a, f)) fail("{} needs --lora-rank", f);
+  if (!a.lora_file.empty() && !a.eval_only) fail("--lora FILE is for --eval-only (to train an adapter, pass --lora-rank)");
+  // The contrastive run writes a whole embedding model (GGUF with a pooling type), not an adapter.
+  if (a.objective == "contrastive" && a.lora_on())
+    fail("--objective contrastive trains every weight: it does not take --lora-rank or --lora");
 
-  // Model and tokenizer source.
+  // Model and tokenizer source. With LoRA, m holds only the adapter's parameters and `base` is
+  // the frozen model as the engine loads it (weights in their own type, memory-mapped).
   std::unique_ptr<GGUFFile> tok_src;
+  std::unique_ptr<Model> base;
   train::Model m;
-  if (!a.init.empty()) {
+  if (a.lora_on()) {
+    if (a.init.empty()) fail("--lora-rank trains an adapter of a base model: pass --init BASE.gguf");
+    for (const char* f : {"--dim", "--layers", "--heads", "--kv-heads", "--ffn", "--vocab", "--init-std", "--untied"})
+      if (given(a, f)) fail("--init takes the architecture from the model: do not pass {}", f);
+    tok_src = std::make_unique<GGUFFile>(gguf_open(a.init));
+    base = load_model(a.init);
+    if (!a.lora_file.empty()) {
+      LoraAdapter ad = load_lora_adapter(a.lora_file);
+      check_lora_fits(ad, *base);
+      m = train::lora_params_of(*base, ad);
+      a.lora.alpha = ad.alpha;
+    } else {
+      if (!a.lora_targets.empty()) a.lora.targets = train::parse_lora_targets(a.lora_targets);
+      if (a.lora.alpha == 0) a.lora.alpha = (float)a.lora.rank;
+      if (!(a.lora.alpha > 0) || !std::isfinite(a.lora.alpha))
+        fail("--lora-alpha must be a positive number, not {}", a.lora.alpha);
+      m = train::make_lora_params(*base, a.lora, a.o.seed);
+    }
+    if (a.ctx > 0) m.cfg.n_ctx_train = a.ctx;
+  } else if (!a.init.empty()) {
     tok_src = std::make_unique<GGUFFile>(gguf_open(a.init));
     m = train::load_gguf_model(*tok_src);
     for (const char* f : {"--dim", "--layers", "--heads", "--kv-heads", "--ffn", "--vocab", "--init-std"})
@@ -239,11 +279,27 @@ void run_train(TrainArgs& a) {
 #endif
   if (data.val.empty() && rank == 0) log::warn("no validation tokens: pass --val-data or a --val-fraction > 0");
 
+  // LoRA: the passes see the frozen base with the adapter; checkpoints write adapter.gguf.
+  train::TrainHooks hooks;
+  const std::string adapter_path = a.o.out_dir + "/adapter.gguf";
+  if (a.lora_on()) {
+    hooks.net = [&](train::Model& p) { return train::lora_net(*base, p, a.lora.alpha); };
+    hooks.salt = train::base_identity(*base);
+    hooks.save = [&](const train::Model& p, const std::function<void(GGUFWriter&)>& meta) {
+      save_lora_adapter(train::lora_adapter_of(p, base->cfg.arch_name, a.lora.alpha), adapter_path, a.o.name,
+                        [&](GGUFWriter& w) {
+                          meta(w);
+                          w.set_string("flops.lora.base", std::filesystem::path(a.init).filename().string());
+                        });
+    };
+  }
+
   if (a.eval_only) {
     const int T = a.o.seq_len > 0 ? a.o.seq_len : m.cfg.n_ctx_train;
     counter::Scope fc;
     int64_t scored = 0;
-    double loss = train::evaluate(m, data, T, a.o.eval_windows, std::max(1, a.o.batch / size), a.o.loss_tokens, &scored);
+    const train::Net net = a.lora_on() ? hooks.net(m) : train::net_of(m);
+    double loss = train::evaluate(net, data, T, a.o.eval_windows, std::max(1, a.o.batch / size), a.o.loss_tokens, &scored);
     if (rank != 0) return;
     const int windows = train::n_val_windows(data.val, T, a.o.eval_windows);
     if (windows == 0) fail("no validation windows of {} tokens in {} validation tokens", T, data.val.size());
@@ -267,8 +323,15 @@ void run_train(TrainArgs& a) {
     a.o.peak_flops = peak * size;
   }
   const int T = a.o.seq_len > 0 ? a.o.seq_len : m.cfg.n_ctx_train;
-  const double step_flops = train::train_flops_per_step(m.cfg, a.o.batch, T);
-  if (rank == 0 && !a.json)
+  const double step_flops = a.lora_on() ? train::net_step_flops(hooks.net(m), a.o.batch, T)
+                                        : train::train_flops_per_step(m.cfg, a.o.batch, T);
+  if (rank == 0 && !a.json && a.lora_on())
+    log::info("LoRA rank {} alpha {} on {} of the frozen {} ({} params, {}): {} trainable params; data {} train / {} val "
+              "tokens; {:.3g} GFLOP per step; machine sgemm {:.1f} GFLOP/s",
+              a.lora.rank, a.lora.alpha, fmt::join(a.lora.targets, ","), a.init, base->n_params(),
+              dtype_name(base->layers.empty() ? DType::F32 : base->layers[0].wq.type), m.n_params(), data.train.size(),
+              data.val.size(), step_flops / 1e9, a.o.peak_flops / 1e9);
+  else if (rank == 0 && !a.json)
     log::info("model {} params ({} layers, dim {}, heads {}/{} kv, ffn {}, ctx {}, vocab {}); data {} train / {} val tokens; "
               "{:.3g} GFLOP per step; machine sgemm {:.1f} GFLOP/s",
               m.n_params(), m.cfg.n_layer, m.cfg.n_embd, m.cfg.n_head, m.cfg.n_head_kv, m.cfg.n_ff, m.cfg.n_ctx_train,
@@ -288,7 +351,7 @@ void run_train(TrainArgs& a) {
     }
   };
   cost::Meter meter;
-  train::TrainResult r = train::run_training(m, data, a.o, tok_src.get(), on_step);
+  train::TrainResult r = train::run_training(m, data, a.o, tok_src.get(), on_step, a.lora_on() ? &hooks : nullptr);
   if (bar) bar->finish();
   if (rank != 0) return;
   // This process's share (rank 0 of `size`): the receipt counts its own FLOPs, time and energy.
@@ -299,7 +362,13 @@ void run_train(TrainArgs& a) {
   cost::Receipt receipt = cost::finish(meter, ro);
   nlohmann::json j;
   j["out"] = a.o.out_dir;
-  j["model"] = a.o.out_dir + "/model.gguf";
+  j["model"] = a.lora_on() ? adapter_path : a.o.out_dir + "/model.gguf";
+  if (a.lora_on()) {
+    j["lora_rank"] = a.lora.rank;
+    j["lora_alpha"] = a.lora.alpha;
+    j["lora_targets"] = a.lora.targets;
+    j["base"] = a.init;
+  }
   j["steps"] = r.history.empty() ? r.start_step : r.history.back().step;
   j["resumed_from"] = r.start_step;
   j["tokens_seen"] = r.tokens_seen;
@@ -325,7 +394,8 @@ void run_train(TrainArgs& a) {
     fmt::print("trained {} steps ({} tokens) in {:.1f} s, {} FLOPs counted; ", j["steps"].get<int64_t>(), r.tokens_seen,
                r.total_seconds, format_si(r.total_flops));
     if (r.final_val_loss >= 0) fmt::print("val loss {:.4f} ppl {:.2f}; ", r.final_val_loss, std::exp(r.final_val_loss));
-    fmt::print("model {}/model.gguf, log {}/log.jsonl, plot {}/loss.svg\n", a.o.out_dir, a.o.out_dir, a.o.out_dir);
+    fmt::print("{} {}, log {}/log.jsonl, plot {}/loss.svg\n", a.lora_on() ? "adapter" : "model", j["model"].get<std::string>(),
+               a.o.out_dir, a.o.out_dir);
   }
 }
 
@@ -347,6 +417,10 @@ void add_train(CLI::App& app) {
   cmd->add_option("--vocab", a->vocab, "vocabulary size (must match the tokenizer)");
   cmd->add_option("--rope-theta", a->rope_theta, "RoPE base (default 10000)");
   cmd->add_flag("--untied", a->untied, "separate output matrix instead of reusing the token embedding");
+  cmd->add_option("--lora-rank", a->lora.rank, "train a LoRA adapter of this rank on the frozen --init model (writes OUT/adapter.gguf)");
+  cmd->add_option("--lora-alpha", a->lora.alpha, "LoRA alpha: the update is scaled by alpha / rank (default: alpha = rank)");
+  cmd->add_option("--lora-targets", a->lora_targets, "matrices to adapt in every layer: any of q,k,v,o,gate,up,down [all]");
+  cmd->add_option("--lora", a->lora_file, "with --eval-only: evaluate the --init model with this adapter");
   cmd->add_option("--init-std", a->init_std, "std of the random initial matrices (default 0.02; about 1/sqrt(dim) suits narrow models)");
   cmd->add_option("--data", a->data, "training text files")->expected(1, -1);
   cmd->add_option("--loss-on", a->loss_on,

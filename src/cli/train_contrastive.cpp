@@ -46,7 +46,6 @@ void run_contrastive(train::Model& m, const Tokenizer& tok, const GGUFFile& tok_
     dst.a.push_back(enc(pairs[i].a));
     dst.b.push_back(enc(pairs[i].b));
   }
-  r.o.skip_bos = bos;
   r.o.pad_token = tok.eos() >= 0 ? tok.eos() : 0;
   std::filesystem::create_directories(r.out_dir);
   if (!r.json)

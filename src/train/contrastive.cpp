@@ -117,7 +117,7 @@ double contrastive_batch(Model& m, Activations& act, const TokenPairs& p, const 
   int T = 1;
   for (size_t i : idx) T = std::max({T, (int)p.a[i].size(), (int)p.b[i].size()});
   T = std::min(T, o.max_tokens);
-  if (act.B != B || act.T != T) alloc_activations(m, B, T, act);
+  if (act.B != B || act.T != T) alloc_activations(net_of(m), B, T, act);
   act.skip_logits = true;
   std::vector<int32_t> tokens((size_t)B * T, o.pad_token);
   std::vector<int> len(B);

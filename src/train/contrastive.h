@@ -3,7 +3,8 @@
 // an embedding model (what flops index -m embeds chunks with).
 //
 // A batch holds P pairs (a_i, b_i) of related texts. Each text is embedded as the mean of the
-// final-norm hidden states of its tokens (BOS excluded), L2-normalised: u = e / |e|. With
+// final-norm hidden states of its tokens (BOS included: the pooling flops embed and
+// embed_texts apply to the model this writes), L2-normalised: u = e / |e|. With
 // similarities S_ij = u(a_i) . u(b_j) / tau, the loss is InfoNCE with in-batch negatives
 // (van den Oord et al. 2018; as in SimCSE / E5), both directions:
 //   L = 1/2 [ mean_i -log softmax_j(S_ij)[i]  +  mean_j -log softmax_i(S_ij)[j] ]
@@ -52,7 +53,7 @@ struct ContrastiveOptions {
   uint64_t seed = 1;
   int64_t eval_every = 50;  // validation (held-out pairs) every N steps, and at the end
   int pad_token = 0;
-  bool skip_bos = true;     // the first token of every text is BOS: left out of the mean
+  bool skip_bos = false;    // true: leave the first token (BOS) out of the mean
 };
 
 struct ContrastiveStep {

@@ -9,7 +9,9 @@
 
 #include "core/error.h"
 #include "core/flop_counter.h"
+#include "core/quant.h"
 #include "core/threads.h"
+#include "train/blas.h"
 
 namespace flops::train {
 
@@ -59,37 +61,6 @@ void column_sums(float* out, int N, int C, F f) {
 
 // ---- matmuls: weights are row-major [out][in] ----
 
-// One thread pool only: OpenBLAS runs single-threaded (see BlasSingleThread) and the OpenMP
-// threads each multiply a band of C's rows. Two pools (OpenMP + OpenBLAS's own) on few cores
-// spin against each other at every switch between a BLAS call and an OpenMP loop.
-// C[M][N] = alpha * op(A) op(B) + beta * C, row-major.
-void sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb, float beta,
-           float* C, int ldc) {
-  const CBLAS_TRANSPOSE TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
-  const int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
-  if (nt <= 1 || (double)M * N * K < (1 << 21) || M < 8 * nt) {
-    cblas_sgemm(CblasRowMajor, TA, TB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-    return;
-  }
-#pragma omp parallel for schedule(static) num_threads(nt)
-  for (int t = 0; t < nt; t++) {
-    // Bands in multiples of 8 rows keep the kernels' row blocking whole.
-    const int m0 = (int)((int64_t)M * t / nt) / 8 * 8, m1 = t + 1 == nt ? M : (int)((int64_t)M * (t + 1) / nt) / 8 * 8;
-    if (m1 <= m0) continue;
-    const float* Ab = ta ? A + m0 : A + (size_t)m0 * lda;
-    cblas_sgemm(CblasRowMajor, TA, TB, m1 - m0, N, K, alpha, Ab, lda, B, ldb, beta, C + (size_t)m0 * ldc, ldc);
-  }
-}
-
-struct BlasSingleThread {
-  // The OpenMP build of OpenBLAS also sets OpenMP's thread count here: put ours back.
-  BlasSingleThread() {
-    openblas_set_num_threads(1);
-    omp_set_num_threads(get_threads());
-  }
-  ~BlasSingleThread() { openblas_set_num_threads(get_threads()); }
-};
-
 // y[N][out] = x[N][in] @ w[out][in]^T
 void mm_forward(float* y, const float* x, const float* w, int N, int in, int out) {
   sgemm(false, true, N, out, in, 1.0f, x, in, w, in, 0.0f, y, out);
@@ -102,6 +73,45 @@ void mm_backward(float* dx, float* dw, const float* dy, const float* x, const fl
   sgemm(false, false, N, in, out, 1.0f, dy, out, w, in, accumulate_dx ? 1.0f : 0.0f, dx, in);
   sgemm(true, false, out, in, N, 1.0f, dy, out, x, in, 1.0f, dw, in);
   counter::add_matmul(4ull * (uint64_t)N * in * out);
+}
+
+// y = x W^T plus the low-rank update; u receives x A^T for the backward.
+void lin_forward(const NetMatrix& M, float* y, const float* x, int N, float* u) {
+  const int in = (int)M.cols, out = (int)M.rows;
+  if (M.type == DType::F32)
+    mm_forward(y, x, (const float*)M.w, N, in, out);
+  else
+    frozen_forward(M.type, M.w, M.rows, M.cols, x, N, y);
+  if (M.rank > 0) {
+    const int r = M.rank;
+    sgemm(false, true, N, r, in, 1.0f, x, in, M.a, in, 0.0f, u, r);
+    sgemm(false, true, N, out, r, M.scale, u, r, M.b, r, 1.0f, y, out);
+    counter::add_matmul(2ull * (uint64_t)N * r * (in + out));
+  }
+}
+
+// dx (= or +=) dy W plus the update's part, when need_dx (a trainable W always computes it);
+// dW, dA and dB accumulate when trained. du is scratch of N * rank floats.
+void lin_backward(const NetMatrix& M, float* dx, const float* dy, const float* x, const float* u, float* du, int N,
+                  bool accumulate_dx, bool need_dx) {
+  const int in = (int)M.cols, out = (int)M.rows;
+  if (M.grad)
+    mm_backward(dx, M.grad, dy, x, (const float*)M.w, N, in, out, accumulate_dx);
+  else if (need_dx)
+    frozen_backward_dx(M.type, M.w, M.rows, M.cols, dy, N, dx, accumulate_dx);
+  need_dx = need_dx || M.grad;
+  if (M.rank > 0 && M.grad_a) {
+    const int r = M.rank;
+    sgemm(true, false, out, r, N, M.scale, dy, out, u, r, 1.0f, M.grad_b, r);  // dB += s dy^T u
+    sgemm(false, false, N, r, out, M.scale, dy, out, M.b, r, 0.0f, du, r);     // du = s dy B
+    sgemm(true, false, r, in, N, 1.0f, du, r, x, in, 1.0f, M.grad_a, in);     // dA += du^T x
+    uint64_t f = 2ull * (uint64_t)N * r * (2 * out + in);
+    if (need_dx) {
+      sgemm(false, false, N, in, r, 1.0f, du, r, M.a, in, 1.0f, dx, in);  // dx += du A
+      f += 2ull * (uint64_t)N * r * in;
+    }
+    counter::add_matmul(f);
+  }
 }
 
 // ---- RMSNorm: y = x / sqrt(mean(x^2) + eps) * w ----
@@ -121,7 +131,7 @@ void rmsnorm_forward(float* y, float* rstd, const float* x, const float* w, int 
   }
 }
 
-// dx += d/dx, dw += d/dw for upstream dy.
+// dx += d/dx, dw += d/dw for upstream dy (dw null: a frozen norm).
 void rmsnorm_backward(float* dx, float* dw, const float* dy, const float* x, const float* rstd, const float* w, int N, int C) {
 #pragma omp parallel for schedule(static) if ((size_t)N * C >= kParallelMin)
   for (int n = 0; n < N; n++) {
@@ -136,6 +146,7 @@ void rmsnorm_backward(float* dx, float* dw, const float* dy, const float* x, con
 #pragma omp simd
     for (int i = 0; i < C; i++) dxr[i] += r * w[i] * dyr[i] - xr[i] * c;
   }
+  if (!dw) return;
   column_sums(dw, N, C, [&](int n, float* acc) {
     const float* xr = x + (size_t)n * C;
     const float* dyr = dy + (size_t)n * C;
@@ -182,6 +193,7 @@ void add_bias(float* y, const float* b, int N, int C) {
 }
 
 void bias_backward(float* db, const float* dy, int N, int C) {
+  if (!db) return;
   column_sums(db, N, C, [&](int n, float* acc) {
     const float* dyr = dy + (size_t)n * C;
 #pragma omp simd
@@ -273,14 +285,69 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
 
 }  // namespace
 
-void alloc_activations(const Model& m, int B, int T, Activations& a) {
-  const auto& c = m.cfg;
+const NetMatrix& NetLayer::matrix(int i) const {
+  const NetMatrix* all[kMatrices] = {&wq, &wk, &wv, &wo, &gate, &up, &down};
+  return *all[i];
+}
+
+Net net_of(Model& m) {
+  Net n;
+  n.cfg = m.cfg;
+  n.neox_rope = m.neox_rope;
+  n.has_qkv_bias = m.has_qkv_bias;
+  const int C = m.cfg.n_embd, Ck = m.cfg.kv_dim(), F = m.cfg.n_ff, V = m.cfg.n_vocab;
+  auto mat = [&](size_t off, int rows, int cols) {
+    NetMatrix M;
+    M.w = m.w.data() + off;
+    M.rows = rows;
+    M.cols = cols;
+    M.grad = m.g.data() + off;
+    return M;
+  };
+  auto vec = [&](size_t off) { return NetVector{m.w.data() + off, m.g.data() + off}; };
+  n.tok_emb = mat(m.tok_emb, V, C);
+  n.output = mat(m.tied_output ? m.tok_emb : m.output, V, C);
+  n.out_norm = vec(m.out_norm);
+  for (const LayerOffsets& L : m.layers) {
+    NetLayer l;
+    l.attn_norm = vec(L.attn_norm);
+    l.ffn_norm = vec(L.ffn_norm);
+    if (m.has_qkv_bias) l.bq = vec(L.bq), l.bk = vec(L.bk), l.bv = vec(L.bv);
+    l.wq = mat(L.wq, C, C);
+    l.wk = mat(L.wk, Ck, C);
+    l.wv = mat(L.wv, Ck, C);
+    l.wo = mat(L.wo, C, C);
+    l.gate = mat(L.w_gate, F, C);
+    l.up = mat(L.w_up, F, C);
+    l.down = mat(L.w_down, C, F);
+    n.layers.push_back(l);
+  }
+  return n;
+}
+
+void alloc_activations(const Net& net, int B, int T, Activations& a) {
+  const auto& c = net.cfg;
   if (B <= 0 || T <= 0) fail("batch {} and sequence length {} must be positive", B, T);
   if (T > c.n_ctx_train) fail("sequence length {} exceeds the model context {}", T, c.n_ctx_train);
+  const size_t N = (size_t)B * T, L = c.n_layer, C = c.n_embd, Ck = c.kv_dim(), F = c.n_ff, V = c.n_vocab, H = c.n_head;
+  // The low-rank products' saved inputs, sized by this net's ranks.
+  std::vector<size_t> u_sizes;
+  size_t max_rank = 0;
+  for (const NetLayer& l : net.layers)
+    for (int i = 0; i < NetLayer::kMatrices; i++) {
+      u_sizes.push_back(N * l.matrix(i).rank);
+      max_rank = std::max(max_rank, (size_t)l.matrix(i).rank);
+    }
+  bool same_u = a.lora_u.size() == u_sizes.size() && a.lora_du.size() == N * max_rank;
+  for (size_t i = 0; same_u && i < u_sizes.size(); i++) same_u = a.lora_u[i].size() == u_sizes[i];
+  if (!same_u) {
+    a.lora_u.assign(u_sizes.size(), {});
+    for (size_t i = 0; i < u_sizes.size(); i++) a.lora_u[i].assign(u_sizes[i], 0);
+    a.lora_du.assign(N * max_rank, 0);
+  }
   if (a.B == B && a.T == T && !a.x.empty() && a.dscores.size() == (size_t)T * T * omp_get_max_threads()) return;
   a.B = B;
   a.T = T;
-  const size_t N = (size_t)B * T, L = c.n_layer, C = c.n_embd, Ck = c.kv_dim(), F = c.n_ff, V = c.n_vocab, H = c.n_head;
   a.x.assign((L + 1) * N * C, 0);
   a.xn1.assign(L * N * C, 0);
   a.rstd1.assign(L * N, 0);
@@ -321,24 +388,30 @@ void alloc_activations(const Model& m, int B, int T, Activations& a) {
     }
 }
 
-double forward(const Model& m, Activations& a, const int32_t* tokens, const int32_t* targets, int B, int T) {
-  alloc_activations(m, B, T, a);
+double forward(const Net& net, Activations& a, const int32_t* tokens, const int32_t* targets, int B, int T) {
+  alloc_activations(net, B, T, a);
   BlasSingleThread blas1;
-  const auto& c = m.cfg;
+  const auto& c = net.cfg;
   const int N = B * T, C = c.n_embd, Ck = c.kv_dim(), F = c.n_ff, V = c.n_vocab, H = c.n_head, Hk = c.n_head_kv;
   const int D = c.head_dim(), n_rot = c.n_rot ? c.n_rot : D;
-  const float* W = m.w.data();
   for (int n = 0; n < N; n++)
     if (tokens[n] < 0 || tokens[n] >= V || (targets && targets[n] != kIgnoreTarget && (targets[n] < 0 || targets[n] >= V)))
       fail("token id {} is outside the vocabulary of {}", (tokens[n] < 0 || tokens[n] >= V) ? tokens[n] : targets[n], V);
 
   // Token embedding.
   float* x0 = a.x.data();
+  const NetMatrix& E = net.tok_emb;
+  const size_t emb_row = dtype_row_bytes(E.type, C);
 #pragma omp parallel for schedule(static) if ((size_t)N * C >= kParallelMin)
-  for (int n = 0; n < N; n++) std::memcpy(x0 + (size_t)n * C, W + m.tok_emb + (size_t)tokens[n] * C, C * sizeof(float));
+  for (int n = 0; n < N; n++) {
+    if (E.type == DType::F32)
+      std::memcpy(x0 + (size_t)n * C, (const float*)E.w + (size_t)tokens[n] * C, C * sizeof(float));
+    else
+      dequantize_row(E.type, (const char*)E.w + (size_t)tokens[n] * emb_row, x0 + (size_t)n * C, C);
+  }
 
   for (int l = 0; l < c.n_layer; l++) {
-    const LayerOffsets& L = m.layers[l];
+    const NetLayer& L = net.layers[l];
     const float* x = a.x.data() + (size_t)l * N * C;
     float* xn1 = a.xn1.data() + (size_t)l * N * C;
     float* q = a.q.data() + (size_t)l * N * C;
@@ -352,43 +425,44 @@ double forward(const Model& m, Activations& a, const int32_t* tokens, const int3
     float* up = a.up.data() + (size_t)l * N * F;
     float* hid = a.hid.data() + (size_t)l * N * F;
     float* xout = a.x.data() + (size_t)(l + 1) * N * C;
+    auto u = [&](int i) { return a.lora_u[(size_t)l * NetLayer::kMatrices + i].data(); };
 
     // Attention block.
-    rmsnorm_forward(xn1, a.rstd1.data() + (size_t)l * N, x, W + L.attn_norm, N, C, c.norm_eps);
-    mm_forward(q, xn1, W + L.wq, N, C, C);
-    mm_forward(k, xn1, W + L.wk, N, C, Ck);
-    mm_forward(v, xn1, W + L.wv, N, C, Ck);
-    if (m.has_qkv_bias) {
-      add_bias(q, W + L.bq, N, C);
-      add_bias(k, W + L.bk, N, Ck);
-      add_bias(v, W + L.bv, N, Ck);
+    rmsnorm_forward(xn1, a.rstd1.data() + (size_t)l * N, x, L.attn_norm.w, N, C, c.norm_eps);
+    lin_forward(L.wq, q, xn1, N, u(0));
+    lin_forward(L.wk, k, xn1, N, u(1));
+    lin_forward(L.wv, v, xn1, N, u(2));
+    if (net.has_qkv_bias) {
+      add_bias(q, L.bq.w, N, C);
+      add_bias(k, L.bk.w, N, Ck);
+      add_bias(v, L.bv.w, N, Ck);
     }
-    rope_apply(q, B, T, H, D, n_rot, m.neox_rope, a.rope_cos.data(), a.rope_sin.data(), false);
-    rope_apply(k, B, T, Hk, D, n_rot, m.neox_rope, a.rope_cos.data(), a.rope_sin.data(), false);
+    rope_apply(q, B, T, H, D, n_rot, net.neox_rope, a.rope_cos.data(), a.rope_sin.data(), false);
+    rope_apply(k, B, T, Hk, D, n_rot, net.neox_rope, a.rope_cos.data(), a.rope_sin.data(), false);
     attention_forward(o, att, q, k, v, B, T, H, Hk, D);
-    mm_forward(x2, o, W + L.wo, N, C, C);
+    lin_forward(L.wo, x2, o, N, u(3));
 #pragma omp parallel for schedule(static) if ((size_t)N * C >= kParallelMin)
     for (size_t i = 0; i < (size_t)N * C; i++) x2[i] += x[i];
 
     // SwiGLU feed-forward block.
-    rmsnorm_forward(xn2, a.rstd2.data() + (size_t)l * N, x2, W + L.ffn_norm, N, C, c.norm_eps);
-    mm_forward(gate, xn2, W + L.w_gate, N, C, F);
-    mm_forward(up, xn2, W + L.w_up, N, C, F);
+    rmsnorm_forward(xn2, a.rstd2.data() + (size_t)l * N, x2, L.ffn_norm.w, N, C, c.norm_eps);
+    lin_forward(L.gate, gate, xn2, N, u(4));
+    lin_forward(L.up, up, xn2, N, u(5));
 #pragma omp parallel for schedule(static) if ((size_t)N * F >= kParallelMin)
     for (size_t i = 0; i < (size_t)N * F; i++) {
       float g = gate[i];
       hid[i] = g / (1.0f + vexp(-g)) * up[i];
     }
-    mm_forward(xout, hid, W + L.w_down, N, F, C);
+    lin_forward(L.down, xout, hid, N, u(6));
 #pragma omp parallel for schedule(static) if ((size_t)N * C >= kParallelMin)
     for (size_t i = 0; i < (size_t)N * C; i++) xout[i] += x2[i];
   }
 
   // Final norm, output matrix, softmax cross-entropy.
   const float* xL = a.x.data() + (size_t)c.n_layer * N * C;
-  rmsnorm_forward(a.xf.data(), a.rstdf.data(), xL, W + m.out_norm, N, C, c.norm_eps);
+  rmsnorm_forward(a.xf.data(), a.rstdf.data(), xL, net.out_norm.w, N, C, c.norm_eps);
   if (a.skip_logits) return 0;
-  mm_forward(a.probs.data(), a.xf.data(), m.out_matrix(), N, C, V);
+  lin_forward(net.output, a.probs.data(), a.xf.data(), N, nullptr);
   std::vector<double> row_loss(N, 0.0);
 #pragma omp parallel for schedule(static) if ((size_t)N * V >= kParallelMin)
   for (int n = 0; n < N; n++) {
@@ -414,14 +488,38 @@ double forward(const Model& m, Activations& a, const int32_t* tokens, const int3
   return loss;
 }
 
-void backward(Model& m, Activations& a, const int32_t* tokens, const int32_t* targets, float loss_scale) {
+double forward(const Model& m, Activations& a, const int32_t* tokens, const int32_t* targets, int B, int T) {
+  // The pass only reads through the view; net_of needs the gradient pointers too.
+  return forward(net_of(const_cast<Model&>(m)), a, tokens, targets, B, T);
+}
+
+namespace {
+
+bool layer_trains(const NetLayer& L) {
+  for (int i = 0; i < NetLayer::kMatrices; i++)
+    if (L.matrix(i).trainable()) return true;
+  return L.attn_norm.grad || L.ffn_norm.grad || L.bq.grad || L.bk.grad || L.bv.grad;
+}
+
+// The lowest thing trained: -1 the embedding, else a layer (n_layer: none); below it no
+// gradient is needed.
+int lowest_trained(const Net& n) {
+  if (n.tok_emb.grad) return -1;
+  for (int l = 0; l < n.cfg.n_layer; l++)
+    if (layer_trains(n.layers[l])) return l;
+  return n.cfg.n_layer;
+}
+
+}  // namespace
+
+void backward(const Net& net, Activations& a, const int32_t* tokens, const int32_t* targets, float loss_scale) {
   BlasSingleThread blas1;
-  const auto& c = m.cfg;
-  const int N = a.B * a.T, C = c.n_embd, V = c.n_vocab;
-  float* G = m.g.data();
+  const auto& c = net.cfg;
+  const int N = a.B * a.T, V = c.n_vocab;
   for (int n = 0; n < N; n++)
     if ((targets[n] < 0 && targets[n] != kIgnoreTarget) || targets[n] >= V)
       fail("target id {} is outside the vocabulary of {}", targets[n], V);
+  const int lowest = lowest_trained(net);
 
   // d loss / d logits = (softmax - onehot) * scale, written over the probabilities.
   float* dlogits = a.probs.data();
@@ -436,26 +534,26 @@ void backward(Model& m, Activations& a, const int32_t* tokens, const int32_t* ta
 #pragma omp simd
     for (int i = 0; i < V; i++) p[i] *= loss_scale;
   }
-  float* dout_w = G + (m.tied_output ? m.tok_emb : m.output);
-  mm_backward(a.dtmp.data(), dout_w, dlogits, a.xf.data(), m.out_matrix(), N, C, V, false);
-  backward_hidden(m, a, tokens, a.dtmp.data());
+  lin_backward(net.output, a.dtmp.data(), dlogits, a.xf.data(), nullptr, nullptr, N, false, lowest < c.n_layer);
+  backward_hidden(net, a, tokens, a.dtmp.data());
 }
 
-void backward_hidden(Model& m, Activations& a, const int32_t* tokens, const float* dxf) {
+void backward_hidden(const Net& net, Activations& a, const int32_t* tokens, const float* dxf) {
   BlasSingleThread blas1;
-  const auto& c = m.cfg;
+  const auto& c = net.cfg;
   const int B = a.B, T = a.T;
   const int N = B * T, C = c.n_embd, Ck = c.kv_dim(), F = c.n_ff, H = c.n_head, Hk = c.n_head_kv;
   const int D = c.head_dim(), n_rot = c.n_rot ? c.n_rot : D;
-  const float* W = m.w.data();
-  float* G = m.g.data();
+  const int lowest = lowest_trained(net);
   std::fill(a.dres.begin(), a.dres.end(), 0.0f);
   const float* xL = a.x.data() + (size_t)c.n_layer * N * C;
-  rmsnorm_backward(a.dres.data(), G + m.out_norm, dxf, xL, a.rstdf.data(), W + m.out_norm, N, C);
+  if (lowest < c.n_layer || net.out_norm.grad)
+    rmsnorm_backward(a.dres.data(), net.out_norm.grad, dxf, xL, a.rstdf.data(), net.out_norm.w, N, C);
 
   float* dres = a.dres.data();
-  for (int l = c.n_layer - 1; l >= 0; l--) {
-    const LayerOffsets& L = m.layers[l];
+  float* du = a.lora_du.data();
+  for (int l = c.n_layer - 1; l >= std::max(lowest, 0); l--) {
+    const NetLayer& L = net.layers[l];
     const float* x = a.x.data() + (size_t)l * N * C;
     const float* xn1 = a.xn1.data() + (size_t)l * N * C;
     const float* q = a.q.data() + (size_t)l * N * C;
@@ -468,9 +566,12 @@ void backward_hidden(Model& m, Activations& a, const int32_t* tokens, const floa
     const float* gate = a.gate.data() + (size_t)l * N * F;
     const float* up = a.up.data() + (size_t)l * N * F;
     const float* hid = a.hid.data() + (size_t)l * N * F;
+    auto u = [&](int i) { return a.lora_u[(size_t)l * NetLayer::kMatrices + i].data(); };
+    // Whether the gradient must reach this layer's input (something below trains).
+    const bool need_in = l > lowest;
 
     // Feed-forward block: xout = x2 + down(silu(gate) * up).
-    mm_backward(a.dhid.data(), G + L.w_down, dres, hid, W + L.w_down, N, F, C, false);
+    lin_backward(L.down, a.dhid.data(), dres, hid, u(6), du, N, false, true);
     float* dgate = a.dgate.data();
     float* dup = a.dup.data();
     const float* dhid = a.dhid.data();
@@ -481,29 +582,31 @@ void backward_hidden(Model& m, Activations& a, const int32_t* tokens, const floa
       dup[i] = dhid[i] * g * s;
       dgate[i] = dhid[i] * up[i] * s * (1.0f + g * (1.0f - s));
     }
-    mm_backward(a.dtmp.data(), G + L.w_gate, dgate, xn2, W + L.w_gate, N, C, F, false);
-    mm_backward(a.dtmp.data(), G + L.w_up, dup, xn2, W + L.w_up, N, C, F, true);
-    rmsnorm_backward(dres, G + L.ffn_norm, a.dtmp.data(), x2, a.rstd2.data() + (size_t)l * N, W + L.ffn_norm, N, C);
+    lin_backward(L.gate, a.dtmp.data(), dgate, xn2, u(4), du, N, false, true);
+    lin_backward(L.up, a.dtmp.data(), dup, xn2, u(5), du, N, true, true);
+    rmsnorm_backward(dres, L.ffn_norm.grad, a.dtmp.data(), x2, a.rstd2.data() + (size_t)l * N, L.ffn_norm.w, N, C);
 
     // Attention block: x2 = x + wo(attention(rope(q), rope(k), v)).
-    mm_backward(a.do_.data(), G + L.wo, dres, o, W + L.wo, N, C, C, false);
+    lin_backward(L.wo, a.do_.data(), dres, o, u(3), du, N, false, true);
     attention_backward(a.dq.data(), a.dk.data(), a.dv.data(), a.do_.data(), att, q, k, v, B, T, H, Hk, D, a.dscores.data());
-    rope_apply(a.dq.data(), B, T, H, D, n_rot, m.neox_rope, a.rope_cos.data(), a.rope_sin.data(), true);
-    rope_apply(a.dk.data(), B, T, Hk, D, n_rot, m.neox_rope, a.rope_cos.data(), a.rope_sin.data(), true);
-    if (m.has_qkv_bias) {
-      bias_backward(G + L.bq, a.dq.data(), N, C);
-      bias_backward(G + L.bk, a.dk.data(), N, Ck);
-      bias_backward(G + L.bv, a.dv.data(), N, Ck);
+    rope_apply(a.dq.data(), B, T, H, D, n_rot, net.neox_rope, a.rope_cos.data(), a.rope_sin.data(), true);
+    rope_apply(a.dk.data(), B, T, Hk, D, n_rot, net.neox_rope, a.rope_cos.data(), a.rope_sin.data(), true);
+    if (net.has_qkv_bias) {
+      bias_backward(L.bq.grad, a.dq.data(), N, C);
+      bias_backward(L.bk.grad, a.dk.data(), N, Ck);
+      bias_backward(L.bv.grad, a.dv.data(), N, Ck);
     }
-    mm_backward(a.dtmp.data(), G + L.wq, a.dq.data(), xn1, W + L.wq, N, C, C, false);
-    mm_backward(a.dtmp.data(), G + L.wk, a.dk.data(), xn1, W + L.wk, N, C, Ck, true);
-    mm_backward(a.dtmp.data(), G + L.wv, a.dv.data(), xn1, W + L.wv, N, C, Ck, true);
-    rmsnorm_backward(dres, G + L.attn_norm, a.dtmp.data(), x, a.rstd1.data() + (size_t)l * N, W + L.attn_norm, N, C);
-    (void)x2;
+    const bool need_xn1 = need_in || L.attn_norm.grad;
+    lin_backward(L.wq, a.dtmp.data(), a.dq.data(), xn1, u(0), du, N, false, need_xn1);
+    lin_backward(L.wk, a.dtmp.data(), a.dk.data(), xn1, u(1), du, N, true, need_xn1);
+    lin_backward(L.wv, a.dtmp.data(), a.dv.data(), xn1, u(2), du, N, true, need_xn1);
+    if (need_xn1)
+      rmsnorm_backward(dres, L.attn_norm.grad, a.dtmp.data(), x, a.rstd1.data() + (size_t)l * N, L.attn_norm.w, N, C);
   }
 
   // Token embedding: rows scattered in token order (fixed, so deterministic).
-  float* demb = G + m.tok_emb;
+  if (!net.tok_emb.grad) return;
+  float* demb = net.tok_emb.grad;
   for (int n = 0; n < N; n++) {
     float* d = demb + (size_t)tokens[n] * C;
     const float* s = dres + (size_t)n * C;
@@ -512,8 +615,41 @@ void backward_hidden(Model& m, Activations& a, const int32_t* tokens, const floa
   }
 }
 
+void backward(Model& m, Activations& a, const int32_t* tokens, const int32_t* targets, float loss_scale) {
+  backward(net_of(m), a, tokens, targets, loss_scale);
+}
+
+void backward_hidden(Model& m, Activations& a, const int32_t* tokens, const float* dxf) {
+  backward_hidden(net_of(m), a, tokens, dxf);
+}
+
 double train_flops_per_step(const ModelConfig& c, int B, int T, bool with_backward) {
   return (with_backward ? 3.0 : 1.0) * c.forward_flops(T, 0) * B;
+}
+
+double net_step_flops(const Net& n, int B, int T) {
+  const ModelConfig& c = n.cfg;
+  const double N = (double)B * T;
+  const double attn = 4.0 * c.head_dim() * c.n_head * B * ((double)T * (T + 1) / 2);  // one layer's forward
+  const int lowest = lowest_trained(n);
+  auto mat_fwd = [&](const NetMatrix& M) { return 2.0 * N * M.rows * M.cols + 2.0 * N * M.rank * (M.rows + M.cols); };
+  auto mat_bwd = [&](const NetMatrix& M, bool need_dx) {
+    double f = M.grad ? 4.0 * N * M.rows * M.cols : need_dx ? 2.0 * N * M.rows * M.cols : 0.0;
+    need_dx = need_dx || M.grad;
+    if (M.rank > 0 && M.grad_a) f += 2.0 * N * M.rank * (2 * M.rows + M.cols) + (need_dx ? 2.0 * N * M.rank * M.cols : 0.0);
+    return f;
+  };
+  double f = mat_fwd(n.output) + mat_bwd(n.output, lowest < c.n_layer);
+  for (int l = 0; l < c.n_layer; l++) {
+    const NetLayer& L = n.layers[l];
+    f += attn;
+    for (int i = 0; i < NetLayer::kMatrices; i++) f += mat_fwd(L.matrix(i));
+    if (l < lowest) continue;
+    const bool need_xn1 = l > lowest || L.attn_norm.grad;
+    f += 2 * attn;
+    for (int i = 0; i < NetLayer::kMatrices; i++) f += mat_bwd(L.matrix(i), i >= 3 || need_xn1);
+  }
+  return f;
 }
 
 }  // namespace flops::train

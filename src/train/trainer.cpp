@@ -170,6 +170,11 @@ int64_t mask_targets(int32_t* y, size_t n, const std::vector<int32_t>& loss_toke
 
 double evaluate(const Model& m, const TokenData& data, int T, int max_windows, int micro_batch,
                 const std::vector<int32_t>& loss_tokens, int64_t* counted) {
+  return evaluate(net_of(const_cast<Model&>(m)), data, T, max_windows, micro_batch, loss_tokens, counted);
+}
+
+double evaluate(const Net& net, const TokenData& data, int T, int max_windows, int micro_batch,
+                const std::vector<int32_t>& loss_tokens, int64_t* counted) {
   const int n = n_val_windows(data.val, T, max_windows);
   if (n == 0) return -1;
   const int rank = mpi_rank(), size = mpi_size();
@@ -183,7 +188,7 @@ double evaluate(const Model& m, const TokenData& data, int T, int max_windows, i
     int rows = (int)std::min<size_t>(micro_batch, mine.size() - i);
     for (int r = 0; r < rows; r++) get_val_window(data.val, mine[i + r], T, x.data() + (size_t)r * T, y.data() + (size_t)r * T);
     sums[1] += (double)mask_targets(y.data(), (size_t)rows * T, loss_tokens);
-    sums[0] += forward(m, a, x.data(), y.data(), rows, T);
+    sums[0] += forward(net, a, x.data(), y.data(), rows, T);
   }
   allreduce_sum(sums, 2);
   if (counted) *counted = (int64_t)sums[1];
@@ -220,7 +225,7 @@ nlohmann::json step_json(const StepInfo& s) {
 }  // namespace
 
 TrainResult run_training(Model& m, const TokenData& data, const TrainOptions& o, const GGUFFile* tokenizer_src,
-                         const std::function<void(const StepInfo&)>& on_step) {
+                         const std::function<void(const StepInfo&)>& on_step, const TrainHooks* hooks) {
   const int rank = mpi_rank(), size = mpi_size();
   const int T = o.seq_len > 0 ? o.seq_len : m.cfg.n_ctx_train;
   if (T > m.cfg.n_ctx_train) fail("sequence length {} exceeds the model context {}", T, m.cfg.n_ctx_train);
@@ -238,13 +243,14 @@ TrainResult run_training(Model& m, const TokenData& data, const TrainOptions& o,
   const std::string log_path = o.out_dir + "/log.jsonl";
   if (write) fs::create_directories(o.out_dir);
 
+  const uint64_t layout_hash = model_layout_hash(m) ^ (hooks ? hooks->salt : 0);
   TrainResult res;
   AdamState st;
   if (o.resume) {
     if (o.out_dir.empty()) fail("--resume needs the output directory of the run to continue");
     if (!fs::exists(opt_path)) fail("nothing to resume in '{}' (no optimizer.bin)", o.out_dir);
     OptimizerCheckpoint c = read_optimizer_state(opt_path);
-    if (c.model_hash != model_layout_hash(m) || c.weights.size() != m.w.size())
+    if (c.model_hash != layout_hash || c.weights.size() != m.w.size())
       fail("checkpoint in '{}' is for a different model configuration", o.out_dir);
     if (c.seed != o.seed) fail("checkpoint in '{}' was trained with seed {}, not {}", o.out_dir, c.seed, o.seed);
     m.w = std::move(c.weights);
@@ -273,14 +279,14 @@ TrainResult run_training(Model& m, const TokenData& data, const TrainOptions& o,
     c.adam = st;
     c.weights = m.w;
     c.seed = o.seed;
-    c.model_hash = model_layout_hash(m);
+    c.model_hash = layout_hash;
     c.tokens_seen = res.tokens_seen;
     c.total_flops = res.total_flops;
     c.total_seconds = res.total_seconds + run_seconds;
     // Each file is replaced atomically; resume reads only optimizer.bin (which has the weights), so a
     // kill between the two writes cannot mix states.
     // Where the weights came from, so that `flops info` can say what they cost.
-    save_model_gguf(m, tokenizer_src, o.name, model_path, [&](GGUFWriter& w) {
+    auto meta = [&](GGUFWriter& w) {
       w.set_u64("flops.train.step", (uint64_t)step_done);
       w.set_u64("flops.train.steps", (uint64_t)o.steps);
       w.set_u64("flops.train.tokens", (uint64_t)res.tokens_seen);
@@ -290,10 +296,16 @@ TrainResult run_training(Model& m, const TokenData& data, const TrainOptions& o,
       w.set_u32("flops.train.batch", (uint32_t)o.batch);
       w.set_u32("flops.train.seq_len", (uint32_t)T);
       w.set_f32("flops.train.lr", o.lr);
-    });
+    };
+    if (hooks && hooks->save)
+      hooks->save(m, meta);
+    else
+      save_model_gguf(m, tokenizer_src, o.name, model_path, meta);
     write_optimizer_state(opt_path, c);
   };
 
+  // The view of the parameters the passes use (after resume replaced m.w).
+  const Net net = hooks && hooks->net ? hooks->net(m) : net_of(m);
   Activations a;
   std::vector<int32_t> x((size_t)micro * T), y((size_t)micro * T);
   const double run_start = now_s();
@@ -307,8 +319,8 @@ TrainResult run_training(Model& m, const TokenData& data, const TrainOptions& o,
     for (int mb = 0; mb < local / micro; mb++) {
       get_batch(data.train, o.seed, step, rank * local + mb * micro, micro, T, x.data(), y.data());
       sums[1] += (double)mask_targets(y.data(), y.size(), o.loss_tokens);
-      sums[0] += forward(m, a, x.data(), y.data(), micro, T);
-      backward(m, a, x.data(), y.data(), loss_scale);
+      sums[0] += forward(net, a, x.data(), y.data(), micro, T);
+      backward(net, a, x.data(), y.data(), loss_scale);
     }
     allreduce_sum(m.g.data(), m.g.size());
     allreduce_sum(sums, 2);
@@ -336,7 +348,7 @@ TrainResult run_training(Model& m, const TokenData& data, const TrainOptions& o,
     const bool last = si.step == o.steps;
     if (last || (o.eval_every > 0 && si.step % o.eval_every == 0)) {
       counter::Scope ec;
-      si.val_loss = evaluate(m, data, T, o.eval_windows, micro, o.loss_tokens);
+      si.val_loss = evaluate(net, data, T, o.eval_windows, micro, o.loss_tokens);
       res.total_flops += (double)ec.elapsed().model() * size;
       if (last) res.final_val_loss = si.val_loss;
     }

@@ -8,11 +8,13 @@
 #include <vector>
 
 #include "train/data.h"
+#include "train/forward_backward.h"
 #include "train/model.h"
 #include "train/optim.h"
 
 namespace flops {
 struct GGUFFile;
+struct GGUFWriter;
 }
 
 namespace flops::train {
@@ -84,17 +86,29 @@ OptimizerCheckpoint read_optimizer_state(const std::string& path);
 void save_model_gguf(const Model& m, const GGUFFile* tokenizer_src, const std::string& name, const std::string& path,
                      const std::function<void(GGUFWriter&)>& extra = {});
 
-// Mean validation loss over the first eval windows of data.val (split over MPI ranks).
-// Mean validation loss over the counted targets (all of them, or those in loss_tokens); -1 when
+// Mean validation loss over the first eval windows of data.val (split over MPI ranks), over the
+// counted targets (all of them, or those in loss_tokens); -1 when
 // none was counted. `counted`, when given, receives how many were.
 double evaluate(const Model& m, const TokenData& data, int T, int max_windows, int micro_batch,
+                const std::vector<int32_t>& loss_tokens = {}, int64_t* counted = nullptr);
+double evaluate(const Net& net, const TokenData& data, int T, int max_windows, int micro_batch,
                 const std::vector<int32_t>& loss_tokens = {}, int64_t* counted = nullptr);
 // Replaces every target not in loss_tokens (sorted) by kIgnoreTarget; returns how many remain.
 int64_t mask_targets(int32_t* y, size_t n, const std::vector<int32_t>& loss_tokens);
 
+// Training only part of a network (LoRA): run_training then updates `m` as a set of parameters
+// (its w, g and tensors; cfg gives the context), computes their gradient through the pass over
+// net(m), and writes each checkpoint's model file with save(m, meta) instead of model.gguf.
+// salt is mixed into the checkpoint's layout hash (e.g. the frozen base's identity).
+struct TrainHooks {
+  std::function<Net(Model& m)> net;
+  std::function<void(const Model& m, const std::function<void(GGUFWriter&)>& meta)> save;
+  uint64_t salt = 0;
+};
+
 // `on_step` is called on rank 0 after every step (for progress and logs).
 TrainResult run_training(Model& m, const TokenData& data, const TrainOptions& o, const GGUFFile* tokenizer_src,
-                         const std::function<void(const StepInfo&)>& on_step = {});
+                         const std::function<void(const StepInfo&)>& on_step = {}, const TrainHooks* hooks = nullptr);
 
 // MPI rank and size (0 and 1 without MPI or before MPI_Init).
 int mpi_rank();

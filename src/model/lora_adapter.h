@@ -1,0 +1,59 @@
+#pragma once
+// LoRA adapters (Hu et al. 2021, arXiv 2106.09685) in llama.cpp's adapter GGUF format.
+//
+// An adapter changes a base weight W (rows x cols, GGUF ne = [cols, rows]) into
+//   W' = W + s * B A,   A: rank x cols (tensor "<base name>.lora_a", ne = [cols, rank]),
+//                       B: rows x rank (tensor "<base name>.lora_b", ne = [rank, rows]),
+// with s = scale * alpha / rank (llama.cpp's rule: alpha = 0 means s = scale), where scale is
+// the user's (--lora FILE:SCALE, default 1) and alpha is `adapter.lora.alpha`. The file says
+// `general.type` = adapter, `adapter.type` = lora and the base's `general.architecture`.
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace flops {
+
+struct GGUFWriter;
+struct Model;
+
+struct LoraTensor {
+  int64_t rows = 0, cols = 0;  // of the base weight
+  int rank = 0;
+  std::vector<float> a;  // [rank][cols]
+  std::vector<float> b;  // [rows][rank]
+};
+
+struct LoraAdapter {
+  std::string path;
+  std::string arch;  // general.architecture of the base it was trained on
+  float alpha = 0.0f;
+  std::map<std::string, LoraTensor> tensors;  // by base tensor name, e.g. "blk.0.attn_q.weight"
+
+  // The factor s of W + s B A for one tensor at the user's scale.
+  float factor(const LoraTensor& t, float scale = 1.0f) const { return alpha != 0.0f ? scale * alpha / (float)t.rank : scale; }
+  // Bytes of A and B as F32 (what the adapter adds to memory).
+  size_t bytes() const;
+};
+
+// Reads an adapter (tensors F32, F16, BF16 or Q8_0, converted to F32). Fails naming the problem
+// (not an adapter, a tensor without its pair, shapes that do not fit together).
+LoraAdapter load_lora_adapter(const std::string& path);
+
+// Checks that every adapted tensor is a 2-D weight of `base` with the adapter's shape and that
+// the architectures agree (what llama.cpp checks too).
+void check_lora_fits(const LoraAdapter& a, const Model& base);
+
+// Writes the adapter (F32 tensors, in the order of `a.tensors`) atomically; `extra` adds metadata.
+void save_lora_adapter(const LoraAdapter& a, const std::string& path, const std::string& name,
+                       const std::function<void(GGUFWriter&)>& extra = {});
+
+// "FILE" or "FILE:SCALE" (the last colon, when what follows is a number) as on the command line.
+struct LoraChoice {
+  std::string path;
+  float scale = 1.0f;
+};
+LoraChoice parse_lora_choice(const std::string& arg);
+
+}  // namespace flops
