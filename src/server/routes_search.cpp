@@ -1,4 +1,4 @@
-// POST /v1/search over the index given to `flops serve --index`, and its page at GET /search.
+// POST /v1/search over the index given to `flops serve --index`, and its page /static/search.html (web/search.html).
 // The index has its own embedding model (for dense and hybrid queries), loaded on first use;
 // one query runs at a time (the searcher keeps per-query scratch space).
 #include <memory>
