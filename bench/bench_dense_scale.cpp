@@ -22,30 +22,15 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "search_timing.h"
 #include "core/threads.h"
 #include "search/dense.h"
 
 using namespace flops;
 using namespace flops::search;
-using Clock = std::chrono::steady_clock;
+using namespace flops::bench;
 
 namespace {
-
-double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
-
-double cpu_ms() {
-  timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-double status_mb(const char* key) {
-  std::ifstream f("/proc/self/status");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind(key, 0) == 0) return std::stod(line.substr(std::strlen(key))) / 1024.0;
-  return 0;
-}
 
 double pct(std::vector<double> v, double p) {
   if (v.empty()) return 0;

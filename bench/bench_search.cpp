@@ -1,4 +1,4 @@
-// Search latency at scale (scripts/search_scale.sh builds the 1M-chunk indexes):
+// Search latency at scale (src/search/README.md, "Scale", has the commands that build the 1M-chunk index):
 //   bench_search INDEX [queries (default 200)] [threads (default all)]
 // Opens the index once, then times each query: BM25; dense exact (the engine's matmul over
 // every vector); dense HNSW at several ef, with recall@10 against exact. Queries are 2-5 words
@@ -17,32 +17,15 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "search_timing.h"
 #include "core/threads.h"
 #include "search/searcher.h"
 
 using namespace flops;
 using namespace flops::search;
-using Clock = std::chrono::steady_clock;
+using namespace flops::bench;
 
 namespace {
-
-double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
-
-// CPU time of the whole process (all threads): on a machine shared with other jobs, wall-clock
-// latency includes the time spent waiting for a core; CPU time is the work itself.
-double cpu_ms() {
-  timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-double status_mb(const char* key) {
-  std::ifstream f("/proc/self/status");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind(key, 0) == 0) return std::stod(line.substr(std::strlen(key))) / 1024.0;
-  return 0;
-}
 
 struct Lat {
   std::vector<double> ms, cpu;

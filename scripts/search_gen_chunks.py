@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Synthetic passages for the search scale benchmark (scripts/search_scale.sh).
+"""Synthetic passages for the search scale benchmark (src/search/README.md, "Scale").
 
 Writes N one-chunk documents as JSONL ({"_id", "title", "text"}): each is 2-5 sentences drawn at
 random (seeded) from public-domain prose in ../shared/data, so term statistics are those of real
