@@ -22,6 +22,7 @@ void add_serve(CLI::App& app) {
   cmd->add_option("--max-queue", o->max_queue, "requests waiting for a slot before 503 (default 64)");
   cmd->add_option("--timeout", o->timeout_s, "seconds a request may take (default 600)");
   cmd->add_option("--http-threads", o->http_threads, "connections served at once (default 64)");
+  cmd->add_option("--index", o->search_index, "a flops index: POST /v1/search and the page /static/search.html search it");
   cmd->add_option("--carbon", o->carbon, "grid intensity for receipts: a region or e.g. 429 g/kWh (default $FLOPS_CARBON or us)");
   cmd->callback([o, m] {
     if (m->threads < 0) fail("--threads must be >= 0, got {}", m->threads);

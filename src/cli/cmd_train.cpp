@@ -27,6 +27,7 @@
 #include "train/lora.h"
 #include "train/model.h"
 #include "train/trainer.h"
+#include "cli/train_contrastive.h"
 
 #ifdef FLOPS_HAVE_MPI
 #include <mpi.h>
@@ -58,6 +59,8 @@ struct TrainArgs {
   int log_every = 10;
   bool json = false, quiet = false;
   bool eval_only = false;
+  std::string objective = "lm";  // or "contrastive" (train_contrastive.h)
+  ContrastiveRun contrastive;
   // Which training options were given on the command line (they override the config file).
   CLI::App* cmd = nullptr;
 };
@@ -157,12 +160,16 @@ void run_train(TrainArgs& a) {
   set_threads(a.threads);
   const int rank = train::mpi_rank(), size = train::mpi_size();
   if (a.o.out_dir.empty() && !a.eval_only) fail("--out DIR is required (checkpoints, log and plot go there)");
-  if (a.data.empty()) fail("no training data: pass --data FILE... (or \"data\" in the config)");
+  if (a.data.empty() && a.contrastive.pair_files.empty())
+    fail("no training data: pass --data FILE... (or \"data\" in the config)");
   if (a.lora.rank < 0) fail("--lora-rank must be positive, got {}", a.lora.rank);
   if (a.lora.rank == 0)
     for (const char* f : {"--lora-alpha", "--lora-targets"})
       if (given(a, f)) fail("{} needs --lora-rank", f);
   if (!a.lora_file.empty() && !a.eval_only) fail("--lora FILE is for --eval-only (to train an adapter, pass --lora-rank)");
+  // The contrastive run writes a whole embedding model (GGUF with a pooling type), not an adapter.
+  if (a.objective == "contrastive" && a.lora_on())
+    fail("--objective contrastive trains every weight: it does not take --lora-rank or --lora");
 
   // Model and tokenizer source. With LoRA, m holds only the adapter's parameters and `base` is
   // the frozen model as the engine loads it (weights in their own type, memory-mapped).
@@ -223,6 +230,27 @@ void run_train(TrainArgs& a) {
   }
   std::sort(a.o.loss_tokens.begin(), a.o.loss_tokens.end());
   a.o.loss_tokens.erase(std::unique(a.o.loss_tokens.begin(), a.o.loss_tokens.end()), a.o.loss_tokens.end());
+
+  if (a.objective == "contrastive") {
+    ContrastiveRun& c = a.contrastive;
+    c.data = a.data;
+    c.out_dir = a.o.out_dir;
+    c.name = given(a, "--name") ? a.o.name : "flops-embed";
+    c.json = a.json, c.quiet = a.quiet;
+    // The language-model defaults do not carry over (a fine-tune wants a smaller rate): only flags given.
+    if (given(a, "--steps")) c.o.steps = a.o.steps;
+    if (given(a, "--lr")) c.o.lr = a.o.lr;
+    if (given(a, "--min-lr")) c.o.min_lr = a.o.min_lr;
+    if (given(a, "--warmup")) c.o.warmup = a.o.warmup;
+    if (given(a, "--seed")) c.o.seed = a.o.seed;
+    if (given(a, "--weight-decay")) c.o.adam.weight_decay = a.o.adam.weight_decay;
+    if (given(a, "--grad-clip")) c.o.grad_clip = a.o.grad_clip;
+    if (given(a, "--batch")) c.o.batch = a.o.batch;
+    if (given(a, "--eval-every")) c.o.eval_every = a.o.eval_every;
+    run_contrastive(m, tok, *tok_src, c);
+    return;
+  }
+  if (a.objective != "lm") fail("unknown --objective '{}' (lm, contrastive)", a.objective);
 
   // Data, tokenized once into the cache.
   train::DataSpec spec;
@@ -422,6 +450,14 @@ void add_train(CLI::App& app) {
   cmd->add_flag("--eval-only", a->eval_only, "only report the validation loss of the model (--init) on the held-out data");
   cmd->add_flag("--resume", a->o.resume, "continue the run in --out from its last checkpoint");
   cmd->add_option("--log-every", a->log_every, "without a terminal: a status line every N steps");
+  cmd->add_option("--objective", a->objective,
+                  "lm (next-token, default) or contrastive (InfoNCE on text pairs: an embedding model)");
+  cmd->add_option("--pair-file", a->contrastive.pair_files, "contrastive: JSONL pairs {\"a\": text, \"b\": text}")
+      ->expected(1, -1);
+  cmd->add_option("--pairs", a->contrastive.kinds, "contrastive: pairs made from --data: neighbour, opening (default both)")
+      ->expected(1, -1);
+  cmd->add_option("--tau", a->contrastive.o.tau, "contrastive: temperature of the similarities (default 0.05)");
+  cmd->add_option("--pair-tokens", a->contrastive.o.max_tokens, "contrastive: tokens per text at most (default 64)");
   cmd->add_flag("--json", a->json, "print a JSON summary on stdout");
   cmd->add_flag("--quiet", a->quiet, "no progress bar");
   cmd->callback([a] {

@@ -13,7 +13,7 @@ namespace flops::search {
 struct Embedder {
   std::unique_ptr<Model> model;
   std::string path, name, sha256;
-  std::string pooling = "mean";
+  std::string pooling = "mean";  // model_pooling(model): the GGUF's pooling_type, mean for a decoder
   int dim = 0;
   int max_tokens = 0;  // tokens embedded per text (the model's training context unless smaller)
 

@@ -128,7 +128,8 @@ SystemResult Evaluator::tune(const std::string& name, const SearchOptions& base,
   auto t0 = std::chrono::steady_clock::now();
   // Candidate settings of each family, tried in order; the best nDCG@10 on the tuning fold wins
   // (the earlier candidate on a tie).
-  auto grid = [&](const std::vector<size_t>& tune_qs) {
+  auto grid = [&](int f) {
+    const std::vector<size_t> tune_qs = fold(f);
     std::vector<SearchOptions> cands;
     auto best_of = [&](const std::vector<SearchOptions>& cs) {
       SearchOptions best = cs.at(0);
@@ -139,28 +140,35 @@ SystemResult Evaluator::tune(const std::string& name, const SearchOptions& base,
       }
       return best;
     };
-    SearchOptions o = base;
-    o.mode = Mode::Bm25;
-    o.prf = false;
-    for (double k1 : {0.4, 0.6, 0.8, 1.0, 1.2, 1.5, 1.8, 2.2})
-      for (double b : {0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0})
-        for (double w : {0.0, 0.5, 1.0, 2.0, 3.0}) {
-          SearchOptions c = o;
-          c.bm25 = {k1, b, w};
-          cands.push_back(c);
-        }
-    SearchOptions bm25 = best_of(cands);
+    // The lexical stages are the same for every family on a fold: chosen once, then reused.
+    if (!tuned_.count({f, 0})) {
+      SearchOptions o = base;
+      o.mode = Mode::Bm25;
+      o.prf = false;
+      for (double k1 : {0.4, 0.6, 0.8, 1.0, 1.2, 1.5, 1.8, 2.2, 2.6, 3.0})
+        for (double b : {0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0})
+          for (double w : {0.0, 0.5, 1.0, 2.0, 3.0, 4.0}) {
+            SearchOptions c = o;
+            c.bm25 = {k1, b, w};
+            cands.push_back(c);
+          }
+      tuned_[{f, 0}] = best_of(cands);
+    }
+    SearchOptions bm25 = tuned_.at({f, 0});
     if (name == "bm25") return bm25;
     cands.clear();
-    for (int fd : {3, 5, 10, 15, 20})
-      for (int ft : {5, 10, 20, 30, 50})
-        for (double ow : {0.3, 0.4, 0.5, 0.6, 0.7, 0.8}) {
-          SearchOptions c = bm25;
-          c.prf = true;
-          c.prf_params = {fd, ft, ow};
-          cands.push_back(c);
-        }
-    SearchOptions rm3 = best_of(cands);
+    if (!tuned_.count({f, 1})) {
+      for (int fd : {3, 5, 10, 15, 20})
+        for (int ft : {5, 10, 20, 30, 50})
+          for (double ow : {0.3, 0.4, 0.5, 0.6, 0.7, 0.8}) {
+            SearchOptions c = bm25;
+            c.prf = true;
+            c.prf_params = {fd, ft, ow};
+            cands.push_back(c);
+          }
+      tuned_[{f, 1}] = best_of(cands);
+    }
+    SearchOptions rm3 = tuned_.at({f, 1});
     if (name == "bm25+rm3") return rm3;
     // Hybrid: the lexical half is whichever of the two was better on this fold.
     SearchOptions lex = run(tune_qs, rm3).ndcg10 > run(tune_qs, bm25).ndcg10 ? rm3 : bm25;
@@ -194,7 +202,7 @@ SystemResult Evaluator::tune(const std::string& name, const SearchOptions& base,
   r.settings = nlohmann::json::array();
   std::vector<QueryMetrics> per(queries_.size());
   for (int f = 0; f < 2; f++) {
-    SearchOptions chosen = grid(fold(f));
+    SearchOptions chosen = grid(f);
     std::vector<size_t> test = fold(1 - f);
     std::vector<QueryMetrics> pq;
     run(test, chosen, &pq);

@@ -5,6 +5,7 @@
 // settings are chosen by nDCG@10 on one fold and the figure reported for each query comes from
 // the settings chosen on the other fold, so no reported figure uses its own queries for tuning.
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,7 @@ class Evaluator {
   std::vector<float> qvecs_;
   std::vector<std::vector<Hit>> dense_;  // per query, documents, depth 100 (fixed, so cached)
   std::unordered_map<uint32_t, std::string> keys_;
+  std::map<std::pair<int, int>, SearchOptions> tuned_;  // (fold, 0 = bm25 / 1 = rm3): chosen lexical settings
   const std::vector<Hit>& dense_docs(size_t qi, const SearchOptions& o);
   std::vector<Hit> lexical_docs(size_t qi, const SearchOptions& o, size_t limit);
   const std::string& key(uint32_t doc);

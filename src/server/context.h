@@ -47,5 +47,6 @@ void check_model(const Context& c, const std::string& model);
 void add_openai_routes(httplib::Server& s, Context& c);
 void add_flops_routes(httplib::Server& s, Context& c);
 void add_web_routes(httplib::Server& s, Context& c);
+void add_search_routes(httplib::Server& s, Context& c);  // routes_search.cpp
 
 }  // namespace flops::server

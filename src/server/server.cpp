@@ -183,6 +183,7 @@ void run_server(const ServerOptions& opt, const std::function<void(int)>& on_lis
   add_openai_routes(svr, c);
   add_flops_routes(svr, c);
   add_web_routes(svr, c);
+  add_search_routes(svr, c);
 
   int port = o.port;
   if (port == 0) {

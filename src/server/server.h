@@ -23,6 +23,7 @@ struct ServerOptions {
   int threads = 0;             // compute threads (0: all cores)
   int http_threads = 64;       // connections served at once
   std::string carbon;          // grid intensity for receipts ("" = $FLOPS_CARBON or us)
+  std::string search_index;    // flops index file for POST /v1/search ("" = none)
   bool quiet = false;
 };
 

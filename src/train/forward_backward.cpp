@@ -461,6 +461,7 @@ double forward(const Net& net, Activations& a, const int32_t* tokens, const int3
   // Final norm, output matrix, softmax cross-entropy.
   const float* xL = a.x.data() + (size_t)c.n_layer * N * C;
   rmsnorm_forward(a.xf.data(), a.rstdf.data(), xL, net.out_norm.w, N, C, c.norm_eps);
+  if (a.skip_logits) return 0;
   lin_forward(net.output, a.probs.data(), a.xf.data(), N, nullptr);
   std::vector<double> row_loss(N, 0.0);
 #pragma omp parallel for schedule(static) if ((size_t)N * V >= kParallelMin)
@@ -514,9 +515,7 @@ int lowest_trained(const Net& n) {
 void backward(const Net& net, Activations& a, const int32_t* tokens, const int32_t* targets, float loss_scale) {
   BlasSingleThread blas1;
   const auto& c = net.cfg;
-  const int B = a.B, T = a.T;
-  const int N = B * T, C = c.n_embd, Ck = c.kv_dim(), F = c.n_ff, V = c.n_vocab, H = c.n_head, Hk = c.n_head_kv;
-  const int D = c.head_dim(), n_rot = c.n_rot ? c.n_rot : D;
+  const int N = a.B * a.T, V = c.n_vocab;
   for (int n = 0; n < N; n++)
     if ((targets[n] < 0 && targets[n] != kIgnoreTarget) || targets[n] >= V)
       fail("target id {} is outside the vocabulary of {}", targets[n], V);
@@ -536,10 +535,20 @@ void backward(const Net& net, Activations& a, const int32_t* tokens, const int32
     for (int i = 0; i < V; i++) p[i] *= loss_scale;
   }
   lin_backward(net.output, a.dtmp.data(), dlogits, a.xf.data(), nullptr, nullptr, N, false, lowest < c.n_layer);
+  backward_hidden(net, a, tokens, a.dtmp.data());
+}
+
+void backward_hidden(const Net& net, Activations& a, const int32_t* tokens, const float* dxf) {
+  BlasSingleThread blas1;
+  const auto& c = net.cfg;
+  const int B = a.B, T = a.T;
+  const int N = B * T, C = c.n_embd, Ck = c.kv_dim(), F = c.n_ff, H = c.n_head, Hk = c.n_head_kv;
+  const int D = c.head_dim(), n_rot = c.n_rot ? c.n_rot : D;
+  const int lowest = lowest_trained(net);
   std::fill(a.dres.begin(), a.dres.end(), 0.0f);
   const float* xL = a.x.data() + (size_t)c.n_layer * N * C;
   if (lowest < c.n_layer || net.out_norm.grad)
-    rmsnorm_backward(a.dres.data(), net.out_norm.grad, a.dtmp.data(), xL, a.rstdf.data(), net.out_norm.w, N, C);
+    rmsnorm_backward(a.dres.data(), net.out_norm.grad, dxf, xL, a.rstdf.data(), net.out_norm.w, N, C);
 
   float* dres = a.dres.data();
   float* du = a.lora_du.data();
@@ -608,6 +617,10 @@ void backward(const Net& net, Activations& a, const int32_t* tokens, const int32
 
 void backward(Model& m, Activations& a, const int32_t* tokens, const int32_t* targets, float loss_scale) {
   backward(net_of(m), a, tokens, targets, loss_scale);
+}
+
+void backward_hidden(Model& m, Activations& a, const int32_t* tokens, const float* dxf) {
+  backward_hidden(net_of(m), a, tokens, dxf);
 }
 
 double train_flops_per_step(const ModelConfig& c, int B, int T, bool with_backward) {

@@ -88,6 +88,8 @@ struct Activations {
   // Low-rank updates: u = x A^T per layer and matrix [L][7][N][rank], and the backward's du.
   std::vector<std::vector<float>> lora_u;
   std::vector<float> lora_du;
+  // Stop the forward pass at the final norm (xf): embeddings need no logits (contrastive.h).
+  bool skip_logits = false;
 };
 
 void alloc_activations(const Net& n, int B, int T, Activations& a);
@@ -108,6 +110,12 @@ double forward(const Model& m, Activations& a, const int32_t* tokens, const int3
 // gradient below the lowest trainable layer).
 void backward(const Net& n, Activations& a, const int32_t* tokens, const int32_t* targets, float loss_scale);
 void backward(Model& m, Activations& a, const int32_t* tokens, const int32_t* targets, float loss_scale);
+
+// Backward from a gradient with respect to the final norm's output (xf, [B*T][C]) instead of
+// the logits: for objectives on hidden states (contrastive.h). ADDS into the gradients like
+// backward(), LoRA nets included.
+void backward_hidden(const Net& n, Activations& a, const int32_t* tokens, const float* dxf);
+void backward_hidden(Model& m, Activations& a, const int32_t* tokens, const float* dxf);
 
 // FLOPs counted for one forward (+ backward) of B x T tokens: matmuls, causal attention.
 double train_flops_per_step(const ModelConfig& c, int B, int T, bool with_backward = true);
