@@ -13,7 +13,7 @@
 #include "model/json_constraint.h"
 #include "model/kv_cache.h"
 #include "model/sampling.h"
-#include "server/forward_multi_fallback.h"
+#include "model/forward.h"
 #include "server/stop_text.h"
 
 namespace flops::server {
