@@ -337,8 +337,11 @@ TEST(GGUFCorrupt, TensorDims) {
 
 TEST(GGUFCorrupt, TensorTypes) {
   auto one = [](uint32_t type, int64_t ne0) { return Raw().header(1, 0).tensor("t", {ne0}, type, 0).pad().zeros(256).b; };
-  EXPECT_REJECTED(one(3, 32), "tensor 't' has unsupported type 3");
-  EXPECT_REJECTED(one(0xffffffff, 32), "unsupported type 4294967295");
+  EXPECT_REJECTED(one(16, 32), "tensor 't' has unsupported type IQ2_XXS (ggml type 16;");
+  EXPECT_REJECTED(one(4, 32), "tensor 't' has unknown type 4 (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1");
+  EXPECT_REJECTED(one(0xffffffff, 32), "unknown type 4294967295");
+  EXPECT_REJECTED(one((uint32_t)DType::Q4_K, 128), "row of 128 is not a multiple of the Q4_K block size");
+  EXPECT_EQ(parse_error(one((uint32_t)DType::Q4_K, 256)), "<parsed>");
   EXPECT_REJECTED(one((uint32_t)DType::Q8_0, 33), "row of 33 is not a multiple of the Q8_0 block size");
   EXPECT_REJECTED(one((uint32_t)DType::Q4_0, 16), "Q4_0 block size");
   EXPECT_EQ(parse_error(one((uint32_t)DType::Q8_0, 64)), "<parsed>");
@@ -393,11 +396,11 @@ TEST(GGUFCorrupt, PatchedModelLikeFile) {
     put_u64(b, at, uint64_t(1) << 40);
     EXPECT_REJECTED(b, "metadata 'tokenizer.ggml.tokens': string array count 1099511627776");
   }
-  {  // Q8_0 tensor type patched to an unknown type
+  {  // Q8_0 tensor type patched to a type flops does not read
     auto b = base;
     size_t at = after_string(b, "blk.0.attn_q.weight") + 4 + 2 * 8;
-    put_u32(b, at, 12);
-    EXPECT_REJECTED(b, "tensor 'blk.0.attn_q.weight' has unsupported type 12");
+    put_u32(b, at, 16);
+    EXPECT_REJECTED(b, "tensor 'blk.0.attn_q.weight' has unsupported type IQ2_XXS");
   }
   {  // block count value type patched to an unknown type
     auto b = base;
@@ -498,7 +501,7 @@ TEST(GGUFCorrupt, WriterRejectsWhatTheReaderWould) {
   float x[4] = {};
   EXPECT_NE(msg([] { GGUFWriter w; w.set_u32("", 1); }).find("key must not be empty"), std::string::npos);
   EXPECT_NE(msg([&] { GGUFWriter w; w.add_tensor("", DType::F32, {4}, x, 16); }).find("name must not be empty"), std::string::npos);
-  EXPECT_NE(msg([&] { GGUFWriter w; w.add_tensor("t", (DType)3, {4}, x, 16); }).find("unknown type 3"), std::string::npos);
+  EXPECT_NE(msg([&] { GGUFWriter w; w.add_tensor("t", (DType)16, {4}, x, 16); }).find("unsupported type IQ2_XXS"), std::string::npos);
   EXPECT_NE(msg([&] { GGUFWriter w; w.add_tensor("t", DType::F32, {int64_t(1) << 32, int64_t(1) << 32}, x, 16); }).find("too many elements"),
             std::string::npos);
   for (uint32_t a : {0u, 3u, 1u << 21}) {

@@ -6,18 +6,25 @@
 #include <random>
 #include <vector>
 
+#include "core/cpu_features.h"
 #include "core/dtype.h"
 #include "core/error.h"
 #include "core/flop_counter.h"
+#include "core/kernels.h"
 #include "core/matmul.h"
 #include "core/quant.h"
 #include "core/threads.h"
+#include "test_quant_util.h"
 
 using namespace flops;
 
 namespace {
 
-const DType kAll[] = {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0};
+// Every supported type; block types get random blocks (every code and scale pattern, see
+// random_blocks) so that the kernels are tested independently of the quantizers.
+const auto& kAll = kAllDTypes;
+
+using test::for_each_variant;
 
 struct Weights {
   DType t;
@@ -33,12 +40,18 @@ Weights make_weights(DType t, int64_t rows, int64_t cols, uint32_t seed) {
   const size_t stride = dtype_row_bytes(t, cols);
   w.bytes.resize(stride * rows);
   w.deq.resize((size_t)(rows * cols));
-  std::vector<float> row((size_t)cols);
-  for (int64_t r = 0; r < rows; r++) {
-    for (auto& v : row) v = nd(rng);
-    quantize_row(t, row.data(), w.bytes.data() + r * stride, cols);
-    dequantize_row(t, w.bytes.data() + r * stride, w.deq.data() + r * cols, cols);
+  if (dtype_is_float(t)) {
+    std::vector<float> row((size_t)cols);
+    for (int64_t r = 0; r < rows; r++) {
+      for (auto& v : row) v = nd(rng);
+      quantize_row(t, row.data(), w.bytes.data() + r * stride, cols);
+    }
+  } else {
+    // Scales of ~0.01-0.1 (a super-block's codes times its sub-scales are ~8x larger).
+    const float k = dtype_super_block(t) ? 8.0f : 1.0f;
+    test::randomize_blocks(t, w.bytes, rng, 0.01f / k, 0.1f / k);
   }
+  for (int64_t r = 0; r < rows; r++) dequantize_row(t, w.bytes.data() + r * stride, w.deq.data() + r * cols, cols);
   return w;
 }
 
@@ -56,11 +69,12 @@ double tolerance(const Weights& w, int64_t r, const float* x, bool int8_path) {
   double abs_dot = 0.0, act = 0.0;
   for (int64_t c = 0; c < w.cols; c++) abs_dot += std::fabs((double)w.deq[r * w.cols + c] * x[c]);
   if (int8_path) {
-    for (int64_t b = 0; b < w.cols / QK; b++) {
+    const int ab = dtype_super_block(w.t) ? QK_K : QK;  // activation block
+    for (int64_t b = 0; b < w.cols / ab; b++) {
       double amax = 0.0, wsum = 0.0;
-      for (int j = 0; j < QK; j++) {
-        amax = std::max(amax, (double)std::fabs(x[b * QK + j]));
-        wsum += std::fabs(w.deq[r * w.cols + b * QK + j]);
+      for (int j = 0; j < ab; j++) {
+        amax = std::max(amax, (double)std::fabs(x[b * ab + j]));
+        wsum += std::fabs(w.deq[r * w.cols + b * ab + j]);
       }
       act += wsum * amax / 127.0 / 2.0;
     }
@@ -68,7 +82,7 @@ double tolerance(const Weights& w, int64_t r, const float* x, bool int8_path) {
   return act * 1.001 + 2e-6 * abs_dot + 1e-6;
 }
 
-bool is_block(DType t) { return t == DType::Q8_0 || t == DType::Q4_0; }
+bool is_block(DType t) { return !dtype_is_float(t); }
 
 void check_matvec(DType t, int64_t rows, int64_t cols, uint32_t seed) {
   auto w = make_weights(t, rows, cols, seed);
@@ -104,22 +118,64 @@ void check_matmul(DType t, int64_t rows, int64_t cols, int64_t T, uint32_t seed)
 
 }  // namespace
 
+// Columns for a test shape: c rounded up to the type's block.
+int64_t C(DType t, int64_t c) {
+  const int64_t b = dtype_block_elems(t);
+  return (c + b - 1) / b * b;
+}
+
 TEST(Matvec, AllTypesVsNaive) {
-  for (DType t : kAll) {
-    check_matvec(t, 37, 96, 1);
-    check_matvec(t, 1, 32, 2);
-    check_matvec(t, 64, 4096, 3);  // large enough to run on several threads
-    check_matvec(t, 300, 160, 4);
-  }
+  for_each_variant([](KernelVariant) {
+    for (DType t : kAll) {
+      check_matvec(t, 37, C(t, 96), 1);
+      check_matvec(t, 1, C(t, 32), 2);
+      check_matvec(t, 64, 4096, 3);  // large enough to run on several threads
+      check_matvec(t, 300, C(t, 160), 4);
+      check_matvec(t, 3, C(t, 32 * 9 + 256 * 3), 5);  // block counts that leave tails after groups of 8
+    }
+  });
+}
+
+// The integer dot products against a naive reference that uses the same int8 activations:
+// sum_j w_j * (q_j * d_block) in double. Only the order of fp32 additions may differ.
+TEST(Matvec, IntegerPathVsNaiveWithSameActivations) {
+  for_each_variant([](KernelVariant) {
+    for (DType t : kAll) {
+      if (dtype_is_float(t)) continue;
+      for (int64_t cols : {C(t, 32), C(t, 288), (int64_t)2304, (int64_t)4096}) {
+        auto w = make_weights(t, 5, cols, (uint32_t)(cols + (int)t));
+        auto x = random_x(cols, 91);
+        const int ab = dtype_super_block(t) ? QK_K : QK;
+        std::vector<int8_t> q(cols);
+        std::vector<float> d(cols / ab), s(cols / ab);
+        std::vector<int16_t> bs(cols / 16);
+        if (ab == QK) kern::table_scalar().quant_act32(x.data(), cols, q.data(), d.data(), s.data(), nullptr);
+        else kern::table_scalar().quant_act256(x.data(), cols, q.data(), d.data(), nullptr, bs.data());
+        std::vector<float> y(5);
+        matvec(t, w.bytes.data(), 5, cols, x.data(), y.data());
+        for (int64_t r = 0; r < 5; r++) {
+          double ref = 0.0, mag = 0.0;
+          for (int64_t c = 0; c < cols; c++) {
+            const double xv = (double)q[c] * d[c / ab];
+            ref += (double)w.deq[r * cols + c] * xv;
+            mag += std::fabs((double)w.deq[r * cols + c] * xv);
+          }
+          ASSERT_NEAR(y[r], ref, 3e-6 * mag + 1e-6) << dtype_name(t) << " cols=" << cols << " r=" << r;
+        }
+      }
+    }
+  });
 }
 
 TEST(Matvec, FloatTypesAnyColumnCount) {
-  for (DType t : {DType::F32, DType::F16, DType::BF16})
-    for (int64_t cols : {1, 7, 15, 16, 17, 45, 63, 65, 129}) check_matvec(t, 5, cols, (uint32_t)cols);
+  for_each_variant([](KernelVariant) {
+    for (DType t : {DType::F32, DType::F16, DType::BF16})
+      for (int64_t cols : {1, 7, 15, 16, 17, 45, 63, 65, 129}) check_matvec(t, 5, cols, (uint32_t)cols);
+  });
 }
 
 TEST(Matvec, ExactOnSmallIntegers) {
-  // Integer weights and activations are exact in every type and the int8 activation
+  // Integer weights and activations are exact in these types and in the int8 activation
   // quantization, so every path must return the exact integer dot product.
   const int64_t rows = 9, cols = 64;
   std::vector<float> wf((size_t)(rows * cols)), x((size_t)cols);
@@ -127,61 +183,70 @@ TEST(Matvec, ExactOnSmallIntegers) {
   for (int64_t c = 0; c < cols; c++) x[c] = c % QK == 0 ? 127.0f : (float)((int)(c * 5 % 21) - 10);
   for (int64_t r = 0; r < rows; r++) wf[r * cols + r] = -8.0f;  // makes Q4_0 scales exactly 1
   for (int64_t r = 0; r < rows; r++) wf[r * cols + 32 + r] = -8.0f;
-  for (DType t : kAll) {
-    std::vector<uint8_t> W(dtype_row_bytes(t, cols) * rows);
-    for (int64_t r = 0; r < rows; r++)
-      quantize_row(t, wf.data() + r * cols, W.data() + r * dtype_row_bytes(t, cols), cols);
-    std::vector<float> y((size_t)rows);
-    matvec(t, W.data(), rows, cols, x.data(), y.data());
-    for (int64_t r = 0; r < rows; r++) {
-      double ref = 0.0;
-      for (int64_t c = 0; c < cols; c++) ref += (double)wf[r * cols + c] * x[c];
-      if (t == DType::Q8_0) continue;  // scale 7/127 is not exact in fp16
-      EXPECT_EQ(y[r], (float)ref) << dtype_name(t) << " r=" << r;
-      EXPECT_EQ(dot_row_exact(t, W.data() + r * dtype_row_bytes(t, cols), x.data(), cols), (float)ref);
+  for_each_variant([&](KernelVariant) {
+    for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q4_0}) {
+      std::vector<uint8_t> W(dtype_row_bytes(t, cols) * rows);
+      for (int64_t r = 0; r < rows; r++)
+        quantize_row(t, wf.data() + r * cols, W.data() + r * dtype_row_bytes(t, cols), cols);
+      std::vector<float> y((size_t)rows);
+      matvec(t, W.data(), rows, cols, x.data(), y.data());
+      for (int64_t r = 0; r < rows; r++) {
+        double ref = 0.0;
+        for (int64_t c = 0; c < cols; c++) ref += (double)wf[r * cols + c] * x[c];
+        EXPECT_EQ(y[r], (float)ref) << dtype_name(t) << " r=" << r;
+        EXPECT_EQ(dot_row_exact(t, W.data() + r * dtype_row_bytes(t, cols), x.data(), cols), (float)ref);
+      }
     }
-  }
+  });
 }
 
 TEST(DotRowExact, AllTypesVsNaive) {
-  for (DType t : kAll) {
-    for (int64_t cols : {32, 96, 288, 4096}) {
-      auto w = make_weights(t, 3, cols, (uint32_t)cols);
-      auto x = random_x(cols, 77);
-      for (int64_t r = 0; r < 3; r++) {
-        double ref = 0.0;
-        for (int64_t c = 0; c < cols; c++) ref += (double)w.deq[r * cols + c] * x[c];
-        float got = dot_row_exact(t, w.bytes.data() + r * dtype_row_bytes(t, cols), x.data(), cols);
-        EXPECT_NEAR(got, ref, tolerance(w, r, x.data(), false)) << dtype_name(t) << " cols=" << cols;
+  for_each_variant([](KernelVariant) {
+    for (DType t : kAll) {
+      for (int64_t cols : {C(t, 32), C(t, 96), C(t, 288), (int64_t)4096}) {
+        auto w = make_weights(t, 3, cols, (uint32_t)cols);
+        auto x = random_x(cols, 77);
+        for (int64_t r = 0; r < 3; r++) {
+          double ref = 0.0;
+          for (int64_t c = 0; c < cols; c++) ref += (double)w.deq[r * cols + c] * x[c];
+          float got = dot_row_exact(t, w.bytes.data() + r * dtype_row_bytes(t, cols), x.data(), cols);
+          EXPECT_NEAR(got, ref, tolerance(w, r, x.data(), false)) << dtype_name(t) << " cols=" << cols;
+        }
       }
     }
-  }
+  });
 }
 
 TEST(Matvec, ZeroActivationsAndWeights) {
-  for (DType t : kAll) {
-    auto w = make_weights(t, 7, 64, 5);
-    std::vector<float> x(64, 0.0f), y(7, 1.0f);
-    matvec(t, w.bytes.data(), 7, 64, x.data(), y.data());
-    for (float v : y) EXPECT_EQ(v, 0.0f) << dtype_name(t);
-    std::vector<uint8_t> zero(w.bytes.size(), 0);
-    auto x2 = random_x(64, 6);
-    matvec(t, zero.data(), 7, 64, x2.data(), y.data());
-    for (float v : y) EXPECT_EQ(v, 0.0f) << dtype_name(t);
-  }
+  for_each_variant([](KernelVariant) {
+    for (DType t : kAll) {
+      const int64_t cols = C(t, 64);
+      auto w = make_weights(t, 7, cols, 5);
+      std::vector<float> x(cols, 0.0f), y(7, 1.0f);
+      matvec(t, w.bytes.data(), 7, cols, x.data(), y.data());
+      for (float v : y) EXPECT_EQ(v, 0.0f) << dtype_name(t);
+      std::vector<uint8_t> zero(w.bytes.size(), 0);
+      auto x2 = random_x(cols, 6);
+      matvec(t, zero.data(), 7, cols, x2.data(), y.data());
+      for (float v : y) EXPECT_EQ(v, 0.0f) << dtype_name(t);
+    }
+  });
 }
 
 TEST(Matvec, NonFiniteActivationsPropagate) {
-  for (DType t : kAll) {
-    auto w = make_weights(t, 5, 96, 12);
-    for (float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity()}) {
-      auto x = random_x(96, 13);
-      x[40] = bad;
-      std::vector<float> y(5);
-      matvec(t, w.bytes.data(), 5, 96, x.data(), y.data());
-      for (float v : y) EXPECT_FALSE(std::isfinite(v)) << dtype_name(t) << " x has " << bad;
+  for_each_variant([](KernelVariant) {
+    for (DType t : kAll) {
+      const int64_t cols = C(t, 96);
+      auto w = make_weights(t, 5, cols, 12);
+      for (float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity()}) {
+        auto x = random_x(cols, 13);
+        x[40] = bad;
+        std::vector<float> y(5);
+        matvec(t, w.bytes.data(), 5, cols, x.data(), y.data());
+        for (float v : y) EXPECT_FALSE(std::isfinite(v)) << dtype_name(t) << " x has " << bad;
+      }
     }
-  }
+  });
 }
 
 TEST(Matvec, SameResultForAnyThreadCount) {
@@ -201,19 +266,22 @@ TEST(Matvec, SameResultForAnyThreadCount) {
 
 TEST(Matvec, FlopCount) {
   for (DType t : kAll) {
-    auto w = make_weights(t, 37, 96, 10);
-    auto x = random_x(96, 11);
+    const int64_t cols = C(t, 96);
+    auto w = make_weights(t, 37, cols, 10);
+    auto x = random_x(cols, 11);
     std::vector<float> y(37);
     counter::Scope s;
-    matvec(t, w.bytes.data(), 37, 96, x.data(), y.data());
-    EXPECT_EQ(s.elapsed().matmul, 2u * 37 * 96);
-    EXPECT_EQ(s.elapsed().total(), 2u * 37 * 96);
+    matvec(t, w.bytes.data(), 37, cols, x.data(), y.data());
+    EXPECT_EQ(s.elapsed().matmul, 2u * 37 * cols);
+    EXPECT_EQ(s.elapsed().total(), 2u * 37 * cols);
   }
 }
 
 TEST(Matmul, AllTypesOddShapes) {
-  for (DType t : kAll)
-    for (int64_t T : {1, 3, 4, 5, 17}) check_matmul(t, 37, 96, T, (uint32_t)(T * 13));
+  for_each_variant([](KernelVariant) {
+    for (DType t : kAll)
+      for (int64_t T : {1, 3, 4, 5, 17}) check_matmul(t, 37, C(t, 96), T, (uint32_t)(T * 13));
+  });
 }
 
 TEST(Matmul, SeveralTiles) {
@@ -260,4 +328,11 @@ TEST(Matmul, RejectsBadShapes) {
   EXPECT_THROW(matmul(DType::Q8_0, W.data(), 2, 33, X.data(), 5, Y.data()), Error);
   EXPECT_THROW(matmul(DType::F32, W.data(), -1, 4, X.data(), 5, Y.data()), Error);
   EXPECT_THROW(matvec((DType)5, W.data(), 2, 32, X.data(), Y.data()), Error);
+  try {
+    matvec((DType)16, W.data(), 2, 256, X.data(), Y.data());
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("unsupported tensor type IQ2_XXS"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(matvec(DType::Q4_K, W.data(), 2, 128, X.data(), Y.data()), Error);
 }

@@ -40,7 +40,7 @@ void check_vocab(const std::string& name) {
       ADD_FAILURE() << name << " line " << i + 1 << " of .out, text '" << inputs[i] << "'\n  expected "
                     << ids_str(outputs[i]) << "\n  got      " << ids_str(got);
     }
-    EXPECT_EQ(tok.decode(got), inputs[i]) << name << " round trip of test string " << i + 1;
+    if (tok.kind() != Tokenizer::Kind::WPM) EXPECT_EQ(tok.decode(got), inputs[i]) << name << " round trip of test string " << i + 1;
   }
   EXPECT_EQ(bad, 0);
 }
@@ -54,6 +54,7 @@ TEST(TokenizerVectors, DeepseekLlm) { check_vocab("deepseek-llm"); }
 TEST(TokenizerVectors, DeepseekCoder) { check_vocab("deepseek-coder"); }
 TEST(TokenizerVectors, Refact) { check_vocab("refact"); }
 TEST(TokenizerVectors, LlamaSpm) { check_vocab("llama-spm"); }
+TEST(TokenizerVectors, BertBge) { check_vocab("bert-bge"); }
 
 // Random mixtures of scripts, spaces, digits and punctuation must come back byte for byte.
 TEST(TokenizerVectors, RandomRoundTrips) {
@@ -81,6 +82,7 @@ TEST(TokenizerVectors, RandomRoundTrips) {
     ++vocabs;
     GGUFFile g = gguf_open(e.path().string());
     Tokenizer tok = Tokenizer::from_gguf(g);
+    if (tok.kind() == Tokenizer::Kind::WPM) continue;  // WordPiece lowercases and drops accents: no round trip
     for (const auto& s : texts) {
       auto ids = tok.encode(s, false);
       for (int32_t id : ids) ASSERT_TRUE(id >= 0 && id < tok.n_vocab());

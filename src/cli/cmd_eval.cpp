@@ -32,7 +32,7 @@ struct EvalOpts {
   bool api_completions = false;
   int api_timeout = 300;
   std::string responses, responses_key;
-  int limit = 0, num_fewshot = -1, batch = 1, bootstrap = 100000;
+  int limit = 0, num_fewshot = -1, batch = 0, bootstrap = 100000;
   uint64_t seed = 1234;
   std::string cache, log_samples, output, make_task, task_name;
 };
@@ -79,7 +79,7 @@ void run(const EvalOpts& o) {
   int backends = !o.api_base.empty() + !o.responses.empty() + !o.m.model.empty();
   if (backends > 1) fail("give one of -m MODEL, --api-base URL or --responses FILE");
   if (o.limit < 0) fail("--limit must be >= 0, got {}", o.limit);
-  if (o.batch < 1) fail("--batch-size must be >= 1, got {}", o.batch);
+  if (o.batch < 0) fail("--batch-size must be >= 1, got {}", o.batch);
   if (!o.output.empty() && std::filesystem::is_directory(o.output)) fail("-o: '{}' is a folder", o.output);
 
   harness::Selection sel = harness::select_tasks(reg, o.tasks);
@@ -116,7 +116,9 @@ void run(const EvalOpts& o) {
 
   cost::Meter meter;
   harness::RunOptions ro;
-  ro.batch_size = o.batch;
+  // Local: questions share passes (their contexts, then all their choices); endpoints: one
+  // request at a time unless asked, as the harness does.
+  ro.batch_size = o.batch > 0 ? o.batch : (model ? 32 : 1);
   ro.progress = show;
   ro.bootstrap_iters = o.bootstrap;
   ro.keep_samples = !o.log_samples.empty();
@@ -128,7 +130,7 @@ void run(const EvalOpts& o) {
       replay = harness::make_replay_backend({o.responses, o.responses_key}, p.cfg);
       b = replay.get();
     }
-    if (show)
+    if (show && stderr_is_terminal())
       fmt::print(stderr, "{}: {} questions ({} split{}), {}\n", p.cfg.name, p.inst.size(), p.eval_split,
                  p.num_fewshot > 0 ? fmt::format(", {}-shot", p.num_fewshot) : "", b->describe());
     results.push_back(harness::run_task(p, *b, cache.get(), ro));
@@ -149,7 +151,7 @@ void run(const EvalOpts& o) {
                            {"limit", o.limit},
                            {"num_fewshot", o.num_fewshot},
                            {"fewshot_seed", o.seed},
-                           {"batch_size", o.batch}};
+                           {"batch_size", ro.batch_size}};
   if (model) config["model"] = std::filesystem::path(model->path).filename().string();
   if (!o.api_model.empty()) config["model"] = o.api_model;
   if (!o.responses.empty()) config["model"] = std::filesystem::path(o.responses).filename().string();
@@ -193,7 +195,7 @@ void add_eval(CLI::App& app) {
   cmd->add_option("--limit", o->limit, "the first N documents of each task only");
   cmd->add_option("--num-fewshot", o->num_fewshot, "few-shot examples (overrides the task's num_fewshot)");
   cmd->add_option("--seed", o->seed, "seed of the few-shot draw (default 1234, the harness's)");
-  cmd->add_option("--batch-size", o->batch, "requests per backend call (default 1)");
+  cmd->add_option("--batch-size", o->batch, "requests per backend call (default: 32 for -m, 1 for an endpoint)");
   cmd->add_option("--bootstrap-iters", o->bootstrap, "bootstrap resamples for the stderr of f1 and perplexity (default 100000)");
   cmd->add_option("--cache", o->cache, "keep answered requests in this file; a rerun continues from it");
   cmd->add_option("--log-samples", o->log_samples, "write one JSON line per question (prompt, log-likelihoods, answer, correct)");

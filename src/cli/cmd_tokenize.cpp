@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "core/error.h"
 #include "core/threads.h"
 #include "model/gguf.h"
 #include "model/tokenizer.h"
@@ -14,7 +15,7 @@ void add_tokenize(CLI::App& app) {
   struct Opts {
     ModelOpts m;
     std::string prompt, file;
-    bool no_bos = false, ids = false;
+    bool no_bos = false, ids = false, parse_special = false, no_parse_special = false;
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("tokenize", "split text into the model's tokens");
@@ -23,12 +24,16 @@ void add_tokenize(CLI::App& app) {
   cmd->add_option("-f,--file", o->file, "file to tokenize ('-' for stdin)");
   cmd->add_flag("--no-bos", o->no_bos, "do not add the BOS token");
   cmd->add_flag("--ids", o->ids, "print only the ids, as a list");
+  cmd->add_flag("--parse-special", o->parse_special,
+                "read control-token strings in the text (\"<|endoftext|>\", \"</s>\"...) as those tokens, as llama.cpp does");
+  cmd->add_flag("--no-parse-special", o->no_parse_special, "never read them as tokens (the default)");
   cmd->callback([o] {
     // Only the tokenizer is needed: vocabulary-only GGUF files (no tensors) work too.
     GGUFFile g = gguf_open(resolve_model_path(o->m.model, o->m.json || o->m.quiet));
     Tokenizer tok = Tokenizer::from_gguf(g);
     std::string text = read_input_text(o->prompt, o->file, true);
-    std::vector<int32_t> ids = tok.encode(text, !o->no_bos);
+    if (o->parse_special && o->no_parse_special) fail("give --parse-special or --no-parse-special, not both");
+    std::vector<int32_t> ids = tok.encode(text, !o->no_bos, o->parse_special);
     if (o->m.json) {
       nlohmann::json j;
       j["tokens"] = ids;

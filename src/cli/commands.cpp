@@ -7,6 +7,7 @@ void register_commands(CLI::App& app) {
   add_tokenize(app);
   add_generate(app);
   add_perplexity(app);
+  add_embed(app);
   add_score(app);
   add_detect(app);
   add_detect_eval(app);
@@ -23,7 +24,10 @@ void register_commands(CLI::App& app) {
   add_search(app);
   add_search_eval(app);
   add_ask(app);
+  add_template(app);
+  add_chat(app);
   add_lora(app);
+  add_bench(app);
 }
 
 }  // namespace flops::cli

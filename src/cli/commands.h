@@ -20,6 +20,7 @@ void add_estimate(CLI::App& app);
 void add_calibrate(CLI::App& app);
 void add_train(CLI::App& app);
 void add_tokenizer_train(CLI::App& app);
+void add_embed(CLI::App& app);
 void add_serve(CLI::App& app);
 void add_eval(CLI::App& app);
 void add_eval_report(CLI::App& app);
@@ -27,6 +28,9 @@ void add_index(CLI::App& app);
 void add_search(CLI::App& app);
 void add_search_eval(CLI::App& app);
 void add_ask(CLI::App& app);
+void add_template(CLI::App& app);
+void add_chat(CLI::App& app);
 void add_lora(CLI::App& app);
+void add_bench(CLI::App& app);
 
 }  // namespace flops::cli

@@ -13,10 +13,14 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "flops 0.1.0");
   flops::cli::register_commands(app);
-  // llama.cpp's -np (slots of `serve`): CLI11 takes one-letter short names only.
+  // llama.cpp's -np (slots of `serve`) and -sys (system prompt of `chat`): CLI11 takes one-letter
+  // short names only.
   static char parallel[] = "--parallel";
-  for (int i = 1; i < argc; i++)
+  static char system_prompt[] = "--system-prompt";
+  for (int i = 1; i < argc; i++) {
     if (std::strcmp(argv[i], "-np") == 0) argv[i] = parallel;
+    if (std::strcmp(argv[i], "-sys") == 0) argv[i] = system_prompt;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -40,10 +40,10 @@ void finish_search_flags(SearchFlags& f) {
 }
 
 void print_index_cost(std::FILE* out, const nlohmann::json& c) {
-  fmt::print(out, "index build (all runs): {}FLOP, {} wall, {} CPU-s, {:.1f} J ({})\n",
-             format_si(c.value("flops", 0.0)), format_duration(c.value("wall_s", 0.0)),
-             fmt::format("{:.1f}", c.value("cpu_s", 0.0)), c.value("energy_j", 0.0),
-             c.value("energy_method", std::string()).substr(0, 60));
+  std::string method = c.value("energy_method", std::string());
+  method = method.substr(0, method.find(' '));  // "measured" or "modeled"
+  fmt::print(out, "index build (all runs): {} FLOP, {} wall, {:.1f} CPU-s, {:.1f} J {}\n", format_si(c.value("flops", 0.0)),
+             format_duration(c.value("wall_s", 0.0)), c.value("cpu_s", 0.0), c.value("energy_j", 0.0), method);
 }
 
 }  // namespace flops::cli

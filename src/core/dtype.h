@@ -3,42 +3,58 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <string>
 #include <string_view>
+
+#include "core/blocks.h"
 
 namespace flops {
 
+// The types flops reads, writes and multiplies. The numeric values are ggml's type ids; ids
+// of other ggml types (IQ2_XXS, ...) are not enumerators but still have names (dtype_name_of).
 enum class DType : uint32_t {
   F32 = 0,
   F16 = 1,
   Q4_0 = 2,
+  Q4_1 = 3,
+  Q5_0 = 6,
+  Q5_1 = 7,
   Q8_0 = 8,
+  Q2_K = 10,
+  Q3_K = 11,
+  Q4_K = 12,
+  Q5_K = 13,
+  Q6_K = 14,
+  IQ4_NL = 20,
+  IQ4_XS = 23,
   BF16 = 30,
 };
 
-constexpr int QK = 32;  // elements per Q4_0 / Q8_0 block
+// Every supported type, in the order tables and listings show them.
+inline constexpr DType kAllDTypes[] = {DType::F32,  DType::F16,  DType::BF16, DType::Q8_0, DType::Q4_0,
+                                       DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q2_K, DType::Q3_K,
+                                       DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::IQ4_NL, DType::IQ4_XS};
+constexpr uint32_t kDTypeIdLimit = 31;  // every supported id is below this
 
-// Q8_0: one fp16 scale, 32 signed bytes; x = d * q.
-struct BlockQ8_0 {
-  uint16_t d;
-  int8_t qs[QK];
-};
-static_assert(sizeof(BlockQ8_0) == 34);
-
-// Q4_0: one fp16 scale, 32 nibbles; element j<16 is the low nibble of qs[j],
-// element j+16 the high nibble; x = d * (q - 8).
-struct BlockQ4_0 {
-  uint16_t d;
-  uint8_t qs[QK / 2];
-};
-static_assert(sizeof(BlockQ4_0) == 18);
-
+// True for the ids in DType (what flops can load and compute with).
 bool dtype_known(uint32_t id);
 std::string_view dtype_name(DType t);
+// Name of any ggml type id, supported or not ("IQ2_XXS"); "type N" for ids ggml never had.
+std::string dtype_name_of(uint32_t id);
+// "F32, F16, ..., IQ4_XS": the supported types, for error messages.
+std::string supported_dtype_list();
+// Parses a type name (case-insensitive): "q4_k" -> Q4_K. False for unknown or unsupported names.
+bool dtype_from_name(std::string_view name, DType& out);
 // Elements per block (1 for plain floats) and bytes per block.
 int dtype_block_elems(DType t);
 size_t dtype_block_bytes(DType t);
+inline double dtype_bits_per_weight(DType t) { return 8.0 * (double)dtype_block_bytes(t) / dtype_block_elems(t); }
 // Bytes of a row of n elements; n must be a multiple of the block size.
 size_t dtype_row_bytes(DType t, int64_t n);
+// Block types whose integer dot products take activations in 256-element blocks (Q8_K
+// style); the other block types take 32-element blocks.
+inline bool dtype_super_block(DType t) { return dtype_block_elems(t) == 256; }
+inline bool dtype_is_float(DType t) { return t == DType::F32 || t == DType::F16 || t == DType::BF16; }
 
 // IEEE half and bfloat16 conversions (round to nearest even).
 inline float fp16_to_fp32(uint16_t h) {

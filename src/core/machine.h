@@ -14,8 +14,9 @@ double measure_sgemm_flops(int threads, double seconds = 0.5);
 // Restores the previous thread setting.
 double measure_copy_bandwidth(int threads, double seconds = 0.5);
 
-// Bytes/s of reading (summing) a 256 MB buffer, measured like measure_copy_bandwidth: the
-// ceiling for weight streaming in matvec, which only reads. Restores the previous thread setting.
+// Bytes/s of reading a 256 MB buffer with a read-only streaming kernel (no stores), split over
+// `threads` threads of a ThreadPool, timed in 16 MB pieces like measure_copy_bandwidth: the
+// ceiling for weight streaming in matvec, which only reads.
 double measure_read_bandwidth(int threads, double seconds = 0.5);
 
 // The OpenBLAS kernel set in use ("Haswell", "Cooperlake", ...), or "unknown". OpenBLAS

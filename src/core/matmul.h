@@ -11,12 +11,15 @@
 
 namespace flops {
 
-// y[r] = dot(W[r,:], x) for r < rows.
+// y[r] = dot(W[r,:], x) for r < rows. The kernels are those of the active variant
+// (core/cpu_features.h: AVX-512, AVX2 or scalar, chosen at run time).
 //   F32/F16/BF16: weights converted exactly to float, fp32 accumulation.
-//   Q8_0/Q4_0: x is first quantized per 32-element block to int8 with a float scale
-//   (dx = max|x_blk|/127, round to nearest), then each block is an exact int8 dot product
-//   times d_w*dx. The extra error per block is at most sum_j |w_j| * dx/2 (typically
-//   ~0.3% relative to the dot of |w| and |x|), the same order as the weight quantization.
+//   Block types: x is first quantized to int8 with a float scale per block (dx = max|x_blk|/127,
+//   round to nearest): 32-element blocks for Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL; 256-element
+//   blocks (with the sums of each 16) for the K-quants and IQ4_XS, as llama.cpp's Q8_K. Each
+//   block is then an exact integer dot product times float scales. The extra error per block is
+//   at most sum_j |w_j| * dx/2 (typically ~0.3% relative to the dot of |w| and |x|), the same
+//   order as the weight quantization.
 void matvec(DType t, const void* W, int64_t rows, int64_t cols, const float* x, float* y);
 
 // Y[T x rows] = X[T x cols] * W^T (X, Y row-major, contiguous).

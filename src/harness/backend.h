@@ -28,6 +28,7 @@ struct LLResult {
   int64_t prompt_tokens = 0;   // tokens the model read for this request
   bool truncated = false;      // the context was cut on the left to fit the window
   double flops = -1;           // reported by the backend for this request (-1: not known)
+  double joules = -1;
 };
 
 struct GenRequest {
@@ -41,7 +42,7 @@ struct GenResult {
   std::string text;            // cut at the first stop string
   int64_t prompt_tokens = 0, gen_tokens = 0;
   bool truncated = false;
-  double flops = -1;
+  double flops = -1, joules = -1;
 };
 
 struct Backend {

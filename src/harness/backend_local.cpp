@@ -95,58 +95,108 @@ struct LocalBackend : Backend {
     return r;
   }
 
+  // A cache of `capacity` slots holding the first `n` slots of `src` (a choice's own copy of the
+  // question's context).
+  KVCache copy_prefix(const KVCache& src, int n, int capacity) const {
+    KVCache c = make_kv_cache(m.cfg, capacity);
+    const size_t row = (size_t)n * src.kv_dim;
+    for (int l = 0; l < src.n_layer; l++) {
+      std::copy(src.k_at(l, 0), src.k_at(l, 0) + row, c.k_at(l, 0));
+      std::copy(src.v_at(l, 0), src.v_at(l, 0) + row, c.v_at(l, 0));
+    }
+    std::copy(src.pos.begin(), src.pos.begin() + n, c.pos.begin());
+    std::copy(src.seg.begin(), src.seg.begin() + n, c.seg.begin());
+    c.seg_log_scale = src.seg_log_scale;
+    c.n = n;
+    return c;
+  }
+
+  struct Run {
+    size_t first = 0, end = 0;  // requests [first, end) share the context
+    std::vector<int32_t> ctx;
+    std::vector<std::vector<int32_t>> conts;
+  };
+
   std::vector<LLResult> loglikelihood(const std::vector<LLRequest>& reqs) override {
     std::vector<LLResult> out(reqs.size());
-    size_t i = 0;
-    while (i < reqs.size()) {
+    std::vector<Run> shared;
+    for (size_t i = 0; i < reqs.size();) {
       // The run of requests with the same context shares its prefix pass.
+      Run run;
+      run.first = i;
       size_t j = i;
       while (j < reqs.size() && reqs[j].context == reqs[i].context) j++;
+      run.end = j;
       std::string ctx_text = reqs[i].context;
       std::vector<std::string> conts;
       for (size_t k = i; k < j; k++) {
-        std::string c = ctx_text, cont = reqs[k].continuation;
+        std::string c = reqs[i].context, cont = reqs[k].continuation;
         move_trailing_space(c, cont);
         conts.push_back(cont);
-        if (k == i) ctx_text = c;
+        ctx_text = c;
       }
-      std::vector<int32_t> ctx;
-      std::vector<std::vector<int32_t>> cont_tok;
       if (ctx_text.empty()) {
-        ctx = {prefix_token()};
-        for (auto& c : conts) cont_tok.push_back(m.tok.encode(c, false));
+        run.ctx = {prefix_token()};
+        for (auto& c : conts) run.conts.push_back(m.tok.encode(c, false));
       } else {
-        ctx = encode(ctx_text);
+        run.ctx = encode(ctx_text);
         for (auto& c : conts) {
           std::vector<int32_t> whole = encode(ctx_text + c);
-          cont_tok.emplace_back(whole.size() > ctx.size() ? whole.begin() + ctx.size() : whole.end(), whole.end());
+          run.conts.emplace_back(whole.size() > run.ctx.size() ? whole.begin() + run.ctx.size() : whole.end(), whole.end());
         }
       }
-      bool shared = true;
-      for (auto& c : cont_tok) shared = shared && ctx.size() + c.size() <= (size_t)n_ctx + 1 && ctx.size() <= (size_t)n_ctx;
-      if (!shared) {
-        for (size_t k = i; k < j; k++) out[k] = run_alone(ctx, cont_tok[k - i]);
-        i = j;
-        continue;
-      }
-      kv.clear();
-      forward(m, kv, make_batch(ctx, false), logits);
-      std::vector<float> first(logits.begin(), logits.begin() + m.cfg.n_vocab);
-      const int n_prefix = kv.n;
-      std::vector<float> rest;
-      for (size_t k = i; k < j; k++) {
-        const auto& c = cont_tok[k - i];
-        LLResult& r = out[k];
-        r.prompt_tokens = (int64_t)(k == i ? ctx.size() : 0) + (int64_t)(c.empty() ? 0 : c.size() - 1);
-        if (c.empty()) {
-          r.is_greedy = true;
-          continue;
-        }
-        kv.truncate(n_prefix);
-        if (c.size() > 1) forward(m, kv, make_batch(std::vector<int32_t>(c.begin(), c.end() - 1), true), rest);
-        score(first.data(), rest.data(), c, r);
+      bool fits = true;
+      for (auto& c : run.conts) fits = fits && run.ctx.size() + c.size() <= (size_t)n_ctx + 1;
+      if (fits) {
+        shared.push_back(std::move(run));
+      } else {
+        for (size_t k = i; k < j; k++) out[k] = run_alone(run.ctx, run.conts[k - i]);
       }
       i = j;
+    }
+    // Several questions in one pass (their matrix products together), at most kMaxSeqs sequences each.
+    constexpr size_t kMaxSeqs = 32;
+    for (size_t s = 0; s < shared.size();) {
+      size_t e = s, seqs = 0;
+      while (e < shared.size() && (e == s || seqs + 1 + shared[e].conts.size() <= kMaxSeqs)) seqs += 1 + shared[e].conts.size(), e++;
+      // 1. The contexts, each in its own cache: the last row predicts each continuation's first token.
+      std::vector<KVCache> ctx_kv;
+      std::vector<SeqInput> in;
+      for (size_t r = s; r < e; r++) ctx_kv.push_back(make_kv_cache(m.cfg, (int)shared[r].ctx.size()));
+      for (size_t r = s; r < e; r++) in.push_back({&ctx_kv[r - s], shared[r].ctx, false});
+      std::vector<std::vector<float>> first;
+      forward_multi(m, in, first);
+      // 2. Every continuation (but its last token) after its own copy of its context.
+      std::vector<KVCache> cont_kv;
+      std::vector<std::pair<size_t, size_t>> who;  // (run, choice)
+      for (size_t r = s; r < e; r++)
+        for (size_t k = 0; k < shared[r].conts.size(); k++)
+          if (shared[r].conts[k].size() > 1) who.push_back({r, k});
+      cont_kv.reserve(who.size());
+      in.clear();
+      for (auto [r, k] : who) {
+        const auto& c = shared[r].conts[k];
+        cont_kv.push_back(copy_prefix(ctx_kv[r - s], (int)shared[r].ctx.size(), (int)(shared[r].ctx.size() + c.size() - 1)));
+        in.push_back({&cont_kv.back(), std::vector<int32_t>(c.begin(), c.end() - 1), true});
+      }
+      std::vector<std::vector<float>> rest;
+      if (!in.empty()) forward_multi(m, in, rest);
+      size_t w = 0;
+      for (size_t r = s; r < e; r++) {
+        const Run& run = shared[r];
+        for (size_t k = 0; k < run.conts.size(); k++) {
+          const auto& c = run.conts[k];
+          LLResult& res = out[run.first + k];
+          res.prompt_tokens = (int64_t)(k == 0 ? run.ctx.size() : 0) + (int64_t)(c.empty() ? 0 : c.size() - 1);
+          if (c.empty()) {
+            res.is_greedy = true;
+            continue;
+          }
+          const float* more = c.size() > 1 ? rest[w++].data() : nullptr;
+          score(first[r - s].data(), more, c, res);
+        }
+      }
+      s = e;
     }
     return out;
   }

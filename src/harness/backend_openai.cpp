@@ -71,7 +71,17 @@ struct ApiBackend : Backend {
     if (!o.api_key.empty()) cli.set_bearer_token_auth(o.api_key);
     std::string url = ep.origin + ep.prefix + path;
     auto res = cli.Post(ep.prefix + path, body.dump(), "application/json");
-    if (!res) fail("cannot reach the endpoint {}: {}", url, httplib::to_string(res.error()));
+    if (!res) {
+      std::string why;
+      switch (res.error()) {
+        case httplib::Error::Connection: why = "connection refused or host unreachable (is the server running?)"; break;
+        case httplib::Error::ConnectionTimeout: why = "no connection within 10 s"; break;
+        case httplib::Error::Read: why = fmt::format("no complete answer within {} s (--api-timeout)", o.timeout_s); break;
+        case httplib::Error::Write: why = "the connection closed while sending the request"; break;
+        default: why = httplib::to_string(res.error());
+      }
+      fail("cannot reach the endpoint {}: {}", url, why);
+    }
     nlohmann::json j;
     bool is_json = true;
     try {
@@ -96,10 +106,10 @@ struct ApiBackend : Backend {
     return j;
   }
 
-  static double usage_flops(const nlohmann::json& j) {
-    // flops serve adds what the answer cost to OpenAI's usage object.
-    if (j.contains("usage") && j["usage"].is_object() && j["usage"].contains("flops") && j["usage"]["flops"].is_number())
-      return j["usage"]["flops"].get<double>();
+  // flops serve adds what the answer cost to OpenAI's usage object ("flops", "joules").
+  static double usage_cost(const nlohmann::json& j, const char* what) {
+    if (j.contains("usage") && j["usage"].is_object() && j["usage"].contains(what) && j["usage"][what].is_number())
+      return j["usage"][what].get<double>();
     return -1;
   }
 
@@ -124,7 +134,7 @@ struct ApiBackend : Backend {
     auto& ch = j["choices"];
     if (ch.size() != reqs.size())
       fail("the endpoint {} answered {} choices for {} prompts", url, ch.size(), reqs.size());
-    double flops_each = usage_flops(j);
+    double flops_all = usage_cost(j, "flops"), joules_all = usage_cost(j, "joules");
     for (size_t i = 0; i < reqs.size(); i++) {
       const nlohmann::json* c = &ch[i];
       for (const auto& x : ch)
@@ -143,10 +153,22 @@ struct ApiBackend : Backend {
       LLResult& r = out[i];
       r.is_greedy = true;
       int n = 0;
+      // OpenAI's offsets count characters; some servers (flops serve, others) count bytes. They
+      // differ only past non-ASCII text, where an offset beyond the prompt's characters says bytes.
+      size_t max_off = 0;
+      for (const auto& x : off)
+        if (x.is_number()) max_off = std::max(max_off, x.get<size_t>());
+      std::pair<size_t, size_t> span = spans[i];
+      const std::string& whole = prompts[i].get_ref<const std::string&>();
+      if (max_off > utf8_length(whole)) {
+        std::string ctx = reqs[i].context, cont = reqs[i].continuation;
+        move_trailing_space(ctx, cont);
+        span = {ctx.size(), ctx.size() + cont.size()};
+      }
       for (size_t t = 0; t < tl.size(); t++) {
         if (!off[t].is_number()) fail("the endpoint {}: text_offset[{}] is not a number", url, t);
         size_t at = off[t].get<size_t>();
-        if (at < spans[i].first || at >= spans[i].second) continue;
+        if (at < span.first || at >= span.second) continue;
         if (!tl[t].is_number()) fail("the endpoint {}: token_logprobs[{}] is not a number", url, t);
         r.logprob += tl[t].get<double>();
         n++;
@@ -163,7 +185,8 @@ struct ApiBackend : Backend {
       }
       if (n == 0) fail("the endpoint {}: no echoed token starts inside the continuation '{}'", url, snippet(reqs[i].continuation));
       r.prompt_tokens = (int64_t)tl.size();
-      r.flops = flops_each >= 0 ? flops_each / reqs.size() : -1;
+      r.flops = flops_all >= 0 ? flops_all / reqs.size() : -1;
+      r.joules = joules_all >= 0 ? joules_all / reqs.size() : -1;
     }
     return out;
   }
@@ -196,7 +219,8 @@ struct ApiBackend : Backend {
         g.prompt_tokens = j["usage"].value("prompt_tokens", 0);
         g.gen_tokens = j["usage"].value("completion_tokens", 0);
       }
-      g.flops = usage_flops(j);
+      g.flops = usage_cost(j, "flops");
+      g.joules = usage_cost(j, "joules");
       out.push_back(std::move(g));
     }
     return out;

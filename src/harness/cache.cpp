@@ -83,12 +83,12 @@ std::string gen_key(const std::string& id, const GenRequest& r) {
 
 nlohmann::json to_json(const LLResult& r) {
   return {{"logprob", r.logprob}, {"greedy", r.is_greedy}, {"tokens", r.prompt_tokens}, {"truncated", r.truncated},
-          {"flops", r.flops}};
+          {"flops", r.flops}, {"joules", r.joules}};
 }
 
 nlohmann::json to_json(const GenResult& r) {
   return {{"text", r.text}, {"prompt_tokens", r.prompt_tokens}, {"gen_tokens", r.gen_tokens}, {"truncated", r.truncated},
-          {"flops", r.flops}};
+          {"flops", r.flops}, {"joules", r.joules}};
 }
 
 LLResult ll_from_json(const nlohmann::json& j) {
@@ -98,6 +98,7 @@ LLResult ll_from_json(const nlohmann::json& j) {
   r.prompt_tokens = j.value("tokens", (int64_t)0);
   r.truncated = j.value("truncated", false);
   r.flops = j.value("flops", -1.0);
+  r.joules = j.value("joules", -1.0);
   return r;
 }
 
@@ -108,6 +109,7 @@ GenResult gen_from_json(const nlohmann::json& j) {
   r.gen_tokens = j.value("gen_tokens", (int64_t)0);
   r.truncated = j.value("truncated", false);
   r.flops = j.value("flops", -1.0);
+  r.joules = j.value("joules", -1.0);
   return r;
 }
 

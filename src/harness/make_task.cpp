@@ -130,7 +130,10 @@ MadeTask make_task(const std::string& csv_path, const std::string& yaml_path, co
   std::string choices = "[";
   for (int k = 0; k < n_opt; k++) choices += std::string(k ? ", " : "") + "\"" + (char)('A' + k) + "\"";
   choices += "]";
-  std::string target = numeric ? "{{ (" + an + " | trim | int) - 1 }}" : "{{ " + an + " | trim | upper }}";
+  // Letters typed exactly as the choices are need no filter; anything else is normalised.
+  bool plain = !numeric;
+  for (const auto& row : t.rows) plain = plain && row[a].size() == 1 && std::isupper((unsigned char)row[a][0]);
+  std::string target = numeric ? "{{ (" + an + " | trim | int) - 1 }}" : plain ? "{{" + an + "}}" : "{{ " + an + " | trim | upper }}";
   std::string y;
   y += "# Made by `flops eval --make-task " + file + "`: " + std::to_string(m.questions) + " questions, " +
        std::to_string(n_opt) + " options each.\n";

@@ -55,6 +55,7 @@ TaskResult run_task(const PreparedTask& p, Backend& b, RequestCache* cache, cons
       if (use_cache)
         if (const auto* j = cache->find(gen_key(cid, reqs[i]))) {
           gen[i] = gen_from_json(*j);
+          gen[i].flops = gen[i].joules = 0;  // answered before: nothing spent now
           res.cached++;
           continue;
         }
@@ -90,7 +91,9 @@ TaskResult run_task(const PreparedTask& p, Backend& b, RequestCache* cache, cons
     for (size_t r = 0; r < reqs.size(); r++) {
       if (use_cache)
         if (const auto* j = cache->find(ll_key(cid, reqs[r]))) {
-          ll[at[r].first][at[r].second] = ll_from_json(*j);
+          LLResult& c = ll[at[r].first][at[r].second];
+          c = ll_from_json(*j);
+          c.flops = c.joules = 0;  // answered before: nothing spent now
           res.cached++;
           continue;
         }
@@ -121,8 +124,8 @@ TaskResult run_task(const PreparedTask& p, Backend& b, RequestCache* cache, cons
   cost::MeterReading end = cost::read_meter();
   cost::Receipt rc = cost::make_receipt(start, end, cost::ReceiptOptions{});
   res.seconds = rc.wall_s;
-  bool flops_known = true;
-  double reported = 0;
+  bool flops_known = true, joules_known = true;
+  double reported = 0, reported_j = 0;
   for (size_t i = 0; i < p.inst.size(); i++) {
     if (c.output_type == OutputType::GenerateUntil) {
       res.prompt_tokens += gen[i].prompt_tokens;
@@ -130,12 +133,16 @@ TaskResult run_task(const PreparedTask& p, Backend& b, RequestCache* cache, cons
       res.truncated += gen[i].truncated;
       if (gen[i].flops >= 0) reported += gen[i].flops;
       else flops_known = false;
+      if (gen[i].joules >= 0) reported_j += gen[i].joules;
+      else joules_known = false;
     } else {
       for (const auto& r : ll[i]) {
         res.prompt_tokens += r.prompt_tokens;
         res.truncated += r.truncated;
         if (r.flops >= 0) reported += r.flops;
         else flops_known = false;
+        if (r.joules >= 0) reported_j += r.joules;
+        else joules_known = false;
       }
     }
   }
@@ -143,8 +150,13 @@ TaskResult run_task(const PreparedTask& p, Backend& b, RequestCache* cache, cons
     res.flops = (double)rc.flops.total();
     res.joules = rc.energy_j;
     res.energy_method = rc.energy_method;
-  } else if (flops_known && !p.inst.empty()) {
-    res.flops = reported;
+  } else if (!p.inst.empty()) {
+    // What the endpoint says the answers cost (flops serve reports both).
+    if (flops_known) res.flops = reported;
+    if (joules_known) {
+      res.joules = reported_j;
+      res.energy_method = "reported by the endpoint";
+    }
   }
   res.notes = b.notes();
   if (c.output_type == OutputType::MultipleChoice && !p.inst.empty()) {

@@ -339,13 +339,14 @@ GroupConfig read_group(const std::map<std::string, Val>& keys, const std::string
 const std::vector<std::string>& known_task_keys() { return task_keys(); }
 
 TaskFile parse_task_yaml(const std::string& text, const std::string& path, const std::vector<std::string>& data_dirs) {
+  const std::string fname = fs::path(path).filename().string();
   YAML::Node root;
   try {
     root = YAML::Load(text);
   } catch (const YAML::Exception& e) {
-    fail("{} line {}: not valid YAML: {}", path, e.mark.line + 1, e.msg);
+    fail("{} line {}: not valid YAML: {}", fname, e.mark.line + 1, e.msg);
   }
-  if (!root.IsMap()) fail("{}: a task file must be a YAML mapping of keys", path);
+  if (!root.IsMap()) fail("{}: a task file must be a YAML mapping of keys", fname);
   for (auto it = root.begin(); it != root.end(); ++it) {
     std::string k = it->first.as<std::string>();
     if (auto u = unsupported_keys().find(k); u != unsupported_keys().end())
@@ -370,7 +371,7 @@ TaskFile parse_task_yaml(const std::string& text, const std::string& path, const
     auto it = keys.find(k);
     return it == keys.end() ? nullptr : &it->second;
   };
-  if (!get("task")) fail("{}: no 'task' key: a task file needs a name", path);
+  if (!get("task")) fail("{}: no 'task' key: a task file needs a name", fname);
   c.name = scalar(*get("task"), "task");
   c.line = get("task")->line();
   if (auto v = get("task_alias")) c.alias = scalar(*v, "task_alias");
@@ -380,7 +381,7 @@ TaskFile parse_task_yaml(const std::string& text, const std::string& path, const
     c.tags.insert(c.tags.end(), g.begin(), g.end());
   }
   const Val* dp = get("dataset_path");
-  if (!dp) fail("{}: task '{}' has no dataset_path", path, c.name);
+  if (!dp) fail("{}: task '{}' has no dataset_path", fname, c.name);
   c.dataset.path = scalar(*dp, "dataset_path");
   c.dataset.base_dir = fs::path(dp->file).parent_path().string();
   c.dataset.data_dirs = data_dirs;
@@ -391,12 +392,12 @@ TaskFile parse_task_yaml(const std::string& text, const std::string& path, const
   if (auto v = get("test_split")) c.test_split = scalar(*v, "test_split");
   if (auto v = get("fewshot_split")) c.fewshot_split = scalar(*v, "fewshot_split");
   if (c.test_split.empty() && c.validation_split.empty())
-    fail("{}: task '{}' names neither test_split nor validation_split", path, c.name);
+    fail("{}: task '{}' names neither test_split nor validation_split", fname, c.name);
   if (auto v = get("description")) c.description = tpl(*v, "description");
   if (auto v = get("doc_to_text")) c.doc_to_text = tpl(*v, "doc_to_text");
-  else fail("{}: task '{}' has no doc_to_text", path, c.name);
+  else fail("{}: task '{}' has no doc_to_text", fname, c.name);
   if (auto v = get("doc_to_target")) c.doc_to_target = tpl(*v, "doc_to_target");
-  else fail("{}: task '{}' has no doc_to_target", path, c.name);
+  else fail("{}: task '{}' has no doc_to_target", fname, c.name);
   if (auto v = get("doc_to_choice")) {
     if (v->node.IsSequence()) {
       for (const auto& e : v->node) c.choice_list.push_back(tpl({e, v->file}, "doc_to_choice"));
@@ -431,7 +432,7 @@ TaskFile parse_task_yaml(const std::string& text, const std::string& path, const
     else bad(*v, fmt::format("unknown output_type '{}' (multiple_choice, loglikelihood, generate_until)", t));
   }
   if (c.output_type == OutputType::MultipleChoice && !c.doc_to_choice.set && c.choice_list.empty())
-    fail("{}: task '{}' is multiple_choice but has no doc_to_choice", path, c.name);
+    fail("{}: task '{}' is multiple_choice but has no doc_to_choice", fname, c.name);
   if (auto v = get("generation_kwargs")) {
     if (!v->node.IsMap()) bad(*v, "generation_kwargs must be a mapping");
     check_keys(v->node, v->file, "generation_kwargs", {"until", "max_gen_toks", "do_sample", "temperature"});
@@ -474,14 +475,14 @@ TaskFile parse_task_yaml(const std::string& text, const std::string& path, const
   for (const auto& m : c.metrics) {
     bool gen_metric = m.metric == "exact_match";
     if (c.output_type == OutputType::GenerateUntil && !gen_metric && m.metric != "f1")
-      fail("{}: metric '{}' needs log-likelihoods; task '{}' is generate_until (use exact_match or f1)", path, m.metric, c.name);
+      fail("{}: metric '{}' needs log-likelihoods; task '{}' is generate_until (use exact_match or f1)", fname, m.metric, c.name);
     if (c.output_type == OutputType::Loglikelihood && m.metric != "perplexity" && m.metric != "acc")
-      fail("{}: metric '{}' does not apply to loglikelihood tasks (perplexity, acc)", path, m.metric);
+      fail("{}: metric '{}' does not apply to loglikelihood tasks (perplexity, acc)", fname, m.metric);
     if (m.metric == "perplexity" && c.output_type != OutputType::Loglikelihood)
-      fail("{}: metric perplexity applies only to loglikelihood tasks", path);
+      fail("{}: metric perplexity applies only to loglikelihood tasks", fname);
   }
   if (!c.filters.empty() && c.output_type != OutputType::GenerateUntil)
-    fail("{}: filter_list applies to generate_until answers; task '{}' is {}", path, c.name, output_type_name(c.output_type));
+    fail("{}: filter_list applies to generate_until answers; task '{}' is {}", fname, c.name, output_type_name(c.output_type));
   return tf;
 }
 

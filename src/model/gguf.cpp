@@ -225,7 +225,11 @@ GGUFFile gguf_parse(const uint8_t* data, size_t size, std::shared_ptr<const void
       ti.shape.push_back(dim);
     }
     uint32_t type = c.read<uint32_t>(what);
-    if (!dtype_known(type)) fail("{}: tensor '{}' has unsupported type {} (supported: F32, F16, BF16, Q8_0, Q4_0)", name, shown, type);
+    if (!dtype_known(type)) {
+      const std::string tn = dtype_name_of(type);
+      if (tn.rfind("type ", 0) == 0) fail("{}: tensor '{}' has unknown type {} (supported: {})", name, shown, type, supported_dtype_list());
+      fail("{}: tensor '{}' has unsupported type {} (ggml type {}; supported: {})", name, shown, tn, type, supported_dtype_list());
+    }
     ti.type = (DType)type;
     if (ti.shape[0] % dtype_block_elems(ti.type) != 0)
       fail("{}: tensor '{}' row of {} is not a multiple of the {} block size", name, shown, ti.shape[0], dtype_name(ti.type));
@@ -467,7 +471,7 @@ void GGUFWriter::set_i32_array(const std::string& key, const std::vector<int32_t
 void GGUFWriter::add_tensor(const std::string& name, DType type, std::vector<int64_t> shape, const void* data, size_t bytes) {
   if (name.empty()) fail("GGUF tensor name must not be empty");
   if (shape.empty() || shape.size() > 4) fail("tensor '{}': {} dimensions (1 to 4 allowed)", name, shape.size());
-  if (!dtype_known((uint32_t)type)) fail("tensor '{}': unknown type {}", name, (uint32_t)type);
+  if (!dtype_known((uint32_t)type)) fail("tensor '{}': unsupported type {}", name, dtype_name_of((uint32_t)type));
   uint64_t ne = 1;
   for (auto d : shape) {
     if (d <= 0 || d > kMaxDim) fail("tensor '{}': dimension {} must be between 1 and 2^40", name, d);

@@ -9,55 +9,6 @@
 
 namespace flops {
 
-// Byte trie of the tokens that are matched whole in the raw text before any splitting.
-struct Tokenizer::Special {
-  struct Node {
-    int32_t token = -1;
-    std::vector<std::pair<uint8_t, int32_t>> kids;  // sorted by byte
-  };
-  std::vector<Node> nodes{Node{}};
-  bool first[256] = {};
-
-  void add(std::string_view s, int32_t id) {
-    if (s.empty()) return;
-    first[(uint8_t)s[0]] = true;
-    int32_t at = 0;
-    for (char ch : s) {
-      uint8_t b = (uint8_t)ch;
-      auto& kids = nodes[at].kids;
-      auto it = std::lower_bound(kids.begin(), kids.end(), std::make_pair(b, INT32_MIN));
-      if (it != kids.end() && it->first == b) {
-        at = it->second;
-      } else {
-        int32_t nn = (int32_t)nodes.size();
-        kids.insert(it, {b, nn});
-        nodes.emplace_back();
-        at = nn;
-      }
-    }
-    if (nodes[at].token < 0) nodes[at].token = id;  // duplicates: the first id wins
-  }
-  // Longest token starting at pos: (length, id), or (0, -1).
-  std::pair<size_t, int32_t> longest(std::string_view text, size_t pos) const {
-    std::pair<size_t, int32_t> best{0, -1};
-    int32_t at = 0;
-    for (size_t i = pos; i < text.size(); ++i) {
-      uint8_t b = (uint8_t)text[i];
-      const auto& kids = nodes[at].kids;
-      auto it = std::lower_bound(kids.begin(), kids.end(), std::make_pair(b, INT32_MIN));
-      if (it == kids.end() || it->first != b) break;
-      at = it->second;
-      if (nodes[at].token >= 0) best = {i + 1 - pos, nodes[at].token};
-    }
-    return best;
-  }
-  bool empty() const { return nodes.size() == 1; }
-};
-
-Tokenizer::Tokenizer() { std::fill(std::begin(byte_id_), std::end(byte_id_), -1); }
-Tokenizer::~Tokenizer() = default;
-Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;
-Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
 
 static int32_t special_id(const GGUFFile& g, std::string_view key, size_t n_vocab) {
   const GGUFValue* v = g.find(key);
@@ -72,8 +23,8 @@ static int32_t special_id(const GGUFFile& g, std::string_view key, size_t n_voca
 Tokenizer Tokenizer::from_gguf(const GGUFFile& g) {
   Vocab v;
   v.model = g.get_string("tokenizer.ggml.model");
-  if (v.model != "llama" && v.model != "gpt2")
-    fail("unsupported tokenizer model '{}' (tokenizer.ggml.model); flops knows 'llama' and 'gpt2'", v.model);
+  if (v.model != "llama" && v.model != "gpt2" && v.model != "bert")
+    fail("unsupported tokenizer model '{}' (tokenizer.ggml.model); flops knows 'llama', 'gpt2' and 'bert'", v.model);
   v.pre = g.get_string("tokenizer.ggml.pre", "default");
   for (auto s : g.get_string_array("tokenizer.ggml.tokens")) v.tokens.emplace_back(s);
   const size_t n = v.tokens.size();
@@ -98,6 +49,13 @@ Tokenizer Tokenizer::from_gguf(const GGUFFile& g) {
   v.eos = special_id(g, "tokenizer.ggml.eos_token_id", n);
   v.unk = special_id(g, "tokenizer.ggml.unknown_token_id", n);
   v.pad = special_id(g, "tokenizer.ggml.padding_token_id", n);
+  v.cls = special_id(g, "tokenizer.ggml.cls_token_id", n);
+  v.sep = special_id(g, "tokenizer.ggml.seperator_token_id", n);  // sic: the key llama.cpp writes
+  v.name = g.get_string("general.name", "");
+  v.eot = special_id(g, "tokenizer.ggml.eot_token_id", n);
+  v.eom = special_id(g, "tokenizer.ggml.eom_token_id", n);
+  for (const char* kind : {"eot", "eom", "fim_pre", "fim_suf", "fim_mid", "fim_pad", "fim_rep", "fim_sep"})
+    if (g.find(std::string("tokenizer.ggml.") + kind + "_token_id")) v.ids_given.push_back(kind);
   if (g.find("tokenizer.ggml.add_bos_token")) {
     v.add_bos = g.get_bool("tokenizer.ggml.add_bos_token", false);
     v.add_bos_set = true;
@@ -111,13 +69,22 @@ Tokenizer Tokenizer::from_vocab(Vocab v) {
   Tokenizer t;
   if (v.model == "llama") t.kind_ = Kind::SPM;
   else if (v.model == "gpt2") t.kind_ = Kind::BPE;
-  else fail("unsupported tokenizer model '{}' (tokenizer.ggml.model); flops knows 'llama' and 'gpt2'", v.model);
+  else if (v.model == "bert") t.kind_ = Kind::WPM;
+  else fail("unsupported tokenizer model '{}' (tokenizer.ggml.model); flops knows 'llama', 'gpt2' and 'bert'", v.model);
   const size_t n = v.tokens.size();
   if (n == 0) fail("tokenizer vocabulary is empty");
   if (n > (size_t)INT32_MAX) fail("tokenizer vocabulary of {} tokens is too large", n);
   if (!v.scores.empty() && v.scores.size() != n) fail("tokenizer has {} scores for {} tokens", v.scores.size(), n);
   if (!v.types.empty() && v.types.size() != n) fail("tokenizer has {} token types for {} tokens", v.types.size(), n);
-  for (int32_t id : {v.bos, v.eos, v.unk, v.pad})
+  if (t.kind_ == Kind::WPM) {
+    // llama.cpp's WordPiece defaults (BERT's ids) where the file names none.
+    auto def = [&](int32_t& x, int32_t d) {
+      if (x < 0 && d < (int64_t)n) x = d;
+    };
+    def(v.cls, 101), def(v.sep, 102), def(v.unk, 100), def(v.pad, 0);
+    if (v.bos < 0) v.bos = v.cls;
+  }
+  for (int32_t id : {v.bos, v.eos, v.unk, v.pad, v.cls, v.sep, v.eot, v.eom})
     if (id < -1 || id >= (int64_t)n) fail("special token id {} is outside the vocabulary of {} tokens", id, n);
   // llama.cpp knows GPT-2's split only as "gpt-2"; "gpt2" is accepted here and written back as "gpt-2".
   t.pre_name_ = v.pre.empty() ? "default" : v.pre == "gpt2" ? "gpt-2" : v.pre;
@@ -126,16 +93,22 @@ Tokenizer Tokenizer::from_vocab(Vocab v) {
   t.scores_ = std::move(v.scores);
   t.types_ = std::move(v.types);
   if (t.types_.empty()) t.types_.assign(n, TokenType::Normal);
+  t.raw_types_ = t.types_;
   t.merges_ = std::move(v.merges);
   t.bos_ = v.bos;
   t.eos_ = v.eos;
   t.unk_ = v.unk;
   t.pad_ = v.pad;
-  t.add_bos_default_ = v.add_bos_set ? v.add_bos : t.kind_ == Kind::SPM;
+  t.cls_ = v.cls;
+  t.sep_ = v.sep;
+  t.add_bos_default_ = v.add_bos_set ? v.add_bos : t.kind_ != Kind::BPE;
   t.add_eos_default_ = v.add_eos;
   t.add_space_prefix_ = t.kind_ == Kind::SPM && v.add_space_prefix;
   t.ignore_merges_ = t.pre_ && t.pre_->ignore_merges;
-  t.build();
+  t.detect_special_by_text(v);
+  std::string lname;
+  for (char c : v.name) lname += (char)tolower((unsigned char)c);
+  t.build(lname.find("phi-3") != std::string::npos || lname.find("phi3") != std::string::npos);
   return t;
 }
 
@@ -161,17 +134,18 @@ static std::string replace_all(std::string_view s, std::string_view from, std::s
   return out;
 }
 
-void Tokenizer::build() {
+void Tokenizer::build(bool phi3_strip) {
   const int32_t n = (int32_t)tokens_.size();
   std::fill(std::begin(byte_id_), std::end(byte_id_), -1);
-  user_defined_ = std::make_unique<Special>();
-  all_special_ = std::make_unique<Special>();
+  build_specials(phi3_strip);
   for (int32_t id = 0; id < n; ++id) {
     TokenType ty = types_[id];
     const std::string& s = tokens_[id];
     if (ty == TokenType::Normal || ty == TokenType::Undefined) normal_id_.emplace(s, id);
-    if (ty == TokenType::UserDefined) user_defined_->add(s, id), all_special_->add(s, id);
-    if (ty == TokenType::Control) all_special_->add(s, id);
+    if (kind_ == Kind::WPM) {
+      any_id_.emplace(s, id);
+      max_token_len_ = std::max(max_token_len_, s.size());
+    }
     if (kind_ == Kind::SPM && (ty == TokenType::Byte || ty == TokenType::Undefined)) {
       int b = parse_byte_token(s);
       if (b >= 0 && byte_id_[b] < 0) byte_id_[b] = id;
@@ -226,7 +200,9 @@ void Tokenizer::build() {
     const std::string& s = tokens_[id];
     std::string& p = pieces_[id];
     if (ty == TokenType::Control) continue;
-    if (kind_ == Kind::SPM) {
+    if (kind_ == Kind::WPM) {
+      p = replace_all(s, "\xE2\x96\x81", " ");
+    } else if (kind_ == Kind::SPM) {
       int b = ty == TokenType::Byte ? parse_byte_token(s) : -1;
       if (b >= 0) p.assign(1, char(b));
       else p = replace_all(s, "\xE2\x96\x81", " ");
@@ -256,20 +232,21 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_bos, bool
   std::vector<int32_t> out;
   out.reserve(text.size() / 3 + 2);
   if (add_bos && add_bos_default_ && bos_ >= 0) out.push_back(bos_);
-  const Special& sp = parse_special ? *all_special_ : *user_defined_;
-  size_t frag = 0;
-  if (!sp.empty()) {
-    for (size_t i = 0; i < text.size(); ++i) {
-      if (!sp.first[(uint8_t)text[i]]) continue;
-      auto [len, id] = sp.longest(text, i);
-      if (len == 0) continue;
-      if (i > frag) encode_fragment(text.substr(frag, i - frag), frag == 0, out);
-      out.push_back(id);
-      frag = i + len;
-      i = frag - 1;
+  std::vector<Fragment> frags;
+  partition(text, parse_special, frags);
+  // llama.cpp's SentencePiece rule: the space prefix goes on the first piece of text and on every
+  // piece that follows a special token.
+  bool after_special = true;
+  for (const Fragment& f : frags) {
+    if (f.token >= 0) {
+      out.push_back(f.token);
+      after_special = true;
+    } else {
+      encode_fragment(text.substr(f.off, f.len), after_special, out);
+      after_special = false;
     }
   }
-  if (frag < text.size()) encode_fragment(text.substr(frag), frag == 0, out);
+  if (add_bos && kind_ == Kind::WPM && sep_ >= 0) out.push_back(sep_);
   if (add_bos && add_eos_default_ && eos_ >= 0) out.push_back(eos_);
   return out;
 }
@@ -277,6 +254,10 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_bos, bool
 void Tokenizer::encode_fragment(std::string_view text, bool at_start, std::vector<int32_t>& out) const {
   if (kind_ == Kind::SPM) {
     encode_spm(text, at_start, out);
+    return;
+  }
+  if (kind_ == Kind::WPM) {
+    encode_wpm(text, out);
     return;
   }
   std::vector<std::string_view> words;
@@ -295,7 +276,7 @@ std::string Tokenizer::decode(const std::vector<int32_t>& ids) const {
     check_id(id);
     if (types_[id] == TokenType::Control) continue;
     const std::string& p = pieces_[id];
-    if (first && add_space_prefix_ && !p.empty() && p[0] == ' ') out.append(p, 1, std::string::npos);
+    if (first && (add_space_prefix_ || kind_ == Kind::WPM) && !p.empty() && p[0] == ' ') out.append(p, 1, std::string::npos);
     else out += p;
     first = false;
   }
@@ -317,6 +298,8 @@ TokenType Tokenizer::token_type(int32_t id) const {
   return types_[id];
 }
 
+bool Tokenizer::is_eog(int32_t id) const { return std::find(eog_.begin(), eog_.end(), id) != eog_.end(); }
+
 bool Tokenizer::is_control(int32_t id) const {
   if (id < 0 || id >= (int32_t)tokens_.size()) return false;
   return types_[id] == TokenType::Control || id == eos_ || id == bos_;
@@ -335,11 +318,13 @@ void tokenizer_to_gguf(const Tokenizer& tok, GGUFWriter& w) {
   std::vector<int32_t> types(tok.token_types().size());
   for (size_t i = 0; i < types.size(); ++i) types[i] = (int32_t)tok.token_types()[i];
   w.set_i32_array("tokenizer.ggml.token_type", types);
-  if (!spm) w.set_string_array("tokenizer.ggml.merges", tok.merges());
+  if (tok.kind() == Tokenizer::Kind::BPE) w.set_string_array("tokenizer.ggml.merges", tok.merges());
   if (tok.bos() >= 0) w.set_u32("tokenizer.ggml.bos_token_id", (uint32_t)tok.bos());
   if (tok.eos() >= 0) w.set_u32("tokenizer.ggml.eos_token_id", (uint32_t)tok.eos());
   if (tok.unk() >= 0) w.set_u32("tokenizer.ggml.unknown_token_id", (uint32_t)tok.unk());
   if (tok.pad() >= 0) w.set_u32("tokenizer.ggml.padding_token_id", (uint32_t)tok.pad());
+  if (tok.cls() >= 0) w.set_u32("tokenizer.ggml.cls_token_id", (uint32_t)tok.cls());
+  if (tok.sep() >= 0) w.set_u32("tokenizer.ggml.seperator_token_id", (uint32_t)tok.sep());
   w.set_bool("tokenizer.ggml.add_bos_token", tok.add_bos_default());
   w.set_bool("tokenizer.ggml.add_eos_token", tok.add_eos_default());
   if (spm) w.set_bool("tokenizer.ggml.add_space_prefix", tok.add_space_prefix());

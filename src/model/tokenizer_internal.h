@@ -76,8 +76,8 @@ struct PreTokenizer {
   std::vector<Regex> steps;
   bool ignore_merges = false;
 
-  // Known names: default (llama.cpp's default split, not GPT-2's), gpt2 = gpt-2, llama-bpe, llama3, llama-v3, qwen2, falcon, starcoder, refact,
-  // deepseek-llm, deepseek-coder. Anything else -> flops::Error naming it.
+  // Known names: llama.cpp's, each mapped to the split its type applies (see by_name); names llama.cpp
+  // knows without an implemented split rule, and unknown names -> flops::Error naming them.
   static PreTokenizer by_name(std::string_view name);
   // Pieces of valid UTF-8 text, as byte spans of it, in order and covering it exactly.
   void split(std::string_view text, std::vector<std::string_view>& out) const;

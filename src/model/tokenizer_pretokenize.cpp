@@ -31,29 +31,46 @@ constexpr const char* kDeepseekLetters =
 constexpr const char* kDeepseekPunct = "\\s?[!-/:-~\uFF01-\uFF0F\uFF1A-\uFF5E\u2018-\u201F\u3000-\u3002]+";
 }  // namespace
 
+namespace {
+bool one_of(std::string_view name, std::initializer_list<std::string_view> names) {
+  for (auto n : names)
+    if (name == n) return true;
+  return false;
+}
+}  // namespace
+
+// The names are llama.cpp's (c392e509): each maps to the split its pre-tokenizer type applies.
 PreTokenizer PreTokenizer::by_name(std::string_view name) {
   PreTokenizer p;
   p.name = std::string(name);
   std::vector<const char*> pats;
-  if (name == "gpt2" || name == "gpt-2") {
+  if (one_of(name, {"gpt2", "gpt-2", "phi-2", "jina-es", "jina-de", "gigachat", "jina-v1-en", "jina-v2-es",
+                    "jina-v2-de", "jina-v2-code", "roberta-bpe", "mpt", "olmo", "jais"})) {
     pats = {kGpt2};
   } else if (name == "default" || name.empty()) {
     // What llama.cpp applies for "default" (and for BPE files without tokenizer.ggml.pre): punctuation runs
     // first, then GPT-2's split, then digit runs cut into groups of three.
     pats = {R"([\p{P}\$\+<=>\^~\|]+)", kGpt2, R"(\p{N}+)", "[0-9][0-9][0-9]"};
-  } else if (name == "llama-bpe" || name == "llama3" || name == "llama-v3") {
+  } else if (one_of(name, {"llama-bpe", "llama3", "llama-v3", "falcon3"})) {
     pats = {kLlama3};
     p.ignore_merges = true;
-  } else if (name == "qwen2") {
+  } else if (one_of(name, {"dbrx", "smaug-bpe"})) {
+    pats = {kLlama3};  // Llama 3's split without its ignore_merges
+  } else if (one_of(name, {"qwen2", "deepseek-r1-qwen", "stablelm2", "megrez"})) {
     pats = {kQwen2};
   } else if (name == "falcon") {
     pats = {kFalconPunct, kGpt2, "[0-9][0-9][0-9]"};
-  } else if (name == "starcoder" || name == "refact") {
+  } else if (one_of(name, {"starcoder", "refact", "command-r", "smollm", "codeshell", "exaone", "minerva-7b"})) {
     pats = {"\\p{N}", kGpt2};
   } else if (name == "deepseek-llm") {
     pats = {"[\r\n]", kDeepseekLetters, kDeepseekPunct, "\\s+$", kDeepseekCjk, "\\p{N}+"};
   } else if (name == "deepseek-coder") {
     pats = {"[\r\n]", "\\s?\\p{L}+", "\\s?\\p{P}+", kDeepseekCjk, "\\p{N}"};
+  } else if (one_of(name, {"deepseek-v3", "poro-chat", "bloom", "gpt3-finnish", "viking", "tekken", "chameleon",
+                           "gpt-4o", "chatglm-bpe", "t5", "superbpe", "trillion", "bailingmoe"})) {
+    fail("pre-tokenizer '{}' (tokenizer.ggml.pre) is one llama.cpp knows, but flops does not implement its split "
+         "rule",
+         name);
   } else {
     fail("unknown pre-tokenizer '{}' (tokenizer.ggml.pre)", name);
   }

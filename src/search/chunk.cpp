@@ -186,7 +186,8 @@ std::vector<Span> chunk_text(std::string_view text, const ChunkConfig& c, const 
     if (!chunks.empty() && c.overlap > 0) {
       size_t k = i;
       int t = 0;
-      while (k - 1 > prev_start && t + unit_tokens[k - 1] <= c.overlap) t += unit_tokens[--k];
+      // Overlap carries context within running text, never back across a paragraph start.
+      while (k - 1 > prev_start && !units[k].para_start && t + unit_tokens[k - 1] <= c.overlap) t += unit_tokens[--k];
       start = k, tokens = t;
     }
     // The overlap gives way when the next unit would not fit with it.

@@ -7,7 +7,8 @@
 // boundaries a chunk that is at least half full also ends where a paragraph ends. Each chunk
 // after the first starts with the last whole units of the previous one that fit in `overlap`
 // tokens, so a passage cut at a chunk edge is still found whole in one of the two (the overlap
-// never repeats the whole previous chunk, so every chunk brings new text).
+// never repeats the whole previous chunk, so every chunk brings new text, and it does not reach
+// back across the start of a paragraph).
 //
 // Tokens are counted by the caller's function: the embedding model's tokenizer when the index
 // has one (chunks then fit the model's context), else words.

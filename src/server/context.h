@@ -11,7 +11,7 @@
 #include "model/json_constraint.h"
 #include "model/model.h"
 #include "server/api_error.h"
-#include "server/chat_template_fallback.h"
+#include "model/chat_template.h"
 #include "server/metrics.h"
 #include "server/request.h"
 #include "server/scheduler.h"

@@ -160,6 +160,7 @@ void parse_sampling(Fields& f, GenParams& p, const Limits& lim) {
     }
   }
   p.timeout_s = lim.timeout_s;
+  p.ignore_eos = f.boolean("ignore_eos").value_or(false);
   f.ignore({"user", "store", "metadata", "service_tier", "parallel_tool_calls", "logit_bias", "suffix", "best_of"});
   if (f.j.contains("logit_bias") && !f.j["logit_bias"].is_null() && !f.j["logit_bias"].empty())
     bad_field("logit_bias", "'logit_bias' is not supported by this server");

@@ -33,6 +33,7 @@ struct GenParams {
   bool score_prompt = false;     // completions echo + logprobs: log-probabilities of the prompt tokens
   std::shared_ptr<const JsonGrammar> grammar;  // response_format json_object / json_schema
   double timeout_s = 600;
+  bool ignore_eos = false;       // llama.cpp's extension: generate max_tokens whatever comes
 };
 
 struct CompletionRequest {

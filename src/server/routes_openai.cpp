@@ -6,7 +6,7 @@
 #include "core/error.h"
 #include "core/utf8.h"
 #include "server/context.h"
-#include "server/embed_fallback.h"
+#include "model/embed.h"
 #include "server/sse.h"
 
 namespace flops::server {
@@ -200,7 +200,7 @@ void chat(Context& c, const httplib::Request& req, httplib::Response& res) {
   std::string prompt_text = render_chat(c.chat, r.messages, true);
   GenParams base = r.params;
   bool max_given = base.max_tokens > 0;
-  base.prompt = c.m.tok.encode(prompt_text, c.chat.bos_token.empty() && c.m.tok.add_bos_default(), true);
+  base.prompt = encode_chat(c.m.tok, c.chat, prompt_text);
   for (auto& s : c.chat.stop_strings) base.stop.push_back(s);
   fit_to_context(base, c.lim, max_given, "messages");
   const double t0 = steady_seconds();

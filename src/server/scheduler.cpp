@@ -275,7 +275,10 @@ void Scheduler::step(std::vector<int>& active) {
     SlotState& s = *slots_[active[a]];
     int n = s.in_prompt ? std::min((int)s.pending.size(), o_.prompt_chunk) : (int)s.pending.size();
     fed[a] = n;
-    SeqInput in{&s.kv, std::vector<int32_t>(s.pending.begin(), s.pending.begin() + n), s.in_prompt && s.job->p.score_prompt};
+    SeqInput in;
+    in.kv = &s.kv;
+    in.tokens.assign(s.pending.begin(), s.pending.begin() + n);
+    in.all_logits = s.in_prompt && s.job->p.score_prompt;
     seqs.push_back(std::move(in));
   }
   // Each sequence's share of the step: matrix products by tokens, attention by keys read.
@@ -350,7 +353,7 @@ void Scheduler::step(std::vector<int>& active) {
     int32_t tok = s.sampler->sample(s.work.data(), V, s.history);
     sampled_now++;
     if (job.t_first == 0) job.t_first = steady_seconds();
-    if (m_.tok.is_control(tok) && !(s.jc && !s.jc->can_end())) {
+    if (m_.tok.is_control(tok) && !job.p.ignore_eos && !(s.jc && !s.jc->can_end())) {
       finish(s, "stop");
       continue;
     }

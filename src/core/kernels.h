@@ -1,0 +1,59 @@
+#pragma once
+// The per-ISA kernel tables behind quant.h and matmul.h (internal to src/core).
+//
+// Each table is compiled in its own file with its own target flags: kernels_scalar.cpp
+// (baseline x86-64), kernels_avx2.cpp (AVX2+FMA+F16C) and kernels_avx512.cpp (AVX-512
+// F/BW/VL/DQ/VNNI). cpu_features.cpp picks one at run time from CPUID. Those files define
+// everything they use in their own namespace and do not call inline functions of shared
+// headers: the linker keeps one copy of each inline function, and a copy compiled for
+// AVX-512 would crash a CPU without it.
+#include <cstdint>
+
+#include "core/blocks.h"
+#include "core/dtype.h"
+
+namespace flops::kern {
+
+// Activations quantized for the integer dot products, one row of n elements (n a multiple
+// of the block). 32-element blocks (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL): q, d (scale of each
+// block, float), s (d * sum of the block's q). 256-element blocks (K-quants, IQ4_XS): q, d,
+// bsums (sum of q over each 16 elements, 16 per block). q = round(x / d), d = max|x| / 127;
+// d is NaN when the block holds a NaN or an infinity, so that it reaches the result.
+struct QAct {
+  const int8_t* q = nullptr;
+  const float* d = nullptr;
+  const float* s = nullptr;
+  const int16_t* bsums = nullptr;
+};
+
+// y[0..n) = the values of the first n elements stored at src.
+using DequantFn = void (*)(const void* src, float* y, int64_t n);
+// Dot product of the first n elements of a weight row with quantized activations.
+using DotFn = float (*)(const void* row, const QAct& x, int64_t n);
+// Dot product of a row of a float type (F32/F16/BF16) with float activations; any n.
+using FloatDotFn = float (*)(const void* row, const float* x, int64_t n);
+// Quantizes n activations (n a multiple of 32, or of 256 for the super-block form); s or
+// bsums is filled for the form the caller asks for (the other pointer is null).
+using QuantActFn = void (*)(const float* x, int64_t n, int8_t* q, float* d, float* s, int16_t* bsums);
+// Float to half / bfloat16, bit-identical to fp32_to_fp16 / fp32_to_bf16 (NaN -> quiet NaN).
+using ToHalfFn = void (*)(const float* x, uint16_t* h, int64_t n);
+
+struct Table {
+  const char* name;
+  DequantFn dequant[kDTypeIdLimit];
+  DotFn dot[kDTypeIdLimit];       // block types
+  FloatDotFn fdot[kDTypeIdLimit];  // F32, F16, BF16
+  QuantActFn quant_act32;
+  QuantActFn quant_act256;
+  ToHalfFn to_f16;
+  ToHalfFn to_bf16;
+};
+
+const Table& table_scalar();
+const Table& table_avx2();
+const Table& table_avx512();
+
+// The table of the active variant (cpu_features.h chooses it).
+const Table& active();
+
+}  // namespace flops::kern

@@ -1,0 +1,32 @@
+// The AVX-512 kernel variant (F, BW, VL, DQ, VNNI): the AVX2 code compiled with AVX-512 enabled
+// (CMakeLists.txt), so that the byte dot products use VPDPBUSD, the float rows and the
+// dequantization use 512-bit vectors, and the compiler has 32 vector registers. Chosen at run
+// time by cpu_features.cpp only on CPUs that have all five extensions.
+#if !defined(__AVX512F__) || !defined(__AVX512BW__) || !defined(__AVX512VL__) || !defined(__AVX512DQ__) || \
+    !defined(__AVX512VNNI__)
+#error "kernels_avx512.cpp must be compiled with AVX-512 F/BW/VL/DQ/VNNI enabled (see CMakeLists.txt)"
+#endif
+// GCC 12 flags the _mm512_undefined_* values inside its own AVX-512 headers as uninitialized
+// reads (a known false positive), which would bury real warnings.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#include <immintrin.h>
+
+#include "core/kernels.h"
+
+namespace flops::kern {
+namespace avx512 {
+#include "core/kernels_x86_common.inc"
+#include "core/kernels_x86_32.inc"
+#include "core/kernels_x86_k.inc"
+#include "core/kernels_x86_table.inc"
+}  // namespace avx512
+
+const Table& table_avx512() {
+  static const Table t = avx512::make_table("avx512");
+  return t;
+}
+
+}  // namespace flops::kern

@@ -1,0 +1,200 @@
+#include "core/thread_pool.h"
+
+#include <algorithm>
+#include <chrono>
+#include <climits>
+#include <cstdlib>
+#include <linux/futex.h>
+#include <memory>
+#include <sys/syscall.h>
+#include <unistd.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
+namespace flops {
+namespace {
+
+// The claim word: epoch (32 bits) | number of chunks (16) | next unclaimed chunk (16).
+// Holding the chunk count in the word lets a claim check "is a chunk left?" and take it in
+// one compare-and-swap, without reading the job's fields before it owns a chunk of it.
+constexpr int64_t kMaxChunks = 0xffff;
+inline uint32_t word_epoch(uint64_t w) { return (uint32_t)(w >> 32); }
+inline int64_t word_chunks(uint64_t w) { return (int64_t)((w >> 16) & 0xffff); }
+inline int64_t word_next(uint64_t w) { return (int64_t)(w & 0xffff); }
+
+thread_local bool t_in_chunk = false;
+
+void futex_wait(std::atomic<uint32_t>* addr, uint32_t expected) {
+  static_assert(sizeof(std::atomic<uint32_t>) == sizeof(uint32_t));
+  syscall(SYS_futex, (uint32_t*)addr, FUTEX_WAIT_PRIVATE, expected, nullptr, nullptr, 0);
+}
+void futex_wake_all(std::atomic<uint32_t>* addr) {
+  syscall(SYS_futex, (uint32_t*)addr, FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
+}
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  _mm_pause();
+#endif
+}
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// Spins until cond() holds or spin_ns have passed; returns cond().
+template <typename Cond>
+bool spin_until(int64_t spin_ns, Cond&& cond) {
+  if (cond()) return true;
+  if (spin_ns <= 0) return false;
+  const int64_t end = now_ns() + spin_ns;
+  for (;;) {
+    for (int i = 0; i < 32; i++) {
+      cpu_relax();
+      if (cond()) return true;
+    }
+    if (now_ns() >= end) return cond();
+  }
+}
+
+int hardware_cores() {
+  unsigned n = std::thread::hardware_concurrency();
+  return n ? (int)n : 1;
+}
+
+}  // namespace
+
+ThreadPool::ThreadPool(int n_threads) {
+  if (n_threads <= 0) n_threads = hardware_cores();
+  if (const char* s = std::getenv("FLOPS_SPIN_US")) set_spin_us(std::max(0, std::atoi(s)));
+  if (const char* s = std::getenv("FLOPS_STALL_US")) stall_ns_ = (int64_t)std::max(0, std::atoi(s)) * 1000;
+  if (const char* s = std::getenv("FLOPS_BACKOFF_MS")) backoff_ns_ = (int64_t)std::max(0, std::atoi(s)) * 1000000;
+  workers_.reserve((size_t)n_threads - 1);
+  for (int i = 1; i < n_threads; i++) workers_.emplace_back([this] { worker_loop(); });
+}
+
+ThreadPool::~ThreadPool() {
+  stop_.store(true, std::memory_order_seq_cst);
+  epoch_.fetch_add(1, std::memory_order_seq_cst);
+  futex_wake_all(&epoch_);
+  for (auto& t : workers_) t.join();
+}
+
+bool ThreadPool::solo() const {
+  const int64_t until = solo_until_ns_.load(std::memory_order_relaxed);
+  return until != 0 && now_ns() < until;
+}
+
+void ThreadPool::run_chunk(int64_t chunk) {
+  const int64_t b = chunk * grain_, e = std::min(n_, b + grain_);
+  t_in_chunk = true;
+  try {
+    fn_(ctx_, b, e);
+  } catch (...) {
+    std::lock_guard<std::mutex> lk(error_mu_);
+    if (!error_) error_ = std::current_exception();
+  }
+  t_in_chunk = false;
+}
+
+int64_t ThreadPool::work_on() {
+  int64_t ran = 0;
+  uint64_t w = claim_.load(std::memory_order_acquire);
+  for (;;) {
+    const int64_t next = word_next(w), n = word_chunks(w);
+    if (next >= n) return ran;
+    if (!claim_.compare_exchange_weak(w, w + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
+    // The chunk is ours: its job cannot finish (nor the caller publish another) before we
+    // count it done, so the job's fields are stable until then.
+    run_chunk(next);
+    ran++;
+    if ((int64_t)done_.fetch_add(1, std::memory_order_seq_cst) + 1 == n &&
+        caller_asleep_.load(std::memory_order_seq_cst))
+      futex_wake_all(&done_);
+    w = claim_.load(std::memory_order_acquire);
+  }
+}
+
+void ThreadPool::worker_loop() {
+  uint32_t seen = 0;  // workers start before any job is published
+  for (;;) {
+    const int64_t spin = spin_ns_.load(std::memory_order_relaxed);
+    auto fresh = [&] { return epoch_.load(std::memory_order_acquire) != seen; };
+    if (!spin_until(spin, fresh)) {
+      sleepers_.fetch_add(1, std::memory_order_seq_cst);
+      while (!fresh()) futex_wait(&epoch_, seen);
+      sleepers_.fetch_sub(1, std::memory_order_seq_cst);
+    }
+    if (stop_.load(std::memory_order_acquire)) return;
+    seen = epoch_.load(std::memory_order_acquire);
+    work_on();
+  }
+}
+
+void ThreadPool::run(int64_t n, int64_t grain, ChunkFn fn, void* ctx) {
+  if (n <= 0) return;
+  grain = std::max<int64_t>(1, grain);
+  if ((n + grain - 1) / grain > kMaxChunks) grain = (n + kMaxChunks - 1) / kMaxChunks;
+  const int64_t n_chunks = (n + grain - 1) / grain;
+  std::unique_lock<std::mutex> own(owner_, std::defer_lock);
+  if (workers_.empty() || n_chunks == 1 || t_in_chunk || solo() || !own.try_lock()) {
+    // Inline, chunk by chunk as the pool would split it. Exceptions propagate directly.
+    for (int64_t b = 0; b < n; b += grain) fn(ctx, b, std::min(n, b + grain));
+    return;
+  }
+  fn_ = fn;
+  ctx_ = ctx;
+  n_ = n;
+  grain_ = grain;
+  error_ = nullptr;
+  done_.store(0, std::memory_order_relaxed);
+  const uint32_t e = epoch_.load(std::memory_order_relaxed) + 1;
+  claim_.store((uint64_t)e << 32 | (uint64_t)n_chunks << 16, std::memory_order_release);
+  epoch_.store(e, std::memory_order_seq_cst);
+  if (sleepers_.load(std::memory_order_seq_cst) > 0) futex_wake_all(&epoch_);
+
+  const int64_t t0 = now_ns();
+  const int64_t mine = work_on();
+  const int64_t t1 = now_ns();
+
+  auto finished = [&] { return (int64_t)done_.load(std::memory_order_acquire) == n_chunks; };
+  if (!spin_until(spin_ns_.load(std::memory_order_relaxed), finished)) {
+    caller_asleep_.store(true, std::memory_order_seq_cst);
+    for (uint32_t d; (int64_t)(d = done_.load(std::memory_order_seq_cst)) != n_chunks;) futex_wait(&done_, d);
+    caller_asleep_.store(false, std::memory_order_relaxed);
+  }
+  const int64_t stall = stall_ns_.load(std::memory_order_relaxed);
+  if (stall > 0) {
+    const int64_t t2 = now_ns(), own_chunk = mine > 0 ? (t1 - t0) / mine : 0;
+    if (t2 - t1 > std::max(stall, 4 * own_chunk))
+      solo_until_ns_.store(t2 + backoff_ns_.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  }
+  if (error_) {
+    std::exception_ptr err = error_;
+    error_ = nullptr;
+    std::rethrow_exception(err);
+  }
+}
+
+namespace {
+std::mutex g_pool_mu;
+std::unique_ptr<ThreadPool> g_pool;
+}  // namespace
+
+ThreadPool& shared_pool() {
+  std::lock_guard<std::mutex> lk(g_pool_mu);
+  if (!g_pool) g_pool = std::make_unique<ThreadPool>(0);
+  return *g_pool;
+}
+
+void set_pool_threads(int n) {
+  if (n <= 0) n = hardware_cores();
+  std::lock_guard<std::mutex> lk(g_pool_mu);
+  if (g_pool && g_pool->size() == n) return;
+  g_pool.reset();
+  g_pool = std::make_unique<ThreadPool>(n);
+}
+
+}  // namespace flops
