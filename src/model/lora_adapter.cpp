@@ -127,6 +127,13 @@ size_t LoraSet::bytes() const {
   return n;
 }
 
+double LoraSet::flops_per_token() const {
+  double f = 0;
+  for (auto& [w, ups] : by_weight)
+    for (auto& u : ups) f += 2.0 * u.rank * (double)(u.rows + u.cols);
+  return f;
+}
+
 std::shared_ptr<const LoraSet> make_lora_set(const Model& m,
                                              const std::vector<std::pair<std::shared_ptr<const LoraAdapter>, float>>& adapters,
                                              const std::string& name) {
@@ -139,7 +146,7 @@ std::shared_ptr<const LoraSet> make_lora_set(const Model& m,
       if (tname == tensor_names::token_embd || tname == tensor_names::output)
         fail("LoRA adapter '{}': updates of '{}' are not supported (only the layers' matrices)", ad->path, tname);
       const GGUFTensorInfo* w = m.gguf.find_tensor(tname);
-      set->by_weight[w->data].push_back(LoraSet::Update{t.a.data(), t.b.data(), t.rank, ad->factor(t, scale)});
+      set->by_weight[w->data].push_back(LoraSet::Update{t.a.data(), t.b.data(), t.rank, ad->factor(t, scale), t.rows, t.cols});
     }
   }
   return set;

@@ -67,6 +67,7 @@ struct LoraSet {
     const float* b = nullptr;  // [rows][rank]
     int rank = 0;
     float factor = 0.0f;
+    int64_t rows = 0, cols = 0;
   };
   std::string name;  // e.g. the adapter's file name, for messages and the server's model ids
   std::vector<std::shared_ptr<const LoraAdapter>> adapters;  // keep the updates' data alive
@@ -77,6 +78,7 @@ struct LoraSet {
     return it == by_weight.end() ? nullptr : &it->second;
   }
   size_t bytes() const;  // memory of the updates
+  double flops_per_token() const;  // of the low-rank products: sum of 2 rank (rows + cols)
 };
 
 // The adapters, each with its scale, resolved against m (checked with check_lora_fits). The

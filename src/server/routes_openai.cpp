@@ -127,7 +127,7 @@ std::vector<GenParams> choices_of(const GenParams& base, const std::vector<int32
 void completions(Context& c, const httplib::Request& req, httplib::Response& res) {
   json body = parse_body(req.body);
   CompletionRequest r = parse_completion(body, c.m, c.lim, nullptr);
-  check_model(c, r.model);
+  r.params.lora = resolve_model(c, r.model, r.lora);
   std::vector<GenParams> ps;
   for (auto& p : r.prompts) {
     auto more = choices_of(r.params, p, r.n);
@@ -196,7 +196,7 @@ void completions(Context& c, const httplib::Request& req, httplib::Response& res
 void chat(Context& c, const httplib::Request& req, httplib::Response& res) {
   json body = parse_body(req.body);
   ChatRequest r = parse_chat(body, c.m, c.lim);
-  check_model(c, r.model);
+  r.params.lora = resolve_model(c, r.model, r.lora);
   std::string prompt_text = render_chat(c.chat, r.messages, true);
   GenParams base = r.params;
   bool max_given = base.max_tokens > 0;

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace flops::server {
 
@@ -24,6 +25,9 @@ struct ServerOptions {
   int http_threads = 64;       // connections served at once
   std::string carbon;          // grid intensity for receipts ("" = $FLOPS_CARBON or us)
   bool quiet = false;
+  std::vector<std::string> lora;   // --lora FILE[:SCALE]: applied to every request
+  std::string lora_dir;            // --lora-dir: adapters requests name ("model": "BASE:NAME")
+  size_t lora_cache_bytes = 256u << 20;  // --lora-cache-mib: adapters kept loaded (LRU)
 };
 
 // Loads the model, serves until SIGTERM/SIGINT (then drains in-flight requests) and returns.
