@@ -41,14 +41,15 @@ for r in rows:
               f"{r['lora_bytes']/1e6:.2f} MB / {r['full_bytes']/1e6:.1f} MB (**{100*r['lora_bytes']/r['full_bytes']:.1f}%**) | "
               f"{mib(r['lora_peak']):.0f} / {mib(r['full_peak']):.0f} MiB (**{100*r['lora_peak']/r['full_peak']:.0f}%**) | "
               f"{r['lora_tok_s']:.0f} / {r['full_tok_s']:.0f} | {100*r['lora_mfu']:.0f}% / {100*r['full_mfu']:.0f}% |")
-md.append("")
-md.append("Held-out perplexity of every author's text under every model (rows: text; columns: model):")
-md.append("")
 cols = ["base"] + [f"lora-{a}" for a in authors] + [f"full-{a}" for a in authors]
-md.append("| text | " + " | ".join(cols) + " |")
-md.append("|---|" + "---:|" * len(cols))
-for t in authors:
-    md.append(f"| {names[t]} | " + " | ".join(f"{ppl[(t, c)]:.2f}" for c in cols) + " |")
+if all((t, c) in ppl for t in authors for c in cols):  # CROSS=1 runs
+    md.append("")
+    md.append("Held-out perplexity of every author's text under every model (rows: text; columns: model):")
+    md.append("")
+    md.append("| text | " + " | ".join(cols) + " |")
+    md.append("|---|" + "---:|" * len(cols))
+    for t in authors:
+        md.append(f"| {names[t]} | " + " | ".join(f"{ppl[(t, c)]:.2f}" for c in cols) + " |")
 text = "\n".join(md) + "\n"
 open(os.path.join(out, "table.md"), "w").write(text)
 json.dump(dict(rows=rows, ppl={f"{k[0]}|{k[1]}": v for k, v in ppl.items()}), open(os.path.join(out, "results.json"), "w"), indent=1)

@@ -277,6 +277,10 @@ void Scheduler::step(std::vector<int>& active) {
   // products once over its run of rows.
   std::stable_sort(active.begin(), active.end(),
                    [&](int x, int y) { return slots_[x]->job->p.lora.get() < slots_[y]->job->p.lora.get(); });
+  int adapters = active.empty() ? 0 : 1;
+  for (size_t a = 1; a < active.size(); a++)
+    adapters += slots_[active[a]]->job->p.lora != slots_[active[a - 1]]->job->p.lora;
+  if (adapters > max_adapters_) max_adapters_ = adapters;
   std::vector<SeqInput> seqs;
   std::vector<int> fed(active.size());
   for (size_t a = 0; a < active.size(); a++) {
