@@ -2,10 +2,10 @@
 // clients all on the base, then 8 concurrent clients each on a different adapter, side by side
 // in one run on the same server; total decode tokens/s, the overhead of the adapters, the FLOPs
 // per token the server counted, and whether every concurrent response equals the same request
-// (same seed) sent alone.
+// (same seed) sent alone. A run is 8 clients x REQUESTS completions of TOKENS tokens (ignore_eos).
 //
 //   node bench/bench_lora_serve.mjs [--model models/flops-a.gguf] [--adapters DIR] [--tokens 64]
-//                                   [--requests 2] [--threads 1] [--rank 8]
+//                                   [--requests 2] [--threads 1] [--rank 8] [--reps 3]
 // Without --adapters, 8 random rank-8 adapters of the model are written by
 // build/bench/bench_lora_adapters (serving cost depends on rank and matrices, not on values).
 import { spawn, execFileSync } from 'node:child_process';
@@ -23,6 +23,7 @@ const TOKENS = Number(arg('tokens', 64));
 const REQUESTS = Number(arg('requests', 2));
 const THREADS = arg('threads', '1');
 const RANK = arg('rank', '8');
+const REPS = Number(arg('reps', 3));
 let DIR = arg('adapters', '');
 if (!DIR) {
   DIR = path.join(os.tmpdir(), `flops_bench_lora_r${RANK}`);
@@ -89,9 +90,10 @@ try {
   const loraModels = ADAPTERS.map((a) => `${BASE_ID}:${a}`);
   // Warm-up (loads every adapter once, so loading is not timed).
   for (const m of [BASE_ID, ...loraModels]) await post(`${url}/v1/completions`, { ...request(m, 99), max_tokens: 2 });
-  // Alternate the two kinds of load so that a change in the machine's load hits both.
+  // Alternate the two kinds of load so that a change in the machine's load hits both; the median
+  // of REPS runs of each is reported, with every run shown (the machine may be shared).
   const runs = { base: [], lora: [] };
-  for (let rep = 0; rep < 2; rep++) {
+  for (let rep = 0; rep < REPS; rep++) {
     runs.base.push(await concurrent(baseModels));
     runs.lora.push(await concurrent(loraModels));
   }
@@ -107,15 +109,16 @@ try {
   for (const run of runs.base) for (let i = 0; i < 8; i++) baseSame += run.out[i][0] === baseAlone ? 1 : 0;
   const metrics = await (await fetch(`${url}/metrics`)).text();
   const perStep = Number((metrics.match(/\nflops_lora_adapters_per_step_max (\d+)/) || [])[1]);
-  const tps = (rs) => rs.reduce((s, r) => s + r.tps, 0) / rs.length;
+  const tps = (rs) => { const v = rs.map((r) => r.tps).sort((x, y) => x - y); return v[Math.floor(v.length / 2)]; };
+  const all = (rs) => rs.map((r) => r.tps.toFixed(0)).join(', ');
   const fpt = (rs) => rs[0].flopsPerToken;
   const b = tps(runs.base), l = tps(runs.lora);
   console.log(`model ${MODEL}, ${ADAPTERS.length} adapters (${DIR}), ${TOKENS} tokens x ${REQUESTS} requests per client, ` +
     `-np 8, ${THREADS} thread(s), load ${os.loadavg()[0].toFixed(1)}`);
-  console.log('| 8 concurrent clients | total tokens/s (mean of 2 runs) | FLOPs per generated token (counted) |');
-  console.log('|---|---:|---:|');
-  console.log(`| all on the base | ${b.toFixed(0)} | ${fpt(runs.base).toExponential(3)} |`);
-  console.log(`| each on a different adapter | ${l.toFixed(0)} | ${fpt(runs.lora).toExponential(3)} |`);
+  console.log(`| 8 concurrent clients | total tokens/s (median of ${REPS} runs) | the runs | FLOPs per generated token (counted) |`);
+  console.log('|---|---:|---:|---:|');
+  console.log(`| all on the base | ${b.toFixed(0)} | ${all(runs.base)} | ${fpt(runs.base).toExponential(3)} |`);
+  console.log(`| each on a different adapter | ${l.toFixed(0)} | ${all(runs.lora)} | ${fpt(runs.lora).toExponential(3)} |`);
   console.log(`\nadapter overhead: ${((b / l - 1) * 100).toFixed(1)}% time per token, ` +
     `${((fpt(runs.lora) / fpt(runs.base) - 1) * 100).toFixed(1)}% FLOPs per token; ` +
     `most adapters in one batched step: ${perStep}`);

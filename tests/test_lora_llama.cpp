@@ -84,7 +84,7 @@ TEST(LoraLlamaCpp, LlamaPerplexityWithTheAdapterAgrees) {
   s.targets = {"q", "k", "v", "o", "gate", "up", "down"};
   train::Model p = train::make_lora_params(*base, s, 11);
   train::Rng r(11);
-  for (float& v : p.w) v = (float)(0.03 * r.normal());
+  for (float& v : p.w) v = (float)(0.06 * r.normal());
   const std::string adapter = dir + "/adapter.gguf";
   save_lora_adapter(train::lora_adapter_of(p, "llama", 16.0f), adapter, "test");
 
