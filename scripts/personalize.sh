@@ -70,3 +70,11 @@ done
 python3 scripts/personalize_table.py "$OUT" "$BASE"
 python3 scripts/plot_loss.py -o "$OUT/loss.png" --title "LoRA adapters vs full fine-tunes from flops-a ($STEPS x $BATCH x $SEQ tokens)" \
   $(for a in $AUTHORS; do echo "$a-lora=$OUT/$a-lora/log.jsonl $a-full=$OUT/$a-full/log.jsonl"; done)
+# The adapters, table, results and plot beside the shipped models (PUBLISH= to skip):
+# `flops serve --lora-dir models/adapters` then serves flops-a:austen, :shakespeare, :bible.
+PUBLISH=${PUBLISH-models/adapters}
+if [ -n "$PUBLISH" ]; then
+  mkdir -p "$PUBLISH"
+  for a in $AUTHORS; do cp "$OUT/$a-lora/adapter.gguf" "$PUBLISH/$a.gguf"; cp "$OUT/$a-lora/log.jsonl" "$PUBLISH/$a-lora-log.jsonl"; cp "$OUT/$a-full/log.jsonl" "$PUBLISH/$a-full-log.jsonl"; done
+  cp "$OUT/table.md" "$OUT/results.json" "$OUT/loss.png" "$PUBLISH/"
+fi
