@@ -36,15 +36,23 @@ declare -A FILES=(
 AUTHORS="austen shakespeare bible"
 mkdir -p "$OUT"
 run() { nice -n "$NICE" "$F" "$@"; }
+# Debian's python3 has python3-matplotlib (scripts/setup.sh); a python3 earlier on PATH may not.
+PLOT_PY=${PLOT_PY:-$( [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || echo python3 )}
 
 for a in $AUTHORS; do
   common=(--init "$BASE" --data ${FILES[$a]} --val-fraction 0.05 --steps "$STEPS" --batch "$BATCH" --seq-len "$SEQ" --micro-batch "$MICRO"
           --warmup 10 --eval-every 50 --eval-windows 32 --checkpoint-every 0 --seed 1 -t "$THREADS"
           --cache "$OUT/$a-tokens.bin" --json --quiet)
-  [ -f "$OUT/$a-lora.json" ] || run train "${common[@]}" --lora-rank "$RANK" --lora-alpha "$ALPHA" \
-    --lr "$LORA_LR" --min-lr "$(python3 -c "print($LORA_LR/10)")" --name "flops-a-$a" -o "$OUT/$a-lora" > "$OUT/$a-lora.json.tmp" && mv "$OUT/$a-lora.json.tmp" "$OUT/$a-lora.json"
-  [ -f "$OUT/$a-full.json" ] || run train "${common[@]}" \
-    --lr "$FULL_LR" --min-lr "$(python3 -c "print($FULL_LR/10)")" --name "flops-a-$a-full" -o "$OUT/$a-full" > "$OUT/$a-full.json.tmp" && mv "$OUT/$a-full.json.tmp" "$OUT/$a-full.json"
+  if [ ! -f "$OUT/$a-lora.json" ]; then
+    run train "${common[@]}" --lora-rank "$RANK" --lora-alpha "$ALPHA" --lr "$LORA_LR" --min-lr "$(python3 -c "print($LORA_LR/10)")" \
+      --name "flops-a-$a" -o "$OUT/$a-lora" > "$OUT/$a-lora.json.tmp"
+    mv "$OUT/$a-lora.json.tmp" "$OUT/$a-lora.json"
+  fi
+  if [ ! -f "$OUT/$a-full.json" ]; then
+    run train "${common[@]}" --lr "$FULL_LR" --min-lr "$(python3 -c "print($FULL_LR/10)")" \
+      --name "flops-a-$a-full" -o "$OUT/$a-full" > "$OUT/$a-full.json.tmp"
+    mv "$OUT/$a-full.json.tmp" "$OUT/$a-full.json"
+  fi
 done
 
 # Held-out perplexity of each author's validation split under the base, its adapter and its
@@ -68,7 +76,7 @@ for text in $AUTHORS; do
   done
 done
 python3 scripts/personalize_table.py "$OUT" "$BASE"
-python3 scripts/plot_loss.py -o "$OUT/loss.png" --title "LoRA adapters vs full fine-tunes from flops-a ($STEPS x $BATCH x $SEQ tokens)" \
+"$PLOT_PY" scripts/plot_loss.py -o "$OUT/loss.png" --title "LoRA adapters vs full fine-tunes from flops-a ($STEPS x $BATCH x $SEQ tokens)" \
   $(for a in $AUTHORS; do echo "$a-lora=$OUT/$a-lora/log.jsonl $a-full=$OUT/$a-full/log.jsonl"; done)
 # The adapters, table, results and plot beside the shipped models (PUBLISH= to skip):
 # `flops serve --lora-dir models/adapters` then serves flops-a:austen, :shakespeare, :bible.

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Loss curves of flops training runs (their log.jsonl) as one PNG, one panel per group.
 
     python3 scripts/plot_loss.py -o loss.png [--title T] NAME=runs/x/log.jsonl ...
