@@ -22,6 +22,8 @@ std::shared_ptr<const LoraSet> LoraRegistry::get(const std::string& name) {
   if (!plain)
     throw ApiError(400, fmt::format("Invalid adapter name '{}': letters, digits, '-', '_' and '.' only", name),
                    "invalid_request_error", "model", "invalid_value");
+  // Loading happens under the lock: an adapter is read once however many requests ask for it
+  // at once (a rank-8 adapter of model A takes milliseconds).
   std::lock_guard<std::mutex> lk(mu_);
   for (auto it = lru_.begin(); it != lru_.end(); ++it)
     if (it->first == name) {
@@ -60,6 +62,11 @@ std::vector<std::string> LoraRegistry::available() const {
 size_t LoraRegistry::loaded() const {
   std::lock_guard<std::mutex> lk(mu_);
   return lru_.size();
+}
+
+uint64_t LoraRegistry::loads() const {
+  std::lock_guard<std::mutex> lk(mu_);
+  return loads_;
 }
 
 size_t LoraRegistry::bytes() const {

@@ -28,7 +28,7 @@ class LoraRegistry {
   std::vector<std::string> available() const;  // the adapter names in the directory
   size_t loaded() const;
   size_t bytes() const;  // of the cached adapters
-  uint64_t loads() const { return loads_; }
+  uint64_t loads() const;  // files loaded so far (a reload after eviction counts again)
 
  private:
   const Model& m_;
