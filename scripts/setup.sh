@@ -5,7 +5,7 @@ PKGS=(build-essential cmake pkg-config libopenblas-openmp-dev libomp-dev nlohman
       libcli11-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev libicu-dev
       openmpi-bin libopenmpi-dev clang-14 libclang-rt-14-dev
       libyaml-cpp-dev libsqlite3-dev libstemmer-dev libhnswlib-dev libcpp-httplib-dev tmux
-      chromium)
+      chromium python3-matplotlib)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

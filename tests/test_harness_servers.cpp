@@ -4,16 +4,6 @@
 // when absent). Each server runs as its own process on a free loopback port.
 #include <gtest/gtest.h>
 
-#include <httplib.h>
-
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -25,6 +15,7 @@
 #include "harness/backend.h"
 #include "harness/metrics.h"
 #include "model/model.h"
+#include "server_process.h"
 #include "test_util.h"
 
 using namespace flops;
@@ -32,53 +23,7 @@ using namespace flops::harness;
 
 namespace {
 
-int free_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, (sockaddr*)&a, sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, (sockaddr*)&a, &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
-// A server process started by the test and stopped (SIGTERM, then waited for) at the end.
-struct Server {
-  pid_t pid = -1;
-  int port = free_port();
-  bool ready = false;
-  explicit Server(std::vector<std::string> argv) {
-    argv.push_back("--port");
-    argv.push_back(std::to_string(port));
-    pid = fork();
-    if (pid == 0) {
-      int null = open("/dev/null", O_WRONLY);
-      dup2(null, 1);
-      dup2(null, 2);
-      std::vector<char*> a;
-      for (auto& s : argv) a.push_back(s.data());
-      a.push_back(nullptr);
-      execv(a[0], a.data());
-      _exit(127);
-    }
-    httplib::Client c("http://127.0.0.1:" + std::to_string(port));
-    c.set_connection_timeout(1);
-    for (int i = 0; i < 300 && !ready; i++) {
-      auto r = c.Get("/health");
-      ready = r && r->status == 200;
-      if (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-  }
-  ~Server() {
-    if (pid > 0) {
-      kill(pid, SIGTERM);
-      waitpid(pid, nullptr, 0);
-    }
-  }
-  std::string base() const { return "http://127.0.0.1:" + std::to_string(port) + "/v1"; }
-};
+using Server = test::ServerProcess;
 
 std::string model_a() { return std::string(FLOPS_SOURCE_DIR) + "/models/flops-a.gguf"; }
 std::string llama_server() { return std::string(FLOPS_SOURCE_DIR) + "/../shared/reference/llama.cpp/bin/llama-server"; }

@@ -23,8 +23,11 @@ void add_serve(CLI::App& app) {
   cmd->add_option("--timeout", o->timeout_s, "seconds a request may take (default 600)");
   cmd->add_option("--http-threads", o->http_threads, "connections served at once (default 64)");
   cmd->add_option("--index", o->search_index, "a flops index: POST /v1/search and the page /static/search.html search it");
+  cmd->add_option("--lora-dir", o->lora_dir, "directory of LoRA adapters (NAME.gguf) that requests name as \"model\": \"BASE:NAME\" or \"lora\": \"NAME\"");
+  auto cache_mib = std::make_shared<int>(256);
+  cmd->add_option("--lora-cache-mib", *cache_mib, "MiB of adapters kept loaded, least recently used dropped first (default 256)");
   cmd->add_option("--carbon", o->carbon, "grid intensity for receipts: a region or e.g. 429 g/kWh (default $FLOPS_CARBON or us)");
-  cmd->callback([o, m] {
+  cmd->callback([o, m, cache_mib] {
     if (m->threads < 0) fail("--threads must be >= 0, got {}", m->threads);
     if (o->port < 0 || o->port > 65535) fail("--port must be in [0, 65535], got {}", o->port);
     if (o->n_ctx < 0) fail("--ctx-size must be >= 0, got {}", o->n_ctx);
@@ -36,6 +39,9 @@ void add_serve(CLI::App& app) {
     if (o->api_key.empty())
       if (const char* k = std::getenv("FLOPS_API_KEY"); k && *k) o->api_key = k;
     o->model_path = resolve_model_path(m->model, m->json || m->quiet);
+    if (*cache_mib < 1) fail("--lora-cache-mib must be >= 1, got {}", *cache_mib);
+    o->lora_cache_bytes = (size_t)*cache_mib << 20;
+    o->lora = m->lora;
     o->threads = m->threads;
     o->quiet = m->quiet;
     server::run_server(*o, [o](int port) {

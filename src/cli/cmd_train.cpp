@@ -1,5 +1,7 @@
 // flops train: a llama-architecture model from scratch (config JSON or flags) or
 // fine-tuned from a llama/qwen2 GGUF, on text files; checkpoints, resume, MPI.
+#include <sys/resource.h>
+
 #include <cmath>
 #include <cstdlib>
 #include <set>
@@ -384,6 +386,10 @@ void run_train(TrainArgs& a) {
     j["val_loss"] = r.final_val_loss;
     j["val_ppl"] = std::exp(r.final_val_loss);
   }
+  // Peak resident memory of the whole process (model, optimizer state, activations, mapped files).
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  j["peak_rss_bytes"] = (int64_t)ru.ru_maxrss * 1024;
   j["train_tokens"] = data.train.size();
   j["val_tokens"] = data.val.size();
   j["receipt"] = cost::to_json(receipt);
@@ -394,6 +400,7 @@ void run_train(TrainArgs& a) {
     fmt::print("trained {} steps ({} tokens) in {:.1f} s, {} FLOPs counted; ", j["steps"].get<int64_t>(), r.tokens_seen,
                r.total_seconds, format_si(r.total_flops));
     if (r.final_val_loss >= 0) fmt::print("val loss {:.4f} ppl {:.2f}; ", r.final_val_loss, std::exp(r.final_val_loss));
+    fmt::print("peak memory {:.1f} MiB; ", j["peak_rss_bytes"].get<int64_t>() / 1048576.0);
     fmt::print("{} {}, log {}/log.jsonl, plot {}/loss.svg\n", a.lora_on() ? "adapter" : "model", j["model"].get<std::string>(),
                a.o.out_dir, a.o.out_dir);
   }

@@ -10,6 +10,7 @@
 #include "core/mmap_file.h"
 #include "core/threads.h"
 #include "core/utf8.h"
+#include "model/lora_adapter.h"
 
 namespace flops::cli {
 
@@ -18,6 +19,8 @@ void add_model_opts(CLI::App* cmd, ModelOpts& o) {
   cmd->add_option("-t,--threads", o.threads, "threads (default: all cores)");
   cmd->add_flag("--json", o.json, "print one JSON object on stdout");
   cmd->add_flag("--quiet", o.quiet, "no progress bar and no cost receipt");
+  cmd->add_option("--lora", o.lora, "LoRA adapter FILE[:SCALE] applied at run time (repeatable; llama.cpp's adapter GGUF)")
+      ->take_all()->expected(1);
 }
 
 std::string resolve_model_path(const std::string& given, bool quiet) {
@@ -58,7 +61,9 @@ int choose_context(const Model& m, int given, int fallback) {
 std::unique_ptr<Model> open_model(const ModelOpts& o) {
   if (o.threads < 0) fail("--threads must be >= 0, got {}", o.threads);
   set_threads(o.threads);
-  return load_model(resolve_model_path(o.model, o.json || o.quiet));
+  auto m = load_model(resolve_model_path(o.model, o.json || o.quiet));
+  m->lora = load_lora_set(*m, o.lora);
+  return m;
 }
 
 

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "model/model.h"
 
@@ -13,15 +14,16 @@ struct ModelOpts {
   int threads = 0;
   bool json = false;
   bool quiet = false;
+  std::vector<std::string> lora;  // --lora FILE[:SCALE], applied at run time
 };
 
-// Adds -m/--model, -t/--threads, --json, --quiet.
+// Adds -m/--model, -t/--threads, --json, --quiet, --lora.
 void add_model_opts(CLI::App* cmd, ModelOpts& o);
 // The model path: --model, else $FLOPS_MODEL, else the installed default
 // (share/flops/models/flops-a.gguf beside the installed binary), else the checkout's
 // models/flops-a.gguf. Says on stderr which it took (unless quiet, or given with --model).
 std::string resolve_model_path(const std::string& given, bool quiet = false);
-// Sets threads and loads the model.
+// Sets threads and loads the model, with the --lora adapters attached (model->lora).
 std::unique_ptr<Model> open_model(const ModelOpts& o);
 // Text from -p or -f (exactly one), or "-" for stdin; checks it is valid UTF-8 and not empty.
 std::string read_input_text(const std::string& prompt, const std::string& file, bool allow_empty = false);

@@ -15,6 +15,7 @@
 #include "core/matmul.h"
 #include "core/ops.h"
 #include "model/arch.h"
+#include "model/lora_adapter.h"
 
 namespace flops {
 
@@ -41,6 +42,7 @@ struct SeqPass {
   bool want_logits = true;
   std::vector<float>* logits = nullptr;
   std::vector<float>* hidden = nullptr;
+  const LoraSet* lora = nullptr;  // its adapters (or null)
 };
 
 // Checks a sequence against the model and its cache, and writes the positions and segment of its
@@ -76,9 +78,21 @@ void prepare(const Model& m, SeqPass& s, const std::vector<int32_t>& pos_given, 
   for (float b : kv.seg_log_scale) s.any_bias |= b != 0.0f;
 }
 
-void linear(const Weight& w, const float* x, int64_t R, float* y, const float* bias) {
+// y = x W^T (+ bias), the base product once over every row; then each run of consecutive
+// sequences with the same LoRA adapters adds their low-rank products to its rows.
+void linear(const Weight& w, const float* x, int64_t R, float* y, const float* bias, const std::vector<SeqPass>& seqs) {
   matmul(w.type, w.data, w.rows, w.cols, x, R, y);
   if (bias) add_bias(y, bias, R, w.rows);
+  for (size_t i = 0; i < seqs.size();) {
+    size_t j = i + 1;
+    while (j < seqs.size() && seqs[j].lora == seqs[i].lora) j++;
+    if (seqs[i].lora)
+      if (const auto* ups = seqs[i].lora->find(w.data)) {
+        const int64_t r0 = seqs[i].row0, n = seqs[j - 1].row0 + seqs[j - 1].T - r0;
+        lora_apply(*ups, w.rows, w.cols, x + r0 * w.cols, n, y + r0 * w.rows);
+      }
+    i = j;
+  }
 }
 
 // The family's norm; y may be x.
@@ -253,12 +267,12 @@ void run(const Model& m, std::vector<SeqPass>& seqs) {
     const float* h = pre ? xn.data() : x.data();
     if (a.fused_qkv) {
       fused.resize(R * (qd + 2 * kvd));
-      linear(w.wqkv, h, R, fused.data(), w.bqkv);
+      linear(w.wqkv, h, R, fused.data(), w.bqkv, seqs);
       split_rows(fused.data(), R, {{q.data(), qd}, {kbuf.data(), kvd}, {vbuf.data(), kvd}});
     } else {
-      linear(w.wq, h, R, q.data(), w.bq);
-      linear(w.wk, h, R, kbuf.data(), w.bk);
-      linear(w.wv, h, R, vbuf.data(), w.bv);
+      linear(w.wq, h, R, q.data(), w.bq, seqs);
+      linear(w.wk, h, R, kbuf.data(), w.bk, seqs);
+      linear(w.wv, h, R, vbuf.data(), w.bv, seqs);
     }
     if (a.rope != RopeStyle::None)
       for (int64_t r = 0; r < R; r++) {
@@ -273,7 +287,7 @@ void run(const Model& m, std::vector<SeqPass>& seqs) {
         std::memcpy(s.kv->v_at(l, s.first_slot + t), vbuf.data() + (s.row0 + t) * kvd, kvd * sizeof(float));
       }
     attention(m, seqs, l, layer_is_sliding(c, l), q.data(), att.data());
-    linear(w.wo, att.data(), R, tmp.data(), w.bo);
+    linear(w.wo, att.data(), R, tmp.data(), w.bo, seqs);
     if (a.sandwich_norms) norm(m, tmp.data(), w.post_attn_norm, nullptr, tmp.data(), R);
     for (int64_t i = 0; i < R * d; i++) x[i] += tmp[i];
     if (!pre) norm(m, x.data(), w.attn_norm, w.attn_norm_b, x.data(), R);
@@ -282,23 +296,23 @@ void run(const Model& m, std::vector<SeqPass>& seqs) {
     if (pre) norm(m, x.data(), w.ffn_norm, w.ffn_norm_b, xn.data(), R);
     h = pre ? xn.data() : x.data();
     if (a.ffn == FfnKind::GELU) {
-      linear(w.w_up, h, R, u.data(), w.b_up);
+      linear(w.w_up, h, R, u.data(), w.b_up, seqs);
       gelu(u.data(), R * ff);
-      linear(w.w_down, u.data(), R, tmp.data(), w.b_down);
+      linear(w.w_down, u.data(), R, tmp.data(), w.b_down, seqs);
     } else {
       if (a.fused_gate_up) {
         fused.resize(R * 2 * ff);
-        linear(w.w_up, h, R, fused.data(), w.b_up);
+        linear(w.w_up, h, R, fused.data(), w.b_up, seqs);
         split_rows(fused.data(), R, {{g.data(), ff}, {u.data(), ff}});
       } else {
-        linear(w.w_gate, h, R, g.data(), w.b_gate);
-        linear(w.w_up, h, R, u.data(), w.b_up);
+        linear(w.w_gate, h, R, g.data(), w.b_gate, seqs);
+        linear(w.w_up, h, R, u.data(), w.b_up, seqs);
       }
       if (a.ffn == FfnKind::SwiGLU)
         swiglu(g.data(), u.data(), R * ff);
       else
         geglu(g.data(), u.data(), R * ff);
-      linear(w.w_down, g.data(), R, tmp.data(), w.b_down);
+      linear(w.w_down, g.data(), R, tmp.data(), w.b_down, seqs);
     }
     if (a.sandwich_norms) norm(m, tmp.data(), w.post_ffn_norm, nullptr, tmp.data(), R);
     for (int64_t i = 0; i < R * d; i++) x[i] += tmp[i];
@@ -355,6 +369,7 @@ void forward(const Model& m, KVCache& kv, const Batch& b, std::vector<float>& lo
   s.want_logits = b.logits;
   s.logits = &logits;
   s.hidden = b.hidden;
+  s.lora = m.lora.get();
   if (!b.logits) logits.clear();
   run(m, seqs);
 }
@@ -377,6 +392,7 @@ void forward_multi(const Model& m, std::vector<SeqInput>& in, std::vector<std::v
     s.want_logits = in[i].logits;
     s.logits = &logits[i];
     s.hidden = in[i].hidden;
+    s.lora = in[i].lora ? in[i].lora : m.lora.get();
   }
   run(m, seqs);
 }

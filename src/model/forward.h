@@ -37,6 +37,9 @@ struct SeqInput {
   // Beyond the engine contract's three fields; the defaults leave them off.
   bool logits = true;                    // false: no output matrix for it (its logits entry stays empty)
   std::vector<float>* hidden = nullptr;  // receives the final hidden rows of the same rows (rows x n_embd)
+  // LoRA adapters for this sequence instead of the model's m.lora (null: the model's). Requests
+  // with different adapters share the base products; each adds its own low-rank products.
+  const LoraSet* lora = nullptr;
 };
 
 // Appends each sequence's tokens to its own cache. Matrix products run once over all

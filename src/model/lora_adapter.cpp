@@ -3,7 +3,10 @@
 #include <cmath>
 #include <cstdlib>
 
+#include <cblas.h>
+
 #include "core/error.h"
+#include "core/flop_counter.h"
 #include "core/quant.h"
 #include "model/gguf.h"
 #include "model/model.h"
@@ -116,6 +119,61 @@ LoraChoice parse_lora_choice(const std::string& arg) {
   }
   if (c.path.empty()) fail("--lora needs a file name (FILE or FILE:SCALE)");
   return c;
+}
+
+size_t LoraSet::bytes() const {
+  size_t n = 0;
+  for (auto& a : adapters) n += a->bytes();
+  return n;
+}
+
+double LoraSet::flops_per_token() const {
+  double f = 0;
+  for (auto& [w, ups] : by_weight)
+    for (auto& u : ups) f += 2.0 * u.rank * (double)(u.rows + u.cols);
+  return f;
+}
+
+std::shared_ptr<const LoraSet> make_lora_set(const Model& m,
+                                             const std::vector<std::pair<std::shared_ptr<const LoraAdapter>, float>>& adapters,
+                                             const std::string& name) {
+  auto set = std::make_shared<LoraSet>();
+  set->name = name;
+  for (auto& [ad, scale] : adapters) {
+    check_lora_fits(*ad, m);
+    set->adapters.push_back(ad);
+    for (auto& [tname, t] : ad->tensors) {
+      if (tname == tensor_names::token_embd || tname == tensor_names::output)
+        fail("LoRA adapter '{}': updates of '{}' are not supported (only the layers' matrices)", ad->path, tname);
+      const GGUFTensorInfo* w = m.gguf.find_tensor(tname);
+      set->by_weight[w->data].push_back(LoraSet::Update{t.a.data(), t.b.data(), t.rank, ad->factor(t, scale), t.rows, t.cols});
+    }
+  }
+  return set;
+}
+
+std::shared_ptr<const LoraSet> load_lora_set(const Model& m, const std::vector<std::string>& choices) {
+  if (choices.empty()) return nullptr;
+  std::vector<std::pair<std::shared_ptr<const LoraAdapter>, float>> ads;
+  std::string name;
+  for (const std::string& c : choices) {
+    LoraChoice ch = parse_lora_choice(c);
+    ads.emplace_back(std::make_shared<const LoraAdapter>(load_lora_adapter(ch.path)), ch.scale);
+    name += (name.empty() ? "" : "+") + ch.path;
+  }
+  return make_lora_set(m, ads, name);
+}
+
+void lora_apply(const std::vector<LoraSet::Update>& updates, int64_t rows, int64_t cols, const float* x, int64_t R, float* y) {
+  std::vector<float> u;
+  for (const LoraSet::Update& up : updates) {
+    u.resize((size_t)R * up.rank);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)R, up.rank, (int)cols, 1.0f, x, (int)cols, up.a, (int)cols,
+                0.0f, u.data(), up.rank);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)R, (int)rows, up.rank, up.factor, u.data(), up.rank, up.b,
+                up.rank, 1.0f, y, (int)rows);
+    counter::add_matmul(2ull * (uint64_t)R * up.rank * (uint64_t)(rows + cols));
+  }
 }
 
 }  // namespace flops

@@ -10,7 +10,9 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace flops {
@@ -55,5 +57,39 @@ struct LoraChoice {
   float scale = 1.0f;
 };
 LoraChoice parse_lora_choice(const std::string& arg);
+
+// Adapters applied at run time without merging: for each adapted weight of one model, its
+// low-rank updates (one per adapter; several adapters add up). The forward pass looks a weight
+// up by its data pointer and adds factor * (x A^T) B^T to the base product.
+struct LoraSet {
+  struct Update {
+    const float* a = nullptr;  // [rank][cols]
+    const float* b = nullptr;  // [rows][rank]
+    int rank = 0;
+    float factor = 0.0f;
+    int64_t rows = 0, cols = 0;
+  };
+  std::string name;  // e.g. the adapter's file name, for messages and the server's model ids
+  std::vector<std::shared_ptr<const LoraAdapter>> adapters;  // keep the updates' data alive
+  std::unordered_map<const void*, std::vector<Update>> by_weight;
+
+  const std::vector<Update>* find(const void* weight_data) const {
+    auto it = by_weight.find(weight_data);
+    return it == by_weight.end() ? nullptr : &it->second;
+  }
+  size_t bytes() const;  // memory of the updates
+  double flops_per_token() const;  // of the low-rank products: sum of 2 rank (rows + cols)
+};
+
+// The adapters, each with its scale, resolved against m (checked with check_lora_fits). The
+// updates point into the adapters, which the set keeps; the set is valid while m lives.
+std::shared_ptr<const LoraSet> make_lora_set(const Model& m,
+                                             const std::vector<std::pair<std::shared_ptr<const LoraAdapter>, float>>& adapters,
+                                             const std::string& name = "");
+// Loads FILE[:SCALE] choices and resolves them (null when the list is empty).
+std::shared_ptr<const LoraSet> load_lora_set(const Model& m, const std::vector<std::string>& choices);
+
+// y[R][rows] += sum over the updates of factor * (x[R][cols] A^T) B^T; counts the FLOPs.
+void lora_apply(const std::vector<LoraSet::Update>& updates, int64_t rows, int64_t cols, const float* x, int64_t R, float* y);
 
 }  // namespace flops

@@ -36,6 +36,7 @@ struct LayerWeights {
 };
 
 struct ArchSpec;
+struct LoraSet;
 
 struct Model {
   ModelConfig cfg;
@@ -52,6 +53,9 @@ struct Model {
   const float* out_norm_b = nullptr;
   std::vector<LayerWeights> layers;
   std::vector<std::unique_ptr<std::vector<float>>> owned;  // F32 copies of small vectors
+  // LoRA adapters applied at run time to every pass (model/lora_adapter.h); null: none. A
+  // sequence of forward_multi may bring its own instead.
+  std::shared_ptr<const LoraSet> lora;
 
   bool tied_output() const { return output.data == tok_embd.data; }
   bool has_lm_head() const { return output.data != nullptr; }

@@ -12,6 +12,7 @@
 #include "model/model.h"
 #include "server/api_error.h"
 #include "model/chat_template.h"
+#include "server/lora_registry.h"
 #include "server/metrics.h"
 #include "server/request.h"
 #include "server/scheduler.h"
@@ -33,6 +34,7 @@ struct Context {
   Metrics metrics;
   std::atomic<bool> draining{false};
   std::atomic<int> in_flight{0};
+  LoraRegistry* loras = nullptr;  // --lora-dir: adapters requests may name
 };
 
 // Runs a route: counts it, turns ApiError / flops::Error / anything else into OpenAI-shaped errors.

@@ -48,6 +48,14 @@ std::string prometheus_text(Metrics& m, const Gauges& g) {
   s += fmt::format("flops_co2e_grams_total {:.9f}\n", m.co2e_g);
   metric("flops_rejected_busy_total", "counter", "requests refused with 503 because the queue was full");
   s += fmt::format("flops_rejected_busy_total {}\n", m.rejected_busy);
+  metric("flops_lora_adapters_per_step_max", "gauge", "most distinct adapters (the base counts as one) decoded in one batched step");
+  s += fmt::format("flops_lora_adapters_per_step_max {}\n", g.max_adapters_per_step);
+  metric("flops_lora_adapters_loaded", "gauge", "adapters of --lora-dir held in memory");
+  s += fmt::format("flops_lora_adapters_loaded {}\n", g.adapters_loaded);
+  metric("flops_lora_adapter_bytes", "gauge", "bytes of the adapters held in memory");
+  s += fmt::format("flops_lora_adapter_bytes {}\n", g.adapter_bytes);
+  metric("flops_lora_adapter_loads_total", "counter", "adapter files loaded (a reload after eviction counts again)");
+  s += fmt::format("flops_lora_adapter_loads_total {}\n", g.adapter_loads);
   metric("flops_uptime_seconds", "gauge", "seconds since the server started");
   s += fmt::format("flops_uptime_seconds {:.1f}\n", g.uptime_s);
   return s;

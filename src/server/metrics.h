@@ -24,6 +24,9 @@ struct Gauges {
   double decode_tokens_per_s = 0;
   uint64_t steps = 0;
   double uptime_s = 0;
+  int max_adapters_per_step = 0;                          // distinct adapters in one batch (base = one)
+  size_t adapters_loaded = 0, adapter_bytes = 0;          // --lora-dir's cache
+  uint64_t adapter_loads = 0;
 };
 
 std::string prometheus_text(Metrics& m, const Gauges& g);

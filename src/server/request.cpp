@@ -259,6 +259,7 @@ CompletionRequest parse_completion(const json& body, const Model& m, const Limit
   parse_stream(f, r.stream, r.include_usage);
   r.params.grammar = parse_response_format(body);
   f.ignore({"response_format"});
+  r.lora = f.string("lora").value_or("");
   f.reject_unknown();
   r.params.score_prompt = r.echo && r.params.logprobs >= 0;
   if (r.stream && r.params.score_prompt)
@@ -329,6 +330,7 @@ ChatRequest parse_chat(const json& body, const Model& m, const Limits& lim) {
   if (f.has("tools") || f.has("tool_choice") || f.has("functions"))
     bad_field(f.j.contains("tools") ? "tools" : f.j.contains("tool_choice") ? "tool_choice" : "functions",
               "tool calls are not supported by this server");
+  r.lora = f.string("lora").value_or("");
   f.reject_unknown();
   // max_tokens 0 = "not given": fit_to_context fills it in.
   return r;

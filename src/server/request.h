@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "model/json_constraint.h"
+#include "model/lora_adapter.h"
 #include "model/model.h"
 #include "model/sampling.h"
 
@@ -34,10 +35,12 @@ struct GenParams {
   std::shared_ptr<const JsonGrammar> grammar;  // response_format json_object / json_schema
   double timeout_s = 600;
   bool ignore_eos = false;       // llama.cpp's extension: generate max_tokens whatever comes
+  std::shared_ptr<const LoraSet> lora;  // the request's adapter (null: the base); see lora_registry.h
 };
 
 struct CompletionRequest {
   std::string model;
+  std::string lora;  // the "lora" field: an adapter name
   std::vector<std::vector<int32_t>> prompts;  // one per prompt given (a list of prompts is allowed)
   std::vector<std::string> prompt_texts;
   GenParams params;                           // shared by all prompts; seeds differ per choice
@@ -47,6 +50,7 @@ struct CompletionRequest {
 
 struct ChatRequest {
   std::string model;
+  std::string lora;
   nlohmann::json messages;
   GenParams params;
   int n = 1;

@@ -204,6 +204,12 @@ void add_flops_routes(httplib::Server& s, Context& c) {
           g.slots_total = c.o.n_slots;
           g.decode_tokens_per_s = c.sched.decode_rate();
           g.steps = c.sched.steps();
+          g.max_adapters_per_step = c.sched.max_adapters_per_step();
+          if (c.loras) {
+            g.adapters_loaded = c.loras->loaded();
+            g.adapter_bytes = c.loras->bytes();
+            g.adapter_loads = c.loras->loads();
+          }
           g.uptime_s = steady_seconds() - c.t_start;
           r.set_content(prometheus_text(c.metrics, g), "text/plain; version=0.0.4");
         }));

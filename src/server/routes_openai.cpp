@@ -127,7 +127,7 @@ std::vector<GenParams> choices_of(const GenParams& base, const std::vector<int32
 void completions(Context& c, const httplib::Request& req, httplib::Response& res) {
   json body = parse_body(req.body);
   CompletionRequest r = parse_completion(body, c.m, c.lim, nullptr);
-  check_model(c, r.model);
+  r.params.lora = resolve_model(c, r.model, r.lora);
   std::vector<GenParams> ps;
   for (auto& p : r.prompts) {
     auto more = choices_of(r.params, p, r.n);
@@ -196,7 +196,7 @@ void completions(Context& c, const httplib::Request& req, httplib::Response& res
 void chat(Context& c, const httplib::Request& req, httplib::Response& res) {
   json body = parse_body(req.body);
   ChatRequest r = parse_chat(body, c.m, c.lim);
-  check_model(c, r.model);
+  r.params.lora = resolve_model(c, r.model, r.lora);
   std::string prompt_text = render_chat(c.chat, r.messages, true);
   GenParams base = r.params;
   bool max_given = base.max_tokens > 0;
@@ -327,6 +327,12 @@ json model_card(const Context& c) {
                     {"n_vocab", c.m.cfg.n_vocab}, {"n_embd", c.m.cfg.n_embd}, {"slots", c.o.n_slots}, {"chat_template", c.chat.name}}}};
 }
 
+// An adapter of --lora-dir, listed as BASE:NAME (the id a request names it by).
+json adapter_card(const Context& c, const std::string& name) {
+  return {{"id", c.model_id + ":" + name}, {"object", "model"}, {"created", (int64_t)0}, {"owned_by", "flops"},
+          {"parent", c.model_id}, {"meta", {{"adapter", name}}}};
+}
+
 }  // namespace
 
 void add_openai_routes(httplib::Server& s, Context& c) {
@@ -334,11 +340,15 @@ void add_openai_routes(httplib::Server& s, Context& c) {
   s.Post("/v1/chat/completions", wrap(c, "/v1/chat/completions", [&c](auto& q, auto& r) { chat(c, q, r); }));
   s.Post("/v1/embeddings", wrap(c, "/v1/embeddings", [&c](auto& q, auto& r) { embeddings(c, q, r); }));
   s.Get("/v1/models", wrap(c, "/v1/models", [&c](auto&, auto& r) {
-          send_json(r, {{"object", "list"}, {"data", {model_card(c)}}});
+          json data = json::array({model_card(c)});
+          if (c.loras)
+            for (auto& name : c.loras->available()) data.push_back(adapter_card(c, name));
+          send_json(r, {{"object", "list"}, {"data", data}});
         }));
   s.Get(R"(/v1/models/(.+))", wrap(c, "/v1/models/id", [&c](auto& q, auto& r) {
-          check_model(c, q.matches[1]);
-          send_json(r, model_card(c));
+          const std::string id = q.matches[1];
+          auto lora = resolve_model(c, id, "");
+          send_json(r, lora ? adapter_card(c, lora->name) : model_card(c));
         }));
 }
 

@@ -14,6 +14,7 @@
 #include "model/kv_cache.h"
 #include "model/sampling.h"
 #include "model/forward.h"
+#include "model/lora_adapter.h"
 #include "server/stop_text.h"
 
 namespace flops::server {
@@ -70,6 +71,7 @@ struct SlotState {
   int id = 0;
   KVCache kv;
   std::vector<int32_t> cached;   // the tokens whose keys and values are in kv
+  std::shared_ptr<const LoraSet> cached_lora;  // the adapter those keys and values were computed with
   std::shared_ptr<Job> job;
   std::optional<Sampler> sampler;
   std::vector<int32_t> pending;  // tokens to feed next step
@@ -189,7 +191,8 @@ void Scheduler::admit() {
       if (s->job) continue;
       size_t lcp = 0;
       const auto& p = job->p.prompt;
-      while (lcp < s->cached.size() && lcp < p.size() && s->cached[lcp] == p[lcp]) lcp++;
+      // A cache computed with another adapter holds other keys and values: nothing to reuse.
+      while (s->cached_lora == job->p.lora && lcp < s->cached.size() && lcp < p.size() && s->cached[lcp] == p[lcp]) lcp++;
       if (best < 0 || lcp > best_lcp || (lcp == best_lcp && s->cached.size() < slots_[best]->cached.size())) {
         best = s->id;
         best_lcp = lcp;
@@ -204,6 +207,7 @@ void Scheduler::admit() {
     size_t keep = job->p.score_prompt ? 0 : std::min(best_lcp, p.size() - 1);
     s.kv.truncate((int)keep);
     s.cached.resize(keep);
+    s.cached_lora = job->p.lora;
     s.job = job;
     s.pending.assign(p.begin() + keep, p.end());
     s.in_prompt = true;
@@ -269,6 +273,14 @@ void Scheduler::loop() {
 
 void Scheduler::step(std::vector<int>& active) {
   const int V = m_.cfg.n_vocab;
+  // Sequences with the same adapter side by side: forward_multi adds each adapter's low-rank
+  // products once over its run of rows.
+  std::stable_sort(active.begin(), active.end(),
+                   [&](int x, int y) { return slots_[x]->job->p.lora.get() < slots_[y]->job->p.lora.get(); });
+  int adapters = active.empty() ? 0 : 1;
+  for (size_t a = 1; a < active.size(); a++)
+    adapters += slots_[active[a]]->job->p.lora != slots_[active[a - 1]]->job->p.lora;
+  if (adapters > max_adapters_) max_adapters_ = adapters;
   std::vector<SeqInput> seqs;
   std::vector<int> fed(active.size());
   for (size_t a = 0; a < active.size(); a++) {
@@ -279,6 +291,7 @@ void Scheduler::step(std::vector<int>& active) {
     in.kv = &s.kv;
     in.tokens.assign(s.pending.begin(), s.pending.begin() + n);
     in.all_logits = s.in_prompt && s.job->p.score_prompt;
+    in.lora = s.job->p.lora.get();
     seqs.push_back(std::move(in));
   }
   // Each sequence's share of the step: matrix products by tokens, attention by keys read.
@@ -289,7 +302,8 @@ void Scheduler::step(std::vector<int>& active) {
   for (size_t a = 0; a < active.size(); a++) {
     double keys = 0;
     for (int t = 0; t < fed[a]; t++) keys += slots_[active[a]]->kv.n + t + 1;
-    weight[a] = fed[a] * per_token + keys * per_key;
+    const LoraSet* lora = slots_[active[a]]->job->p.lora.get();
+    weight[a] = fed[a] * (per_token + (lora ? lora->flops_per_token() : 0.0)) + keys * per_key;
     total_w += weight[a];
   }
   std::vector<std::vector<float>> logits;

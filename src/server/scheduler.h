@@ -89,6 +89,8 @@ class Scheduler {
   // Generated tokens per second over the last ~10 s.
   double decode_rate() const;
   uint64_t steps() const { return steps_; }
+  // The most distinct adapters (the base counts as one) any step has run side by side.
+  int max_adapters_per_step() const { return max_adapters_; }
 
  private:
   void loop();
@@ -105,6 +107,7 @@ class Scheduler {
   std::vector<std::unique_ptr<SlotState>> slots_;
   std::atomic<int> n_active_{0};
   std::atomic<uint64_t> steps_{0};
+  std::atomic<int> max_adapters_{0};
   bool stop_ = false;
   bool rapl_ = false;
   std::deque<std::pair<double, int>> recent_;  // (time, tokens generated in that step), under mu_

@@ -98,6 +98,7 @@ void run_server(const ServerOptions& opt, const std::function<void(int)>& on_lis
 
   set_threads(opt.threads);
   auto model = load_model(opt.model_path);
+  model->lora = load_lora_set(*model, opt.lora);
   const Model& m = *model;
   ServerOptions o = opt;
   if (o.n_ctx <= 0) o.n_ctx = m.cfg.n_ctx_train > 0 ? std::min(m.cfg.n_ctx_train, 4096) : 2048;
@@ -115,6 +116,11 @@ void run_server(const ServerOptions& opt, const std::function<void(int)>& on_lis
   c.lim.max_tokens = o.max_tokens;
   c.lim.timeout_s = o.timeout_s;
   c.model_id = std::filesystem::path(m.path).stem().string();
+  std::unique_ptr<LoraRegistry> loras;
+  if (!o.lora_dir.empty()) {
+    loras = std::make_unique<LoraRegistry>(m, o.lora_dir, o.lora_cache_bytes);
+    c.loras = loras.get();
+  }
   c.t_start = steady_seconds();
   c.usage.threads = get_threads();
   {

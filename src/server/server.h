@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace flops::server {
 
@@ -25,6 +26,9 @@ struct ServerOptions {
   std::string carbon;          // grid intensity for receipts ("" = $FLOPS_CARBON or us)
   std::string search_index;    // flops index file for POST /v1/search ("" = none)
   bool quiet = false;
+  std::vector<std::string> lora;   // --lora FILE[:SCALE]: applied to every request
+  std::string lora_dir;            // --lora-dir: adapters requests name ("model": "BASE:NAME")
+  size_t lora_cache_bytes = 256u << 20;  // --lora-cache-mib: adapters kept loaded (LRU)
 };
 
 // Loads the model, serves until SIGTERM/SIGINT (then drains in-flight requests) and returns.

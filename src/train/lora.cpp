@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "model/arch.h"
 #include "model/gguf.h"
 #include "model/model.h"
 #include "train/rng.h"
@@ -34,20 +35,29 @@ NetMatrix frozen(const Weight& w) {
   return M;
 }
 
-// The base as a net with nothing trainable.
+// The base as a net with nothing trainable: the llama/qwen2 shape of the training pass
+// (pre RMSNorm, rope, separate q/k/v with optional biases, SwiGLU, no extras).
 Net frozen_net(const flops::Model& base) {
   const ModelConfig& c = base.cfg;
-  if (c.arch != Arch::Llama && c.arch != Arch::Qwen2)
-    fail("LoRA training supports llama and qwen2 models, not '{}'", c.arch_name);
+  const ArchSpec& a = *base.spec;
+  const bool plain = a.norm == NormKind::RMS && a.norm_place == NormPlace::Pre && a.rope != RopeStyle::None &&
+                     !a.fused_qkv && !a.fused_gate_up && a.ffn == FfnKind::SwiGLU && !a.sandwich_norms &&
+                     !a.learned_pos && !a.token_types && !a.embd_norm && !a.embd_scale && a.final_norm && a.lm_head;
+  const bool plain_cfg = c.q_dim() == c.n_embd && c.rope_freq_scale == 1.0f && c.attn_softcap == 0 &&
+                         c.final_softcap == 0 && c.n_swa == 0 && c.causal && c.attn_scale == 0 && !base.rope_freqs;
+  if (!plain || !plain_cfg)
+    fail("LoRA training supports llama/qwen2-shaped models (pre RMSNorm, rope, SwiGLU, no soft-caps, sliding window or "
+         "rope scaling); '{}' ({}) is not", base.path, c.arch_name);
   Net n;
   n.cfg = c;
-  n.neox_rope = c.arch == Arch::Qwen2;
+  n.neox_rope = a.rope == RopeStyle::Neox;
   n.has_qkv_bias = !base.layers.empty() && base.layers[0].bq;
   n.tok_emb = frozen(base.tok_embd);
   n.output = frozen(base.output);
   n.out_norm.w = base.out_norm;
   for (const LayerWeights& L : base.layers) {
-    if (L.wqkv || L.attn_norm_b || L.ffn_norm_b || L.bo || L.b_up || L.b_down || !L.w_gate)
+    if (L.wqkv || L.attn_norm_b || L.ffn_norm_b || L.bo || L.b_gate || L.b_up || L.b_down || !L.w_gate ||
+        (bool)L.bq != n.has_qkv_bias || (bool)L.bk != n.has_qkv_bias || (bool)L.bv != n.has_qkv_bias)
       fail("LoRA training: layer tensors of '{}' are not the llama/qwen2 layout", base.path);
     NetLayer l;
     l.attn_norm.w = L.attn_norm;
