@@ -29,7 +29,7 @@ void matvec(DType t, const void* W, int64_t rows, int64_t cols, const float* x, 
 //   into a per-call F32 buffer and call sgemm per tile (exact dequantized weights, fp32 x).
 void matmul(DType t, const void* W, int64_t rows, int64_t cols, const float* X, int64_t T, float* Y);
 
-constexpr int64_t kMatmulMatvecMaxT = 4;
+constexpr int64_t kMatmulMatvecMaxT = 8;
 
 // Product of x (n floats) with a row of n elements of type t, no threading, no FLOP count.
 // The exact fp32 dequantize-then-dot for every type (no activation quantization): for
