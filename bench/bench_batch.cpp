@@ -3,13 +3,16 @@
 // 32,000 vocabulary, 384 wide, 6 layers, tied output) in the given weight types; then the
 // matrix products alone (the layer shapes and the output matrix) for T = 1..8 rows.
 // "x N=1" is the step's tokens/s over one sequence's: the speed-up continuous batching can give.
-//   bench_batch [-t THREADS] [TYPE...]      (types: Q4_0 Q8_0 Q4_K Q6_K F32 ...; default Q4_0)
+//   bench_batch [-t THREADS] [--cpu] [TYPE...]   (types: Q4_0 Q8_0 Q4_K Q6_K F32 ...; default Q4_0)
+// --cpu (with -t 1) times by the calling thread's CPU time instead of the wall clock: on a
+// machine shared with other work, the kernels' cost without the time slices lost to others.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <random>
+#include <ctime>
 #include <string>
 #include <vector>
 
@@ -26,7 +29,16 @@ using clk = std::chrono::steady_clock;
 
 namespace {
 
-double now_s() { return std::chrono::duration<double>(clk::now().time_since_epoch()).count(); }
+bool g_cpu = false;
+
+double now_s() {
+  if (g_cpu) {
+    timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+  }
+  return std::chrono::duration<double>(clk::now().time_since_epoch()).count();
+}
 
 // Median of per-call times over at least `reps` calls and `seconds`.
 template <typename F>
@@ -57,12 +69,17 @@ int main(int argc, char** argv) {
   std::vector<DType> types;
   for (int i = 1; i < argc; i++) {
     if (!std::strcmp(argv[i], "-t") && i + 1 < argc) threads = std::atoi(argv[++i]);
+    else if (!std::strcmp(argv[i], "--cpu")) g_cpu = true;
     else types.push_back(parse_type(argv[i]));
   }
   if (types.empty()) types.push_back(DType::Q4_0);
   set_threads(threads);
   set_pool_threads(threads);
-  std::printf("threads %d\n", threads);
+  if (g_cpu && threads != 1) {
+    std::fprintf(stderr, "--cpu needs -t 1 (only the calling thread's time is counted)\n");
+    return 2;
+  }
+  std::printf("threads %d, %s time\n", threads, g_cpu ? "CPU" : "wall");
 
   for (DType ty : types) {
     ModelConfig c;
