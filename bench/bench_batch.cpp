@@ -54,6 +54,10 @@ double median_time(double seconds, int reps, F&& f) {
   return ts[ts.size() / 2];
 }
 
+// Rows of the matmul table: the decode batches of the server (1..8 sequences), then prompt-sized
+// products, where matmul switches to dequantize-then-sgemm past kMatmulMatvecMaxT.
+const std::vector<int> kTs = {1, 2, 3, 4, 5, 6, 7, 8, 16, 32, 64};
+
 DType parse_type(const std::string& s) {
   for (uint32_t i = 0; i < kDTypeIdLimit; i++)
     if (dtype_known(i) && s == std::string(dtype_name((DType)i))) return (DType)i;
@@ -128,7 +132,7 @@ int main(int argc, char** argv) {
     std::printf("\n%s: matmul alone, microseconds per call (x T=1: time over T=1's)\n", std::string(dtype_name(ty)).c_str());
     const int64_t shapes[][2] = {{384, 384}, {1024, 384}, {384, 1024}, {32000, 384}};
     std::printf("%14s", "rows x cols");
-    for (int T = 1; T <= 8; T++) std::printf(" %9s%d", "T=", T);
+    for (int T : kTs) std::printf(" %9s%-3d", "T=", T);
     std::printf("\n");
     std::mt19937 rng(1);
     std::normal_distribution<float> nd(0.0f, 1.0f);
@@ -138,14 +142,14 @@ int main(int argc, char** argv) {
       for (auto& v : wf) v = 0.02f * nd(rng);
       std::vector<uint8_t> w(dtype_row_bytes(ty, cols) * rows);
       for (int64_t r = 0; r < rows; r++) quantize_row(ty, wf.data() + r * cols, w.data() + r * dtype_row_bytes(ty, cols), cols);
-      std::vector<float> x(8 * cols), y(8 * rows);
+      std::vector<float> x(kTs.back() * cols), y(kTs.back() * rows);
       for (auto& v : x) v = nd(rng);
       std::printf("%7lld x %4lld", (long long)rows, (long long)cols);
       double t1 = 0;
-      for (int T = 1; T <= 8; T++) {
-        const double t = median_time(0.3, 20, [&] { matmul(ty, w.data(), rows, cols, x.data(), T, y.data()); });
+      for (int T : kTs) {
+        const double t = median_time(0.3, 10, [&] { matmul(ty, w.data(), rows, cols, x.data(), T, y.data()); });
         if (T == 1) t1 = t;
-        std::printf(" %6.0f %3.1fx", t * 1e6, t / t1);
+        std::printf(" %6.0f %5.1fx", t * 1e6, t / t1);
       }
       std::printf("\n");
     }
