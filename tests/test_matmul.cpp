@@ -336,3 +336,94 @@ TEST(Matmul, RejectsBadShapes) {
   }
   EXPECT_THROW(matvec(DType::Q4_K, W.data(), 2, 128, X.data(), Y.data()), Error);
 }
+
+// The several-rows kernels (kern::Table::dot_rows) against a naive reference with the same int8
+// activations, for every row count, and each row's value bit for bit the one it gets alone (a
+// sequence's products must not depend on which others share its batch).
+TEST(DotRows, EveryRowCountVsNaiveAndBatchInvariant) {
+  for (DType t : {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::Q6_K})
+    EXPECT_NE(kern::active().dot_rows[(int)t], nullptr) << dtype_name(t) << " has no several-rows kernel";
+  for_each_variant([](KernelVariant) {
+    const kern::Table& k = kern::active();
+    for (DType t : kAll) {
+      const kern::DotRowsFn fn = k.dot_rows[(int)t];
+      if (!fn) continue;
+      const int ab = dtype_super_block(t) ? QK_K : QK;
+      // Block counts that leave tails after the kernels' groups of 8 blocks.
+      for (int64_t cols : {C(t, 32), C(t, 32 * 9), (int64_t)256 * 3, (int64_t)2304}) {
+        auto w = make_weights(t, 3, cols, (uint32_t)(cols + 7 * (int)t));
+        const int R = kern::kDotRows;
+        std::vector<std::vector<float>> xs;
+        std::vector<std::vector<int8_t>> q(R, std::vector<int8_t>(cols));
+        std::vector<std::vector<float>> d(R, std::vector<float>(cols / ab)), s(R, std::vector<float>(cols / ab));
+        std::vector<std::vector<int16_t>> bs(R, std::vector<int16_t>(cols / 16));
+        std::vector<kern::QAct> view(R);
+        for (int i = 0; i < R; i++) {
+          xs.push_back(random_x(cols, (uint32_t)(100 + i)));
+          if (ab == QK) {
+            k.quant_act32(xs[i].data(), cols, q[i].data(), d[i].data(), s[i].data(), nullptr);
+            view[i] = {q[i].data(), d[i].data(), s[i].data(), nullptr};
+          } else {
+            k.quant_act256(xs[i].data(), cols, q[i].data(), d[i].data(), nullptr, bs[i].data());
+            view[i] = {q[i].data(), d[i].data(), nullptr, bs[i].data()};
+          }
+        }
+        for (int64_t r = 0; r < 3; r++) {
+          const void* row = w.bytes.data() + r * dtype_row_bytes(t, cols);
+          float alone[kern::kDotRows];
+          for (int i = 0; i < R; i++) fn(row, &view[i], 1, cols, &alone[i]);
+          for (int nx = 1; nx <= R; nx++)
+            for (int i0 = 0; i0 + nx <= R; i0++) {
+              float y[kern::kDotRows];
+              fn(row, view.data() + i0, nx, cols, y);
+              for (int i = 0; i < nx; i++) {
+                double ref = 0.0, mag = 0.0;
+                for (int64_t c = 0; c < cols; c++) {
+                  const double xv = (double)q[i0 + i][c] * d[i0 + i][c / ab];
+                  ref += (double)w.deq[r * cols + c] * xv;
+                  mag += std::fabs((double)w.deq[r * cols + c] * xv);
+                }
+                ASSERT_NEAR(y[i], ref, 3e-6 * mag + 1e-6) << dtype_name(t) << " cols=" << cols << " nx=" << nx << " i=" << i;
+                ASSERT_EQ(y[i], alone[i0 + i]) << dtype_name(t) << " cols=" << cols << " nx=" << nx << " i=" << i;
+              }
+            }
+        }
+      }
+    }
+  });
+}
+
+// Small batches (the server's decode steps: one token for each of T sequences) for every type,
+// T = 1..8: against the naive dequantize-then-dot reference, and each row of Y bit for bit the
+// matvec of that row of X alone, on 1 and 2 threads (300 rows: enough to split across threads).
+TEST(Matmul, SmallBatchesVsNaiveAndEqualToMatvec) {
+  const int prev = get_threads();
+  for_each_variant([](KernelVariant) {
+    for (DType t : kAll) {
+      const int64_t rows = 300, cols = C(t, 288);
+      auto w = make_weights(t, rows, cols, 41);
+      auto X = random_x(8 * cols, 42);
+      std::vector<std::vector<float>> alone(8, std::vector<float>(rows));
+      for (int64_t i = 0; i < 8; i++) matvec(t, w.bytes.data(), rows, cols, X.data() + i * cols, alone[i].data());
+      for (int threads : {1, 2}) {
+        set_threads(threads);
+        for (int64_t T = 1; T <= 8; T++) {
+          std::vector<float> Y((size_t)(T * rows), -1.0f);
+          matmul(t, w.bytes.data(), rows, cols, X.data(), T, Y.data());
+          const bool int8_path = is_block(t) && T <= kMatmulMatvecMaxT;
+          for (int64_t i = 0; i < T; i++)
+            for (int64_t r = 0; r < rows; r++) {
+              double ref = 0.0;
+              for (int64_t c = 0; c < cols; c++) ref += (double)w.deq[r * cols + c] * X[i * cols + c];
+              ASSERT_NEAR(Y[i * rows + r], ref, tolerance(w, r, X.data() + i * cols, int8_path))
+                  << dtype_name(t) << " T=" << T << " threads=" << threads << " i=" << i << " r=" << r;
+              if (T <= kMatmulMatvecMaxT) {
+                ASSERT_EQ(Y[i * rows + r], alone[i][r]) << dtype_name(t) << " T=" << T << " i=" << i << " r=" << r;
+              }
+            }
+        }
+      }
+    }
+  });
+  set_threads(prev);
+}

@@ -5,8 +5,8 @@
 //
 // The references used llama.cpp's default F16 KV cache (Q, K, V and the softmax weights rounded
 // to fp16 inside attention: ~5e-4 mean |d logprob| on its own) and multiply quantized weights
-// with activations quantized to Q8_0/Q8_1/Q8_K; flops keeps an F32 cache, and for T > 4 tokens
-// multiplies dequantized weights with fp32 activations (one token at a time it uses int8
+// with activations quantized to Q8_0/Q8_1/Q8_K; flops keeps an F32 cache, and for T > 8 tokens
+// multiplies dequantized weights with fp32 activations (up to 8 tokens at a time it uses int8
 // activations too). The bounds below say what each type reaches and why (kCases); the F32 file
 // is also checked against the F32-cache reference (llama.f32.kvf32.ref.json), where only the
 // summation order differs.

@@ -32,6 +32,13 @@ using DequantFn = void (*)(const void* src, float* y, int64_t n);
 using DotFn = float (*)(const void* row, const QAct& x, int64_t n);
 // Dot product of a row of a float type (F32/F16/BF16) with float activations; any n.
 using FloatDotFn = float (*)(const void* row, const float* x, int64_t n);
+// Dot products of one weight row with nx activation rows (1 <= nx <= kDotRows): y[i] =
+// dot(row, x[i]) over the first n elements. Each weight block is decoded once for all nx rows
+// (small batches: the weights are read and unpacked once per step, not once per sequence).
+// y[i] is bit for bit the value the same function gives with nx = 1, so a sequence's results
+// do not depend on which other sequences share its batch.
+constexpr int kDotRows = 4;
+using DotRowsFn = void (*)(const void* row, const QAct* x, int nx, int64_t n, float* y);
 // Quantizes n activations (n a multiple of 32, or of 256 for the super-block form); s or
 // bsums is filled for the form the caller asks for (the other pointer is null).
 using QuantActFn = void (*)(const float* x, int64_t n, int8_t* q, float* d, float* s, int16_t* bsums);
@@ -43,6 +50,7 @@ struct Table {
   DequantFn dequant[kDTypeIdLimit];
   DotFn dot[kDTypeIdLimit];       // block types
   FloatDotFn fdot[kDTypeIdLimit];  // F32, F16, BF16
+  DotRowsFn dot_rows[kDTypeIdLimit];  // block types that have one (null: call dot per row)
   QuantActFn quant_act32;
   QuantActFn quant_act256;
   ToHalfFn to_f16;

@@ -141,38 +141,40 @@ void dq_iq4_xs(const void* s, float* y, int64_t n) {
 // ---- dot products with quantized activations -------------------------------------
 
 // 32-element types: sum over blocks of d_w * dx * sum(code * q) (+ m * s for the types with a min).
+// The rows form (DotRowsFn) decodes each block's codes once for all nx activation rows; each
+// row's arithmetic is the single-row product's, which is the rows form with nx = 1.
 template <typename B, typename Code>
-float dot32(const void* row, const QAct& x, int64_t n, Code code, bool with_min) {
+void dot32_rows(const void* row, const QAct* x, int nx, int64_t n, float* y, Code code, bool with_min) {
   const B* w = (const B*)row;
-  float s = 0.0f;
+  for (int r = 0; r < nx; r++) y[r] = 0.0f;
+  int c[QK];
   for (int64_t b = 0; b < n / QK; b++) {
-    int32_t acc = 0;
-    for (int j = 0; j < QK; j++) acc += code(w[b], j) * x.q[b * QK + j];
-    s += (float)acc * (h(w[b].d) * x.d[b]);
-    if constexpr (requires { w[b].m; })
-      if (with_min) s += h(w[b].m) * x.s[b];
+    for (int j = 0; j < QK; j++) c[j] = code(w[b], j);
+    for (int r = 0; r < nx; r++) {
+      int32_t acc = 0;
+      for (int j = 0; j < QK; j++) acc += c[j] * x[r].q[b * QK + j];
+      y[r] += (float)acc * (h(w[b].d) * x[r].d[b]);
+      if constexpr (requires { w[b].m; })
+        if (with_min) y[r] += h(w[b].m) * x[r].s[b];
+    }
   }
-  return s;
 }
-float dot_q8_0(const void* r, const QAct& x, int64_t n) {
-  return dot32<BlockQ8_0>(r, x, n, [](const BlockQ8_0& b, int j) { return (int)b.qs[j]; }, false);
-}
-float dot_q4_0(const void* r, const QAct& x, int64_t n) {
-  return dot32<BlockQ4_0>(r, x, n, [](const BlockQ4_0& b, int j) { return nib(b.qs, j) - 8; }, false);
-}
-float dot_q4_1(const void* r, const QAct& x, int64_t n) {
-  return dot32<BlockQ4_1>(r, x, n, [](const BlockQ4_1& b, int j) { return nib(b.qs, j); }, true);
-}
-float dot_q5_0(const void* r, const QAct& x, int64_t n) {
-  return dot32<BlockQ5_0>(r, x, n, [](const BlockQ5_0& b, int j) { return q5(b.qs, b.qh, j) - 16; }, false);
-}
-float dot_q5_1(const void* r, const QAct& x, int64_t n) {
-  return dot32<BlockQ5_1>(r, x, n, [](const BlockQ5_1& b, int j) { return q5(b.qs, b.qh, j); }, true);
-}
-float dot_iq4_nl(const void* r, const QAct& x, int64_t n) {
-  return dot32<BlockIQ4_NL>(r, x, n, [](const BlockIQ4_NL& b, int j) { return (int)kIQ4Values[nib(b.qs, j)]; },
-                            false);
-}
+#define FLOPS_DOT32(name, B, with_min, expr)                                                   \
+  float dot_##name(const void* r, const QAct& x, int64_t n) {                                  \
+    float y;                                                                                  \
+    dot32_rows<B>(r, &x, 1, n, &y, [](const B& b, int j) { return (int)(expr); }, with_min);  \
+    return y;                                                                                 \
+  }                                                                                           \
+  void dot_rows_##name(const void* r, const QAct* x, int nx, int64_t n, float* y) {            \
+    dot32_rows<B>(r, x, nx, n, y, [](const B& b, int j) { return (int)(expr); }, with_min);   \
+  }
+FLOPS_DOT32(q8_0, BlockQ8_0, false, b.qs[j])
+FLOPS_DOT32(q4_0, BlockQ4_0, false, nib(b.qs, j) - 8)
+FLOPS_DOT32(q4_1, BlockQ4_1, true, nib(b.qs, j))
+FLOPS_DOT32(q5_0, BlockQ5_0, false, q5(b.qs, b.qh, j) - 16)
+FLOPS_DOT32(q5_1, BlockQ5_1, true, q5(b.qs, b.qh, j))
+FLOPS_DOT32(iq4_nl, BlockIQ4_NL, false, kIQ4Values[nib(b.qs, j)])
+#undef FLOPS_DOT32
 
 // 256-element types: integer sums per group, scaled by the group's integer scale, then one
 // float product per super-block. Mins use the activation sums of 16 (bsums).
@@ -200,35 +202,61 @@ float dot_q3_k(const void* r, const QAct& x, int64_t n) {
   return s;
 }
 template <typename B>
-float dot_kmin(const void* r, const QAct& x, int64_t n, int (*code)(const B&, int)) {
+void dot_kmin_rows(const void* r, const QAct* x, int nx, int64_t n, float* y, int (*code)(const B&, int)) {
   const B* w = (const B*)r;
-  float s = 0.0f;
+  for (int k = 0; k < nx; k++) y[k] = 0.0f;
+  int c[QK_K];
   for (int64_t b = 0; b < n / QK_K; b++) {
-    const int8_t* q = x.q + b * QK_K;
-    int32_t sum = 0, msum = 0;
-    for (int g = 0; g < 8; g++) {
-      int sc, mn, gs = 0;
-      kquant_scale_min(w[b].scales, g, sc, mn);
-      for (int l = 0; l < 32; l++) gs += code(w[b], 32 * g + l) * q[32 * g + l];
-      sum += sc * gs;
-      msum += mn * (x.bsums[b * 16 + 2 * g] + x.bsums[b * 16 + 2 * g + 1]);
+    for (int e = 0; e < QK_K; e++) c[e] = code(w[b], e);
+    int sc[8], mn[8];
+    for (int g = 0; g < 8; g++) kquant_scale_min(w[b].scales, g, sc[g], mn[g]);
+    for (int k = 0; k < nx; k++) {
+      const int8_t* q = x[k].q + b * QK_K;
+      int32_t sum = 0, msum = 0;
+      for (int g = 0; g < 8; g++) {
+        int gs = 0;
+        for (int l = 0; l < 32; l++) gs += c[32 * g + l] * q[32 * g + l];
+        sum += sc[g] * gs;
+        msum += mn[g] * (x[k].bsums[b * 16 + 2 * g] + x[k].bsums[b * 16 + 2 * g + 1]);
+      }
+      y[k] += x[k].d[b] * (h(w[b].d) * (float)sum - h(w[b].dmin) * (float)msum);
     }
-    s += x.d[b] * (h(w[b].d) * (float)sum - h(w[b].dmin) * (float)msum);
   }
-  return s;
 }
-float dot_q4_k(const void* r, const QAct& x, int64_t n) { return dot_kmin<BlockQ4_K>(r, x, n, q4k_elem); }
-float dot_q5_k(const void* r, const QAct& x, int64_t n) { return dot_kmin<BlockQ5_K>(r, x, n, q5k_elem); }
-float dot_q6_k(const void* r, const QAct& x, int64_t n) {
+void dot_rows_q4_k(const void* r, const QAct* x, int nx, int64_t n, float* y) {
+  dot_kmin_rows<BlockQ4_K>(r, x, nx, n, y, q4k_elem);
+}
+void dot_rows_q5_k(const void* r, const QAct* x, int nx, int64_t n, float* y) {
+  dot_kmin_rows<BlockQ5_K>(r, x, nx, n, y, q5k_elem);
+}
+float dot_q4_k(const void* r, const QAct& x, int64_t n) {
+  float y;
+  dot_rows_q4_k(r, &x, 1, n, &y);
+  return y;
+}
+float dot_q5_k(const void* r, const QAct& x, int64_t n) {
+  float y;
+  dot_rows_q5_k(r, &x, 1, n, &y);
+  return y;
+}
+void dot_rows_q6_k(const void* r, const QAct* x, int nx, int64_t n, float* y) {
   const BlockQ6_K* w = (const BlockQ6_K*)r;
-  float s = 0.0f;
+  for (int k = 0; k < nx; k++) y[k] = 0.0f;
+  int c[QK_K];
   for (int64_t b = 0; b < n / QK_K; b++) {
-    const int8_t* q = x.q + b * QK_K;
-    int32_t sum = 0;
-    for (int e = 0; e < QK_K; e++) sum += w[b].scales[e / 16] * q6_code(w[b], e) * q[e];
-    s += x.d[b] * h(w[b].d) * (float)sum;
+    for (int e = 0; e < QK_K; e++) c[e] = w[b].scales[e / 16] * q6_code(w[b], e);
+    for (int k = 0; k < nx; k++) {
+      const int8_t* q = x[k].q + b * QK_K;
+      int32_t sum = 0;
+      for (int e = 0; e < QK_K; e++) sum += c[e] * q[e];
+      y[k] += x[k].d[b] * h(w[b].d) * (float)sum;
+    }
   }
-  return s;
+}
+float dot_q6_k(const void* r, const QAct& x, int64_t n) {
+  float y;
+  dot_rows_q6_k(r, &x, 1, n, &y);
+  return y;
 }
 float dot_iq4_xs(const void* r, const QAct& x, int64_t n) {
   const BlockIQ4_XS* w = (const BlockIQ4_XS*)r;
@@ -335,6 +363,15 @@ Table make() {
   set(DType::Q5_K, dq_q5_k, dot_q5_k);
   set(DType::Q6_K, dq_q6_k, dot_q6_k);
   set(DType::IQ4_XS, dq_iq4_xs, dot_iq4_xs);
+  t.dot_rows[(int)DType::Q8_0] = dot_rows_q8_0;
+  t.dot_rows[(int)DType::Q4_0] = dot_rows_q4_0;
+  t.dot_rows[(int)DType::Q4_1] = dot_rows_q4_1;
+  t.dot_rows[(int)DType::Q5_0] = dot_rows_q5_0;
+  t.dot_rows[(int)DType::Q5_1] = dot_rows_q5_1;
+  t.dot_rows[(int)DType::IQ4_NL] = dot_rows_iq4_nl;
+  t.dot_rows[(int)DType::Q4_K] = dot_rows_q4_k;
+  t.dot_rows[(int)DType::Q5_K] = dot_rows_q5_k;
+  t.dot_rows[(int)DType::Q6_K] = dot_rows_q6_k;
   t.quant_act32 = quant_act32;
   t.quant_act256 = quant_act256;
   t.to_f16 = to_f16;

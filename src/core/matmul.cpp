@@ -10,6 +10,7 @@
 #include "core/flop_counter.h"
 #include "core/kernels.h"
 #include "core/quant.h"
+#include "core/thread_pool.h"
 #include "core/threads.h"
 
 namespace flops {
@@ -40,7 +41,11 @@ struct QuantAct {
   }
 };
 
-// Below this many weight elements a parallel region costs more than it saves.
+// Below this many multiply-adds a product runs on the calling thread: handing chunks to the
+// pool's workers costs ~1 us while they spin (core/thread_pool.h), much more once they sleep.
+constexpr int64_t kParallelMinMacs = 1 << 16;
+// The dequantize-then-sgemm path keeps OpenMP (OpenBLAS's own threads) and its old threshold:
+// a passive OpenMP region costs tens of microseconds.
 constexpr int64_t kParallelMinElems = 1 << 22;
 
 int threads_for(int64_t rows, int64_t cols) {
@@ -48,11 +53,23 @@ int threads_for(int64_t rows, int64_t cols) {
   return (int)std::max<int64_t>(1, std::min<int64_t>(get_threads(), rows));
 }
 
-// Dynamic scheduling in chunks of about 1/8 of a thread's share: the cores are shared with
+// Chunks of about 1/8 of a thread's share, claimed dynamically: the cores are shared with
 // other processes, and a thread that loses its core would otherwise hold up the whole
 // product with its fixed half. Each row is still computed whole by one thread, so results
 // do not depend on the schedule.
 int64_t rows_per_chunk(int64_t rows, int nt) { return std::max<int64_t>(4, rows / ((int64_t)nt * 8)); }
+
+// body(r0, r1) over the rows [0, rows), on the shared pool when the product is large enough.
+template <typename F>
+void for_rows(int64_t rows, int64_t macs, F&& body) {
+  ThreadPool& pool = shared_pool();
+  const int nt = std::min<int>(pool.size(), get_threads());
+  if (nt <= 1 || macs < kParallelMinMacs || rows < 2) {
+    body(0, rows);
+    return;
+  }
+  pool.parallel_for(rows, rows_per_chunk(rows, nt), body);
+}
 
 void check_args(const char* fn, DType t, int64_t rows, int64_t cols, int64_t T) {
   if (!dtype_known((uint32_t)t)) fail("{}: unsupported tensor type {}", fn, dtype_name_of((uint32_t)t));
@@ -62,29 +79,50 @@ void check_args(const char* fn, DType t, int64_t rows, int64_t cols, int64_t T) 
 }
 
 // Y[i*rows + r] = dot(W[r,:], X[i*cols:]) for i < T, without FLOP accounting or argument
-// checks; shared by matvec (T = 1) and small-T matmul. Each row is used for all T vectors
-// right after it is loaded, so the weights stream from memory once (a row of up to 16K
-// floats stays in L1/L2 between the T dot products).
+// checks; shared by matvec (T = 1) and small-T matmul. Each weight row is loaded once for all
+// T vectors; block types decode each block once for up to kern::kDotRows activation rows
+// (dot_rows), and a row's value does not depend on T, so a sequence decoded in a batch gets
+// the products it would get alone.
 void matvec_impl(DType t, const void* W, int64_t rows, int64_t cols, const float* X, int64_t T, float* Y) {
   const size_t stride = dtype_row_bytes(t, cols);
   const char* base = (const char*)W;
-  const int nt = threads_for(rows, cols * T);
-  const int64_t chunk = rows_per_chunk(rows, nt);
-  auto run = [&](auto&& row_dot) {
-#pragma omp parallel for schedule(dynamic, chunk) num_threads(nt) if (nt > 1)
-    for (int64_t r = 0; r < rows; r++)
-      for (int64_t i = 0; i < T; i++) Y[i * rows + r] = row_dot(base + r * stride, i);
-  };
+  const int64_t macs = rows * cols * T;
   const kern::Table& k = kern::active();
   if (dtype_is_float(t)) {
     const kern::FloatDotFn dot = k.fdot[(uint32_t)t];
-    run([&](const char* row, int64_t i) { return dot(row, X + i * cols, cols); });
+    for_rows(rows, macs, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; r++)
+        for (int64_t i = 0; i < T; i++) Y[i * rows + r] = dot(base + r * stride, X + i * cols, cols);
+    });
     return;
   }
-  std::vector<QuantAct> qx((size_t)T);
-  for (int64_t i = 0; i < T; i++) qx[i].quantize(k, t, X + i * cols, cols);
+  // The quantized activations live as long as the thread: no allocation per product.
+  thread_local std::vector<QuantAct> qx;
+  thread_local std::vector<kern::QAct> views;
+  if ((int64_t)qx.size() < T) qx.resize((size_t)T);
+  views.resize((size_t)T);
+  for (int64_t i = 0; i < T; i++) {
+    qx[i].quantize(k, t, X + i * cols, cols);
+    views[i] = qx[i].view;
+  }
+  const kern::QAct* xv = views.data();
+  if (const kern::DotRowsFn rows_fn = k.dot_rows[(uint32_t)t]) {
+    for_rows(rows, macs, [&](int64_t r0, int64_t r1) {
+      float out[kern::kDotRows];
+      for (int64_t r = r0; r < r1; r++)
+        for (int64_t i0 = 0; i0 < T; i0 += kern::kDotRows) {
+          const int nx = (int)std::min<int64_t>(kern::kDotRows, T - i0);
+          rows_fn(base + r * stride, xv + i0, nx, cols, out);
+          for (int j = 0; j < nx; j++) Y[(i0 + j) * rows + r] = out[j];
+        }
+    });
+    return;
+  }
   const kern::DotFn dot = k.dot[(uint32_t)t];
-  run([&](const char* row, int64_t i) { return dot(row, qx[i].view, cols); });
+  for_rows(rows, macs, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; r++)
+      for (int64_t i = 0; i < T; i++) Y[i * rows + r] = dot(base + r * stride, xv[i], cols);
+  });
 }
 
 // Rows per dequantized tile: ~4 MB of floats, a multiple of 16 rows, so the tile stays in L2/L3

@@ -24,12 +24,15 @@ void matvec(DType t, const void* W, int64_t rows, int64_t cols, const float* x, 
 
 // Y[T x rows] = X[T x cols] * W^T (X, Y row-major, contiguous).
 //   T <= kMatmulMatvecMaxT: the matvec kernels, each weight row loaded once and dotted with
-//   all T rows of X (same numerics as matvec; weight traffic of a single matvec).
+//   all T rows of X (same numerics as matvec, bit for bit per row; weight traffic of a single
+//   matvec). Past the bound the exact dequantized weights and fp32 activations of the sgemm
+//   path are used: training (B x T rows) differentiates through those exact products, and
+//   bench/bench_batch finds the two paths about even at T = 16 (sgemm 1.3x faster at 32).
 //   Otherwise F32 calls cblas_sgemm directly; other types dequantize W in tiles of rows
 //   into a per-call F32 buffer and call sgemm per tile (exact dequantized weights, fp32 x).
 void matmul(DType t, const void* W, int64_t rows, int64_t cols, const float* X, int64_t T, float* Y);
 
-constexpr int64_t kMatmulMatvecMaxT = 4;
+constexpr int64_t kMatmulMatvecMaxT = 8;
 
 // Product of x (n floats) with a row of n elements of type t, no threading, no FLOP count.
 // The exact fp32 dequantize-then-dot for every type (no activation quantization): for

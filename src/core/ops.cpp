@@ -6,8 +6,12 @@
 
 namespace flops {
 
+// A passive OpenMP region costs tens of microseconds (far more when another process holds a
+// core): the norms of a decode step, even of 8 sequences at once, are a few thousand flops.
+constexpr int64_t kNormParallelMin = 1 << 18;
+
 void rmsnorm(const float* x, const float* w, float* y, int64_t rows, int64_t n, float eps) {
-#pragma omp parallel for if (rows > 4)
+#pragma omp parallel for if (rows * n >= kNormParallelMin)
   for (int64_t r = 0; r < rows; r++) {
     const float* xr = x + r * n;
     float* yr = y + r * n;
@@ -21,7 +25,7 @@ void rmsnorm(const float* x, const float* w, float* y, int64_t rows, int64_t n, 
 }
 
 void layernorm(const float* x, const float* w, const float* b, float* y, int64_t rows, int64_t n, float eps) {
-#pragma omp parallel for if (rows > 4)
+#pragma omp parallel for if (rows * n >= kNormParallelMin)
   for (int64_t r = 0; r < rows; r++) {
     const float* xr = x + r * n;
     float* yr = y + r * n;

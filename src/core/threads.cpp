@@ -1,4 +1,5 @@
 #include "core/threads.h"
+#include "core/thread_pool.h"
 #include <omp.h>
 #include <cstdlib>
 #include <thread>
@@ -19,6 +20,7 @@ void set_threads(int n) {
   g_threads = n;
   omp_set_num_threads(n);
   openblas_set_num_threads(n);
+  set_pool_threads(n);  // the pool runs the quantized products; same thread count as OpenMP
 }
 void restart_with_passive_omp_wait(char** argv) {
   if (std::getenv("OMP_WAIT_POLICY")) return;

@@ -1,7 +1,7 @@
 #pragma once
 // Thread count for OpenMP kernels and OpenBLAS together.
 namespace flops {
-void set_threads(int n);  // n <= 0: all cores
+void set_threads(int n);  // n <= 0: all cores; also sizes shared_pool() (core/thread_pool.h)
 int get_threads();
 int hardware_threads();
 // libgomp reads OMP_WAIT_POLICY when it is loaded, before main. Its default (spin, then

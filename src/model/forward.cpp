@@ -4,6 +4,7 @@
 #include "model/forward.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <omp.h>
@@ -13,6 +14,7 @@
 #include "core/error.h"
 #include "core/flop_counter.h"
 #include "core/matmul.h"
+#include "core/thread_pool.h"
 #include "core/ops.h"
 #include "model/arch.h"
 #include "model/lora_adapter.h"
@@ -137,76 +139,100 @@ void attention(const Model& m, std::vector<SeqPass>& seqs, int layer, bool slidi
   };
   std::vector<Item> items;
   uint64_t work = 0;
+  int64_t max_item_macs = 0;
   for (int si = 0; si < (int)seqs.size(); si++) {
     const SeqPass& s = seqs[si];
     const int64_t np = (int64_t)s.prefix.size();
     for (int h = 0; h < nh; h++)
       for (int64_t t0 = 0; t0 < s.T; t0 += QB) items.push_back({si, h, t0, std::min(s.T, t0 + QB)});
     work += (uint64_t)nh * (uint64_t)s.T * (uint64_t)(np + s.T) * (uint64_t)hd;
+    max_item_macs = std::max(max_item_macs, std::min<int64_t>(QB, s.T) * (np + s.T) * hd);
   }
-  // Decoding one token is a few thousand multiply-adds per head: waking the other threads
-  // costs more than it saves, so small attention runs on the calling thread.
-  const bool parallel = work >= (1u << 17);
+  // One (sequence, head, query block): returns the number of visible keys it scored.
+  auto run_item = [&](size_t ii, std::vector<float>& S, std::vector<float>& Kg, std::vector<float>& Vg) -> uint64_t {
+    uint64_t visible = 0;
+    const Item& it = items[ii];
+    const SeqPass& s = seqs[it.seq];
+    const KVCache& kv = *s.kv;
+    const int np = (int)s.prefix.size();
+    const int64_t rows = it.t1 - it.t0;
+    const int nk = np + (int)(causal ? it.t1 : s.T);
+    const int kh = it.head / group;
+    auto slot = [&](int j) { return j < np ? s.prefix[j] : s.first_slot + (j - np); };
+    const float *K = kv.k_at(layer, 0) + kh * hd, *V = kv.v_at(layer, 0) + kh * hd;
+    int ld = kvd;
+    if (!s.contiguous) {
+      Kg.resize((size_t)nk * hd);
+      Vg.resize((size_t)nk * hd);
+      for (int j = 0; j < nk; j++) {
+        std::memcpy(Kg.data() + (size_t)j * hd, kv.k_at(layer, slot(j)) + kh * hd, hd * sizeof(float));
+        std::memcpy(Vg.data() + (size_t)j * hd, kv.v_at(layer, slot(j)) + kh * hd, hd * sizeof(float));
+      }
+      K = Kg.data(), V = Vg.data(), ld = hd;
+    }
+    const float* Q = q + (s.row0 + it.t0) * qd + it.head * hd;
+    float* O = out + (s.row0 + it.t0) * qd + it.head * hd;
+    S.resize(rows * nk);
+    // Inside a parallel region the OpenMP build of OpenBLAS runs single-threaded.
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, nk, hd, scale, Q, (int)qd, K, ld, 0.0f, S.data(), nk);
+    for (int64_t r = 0; r < rows; r++) {
+      float* sr = S.data() + r * nk;
+      const int64_t t = it.t0 + r;
+      const int valid = causal ? np + (int)t + 1 : nk;
+      const int32_t pq = kv.pos[s.first_slot + t];
+      if (cap > 0) {
+        const float inv = 1.0f / cap;
+        for (int j = 0; j < valid; j++) sr[j] = cap * std::tanh(sr[j] * inv);
+      }
+      float mx = -INFINITY;
+      for (int j = 0; j < valid; j++) {
+        const int sl = slot(j);
+        if (window > 0 && pq - kv.pos[sl] >= window) {
+          sr[j] = -INFINITY;
+          continue;
+        }
+        if (s.any_bias) sr[j] += kv.seg_log_scale[kv.seg[sl]];
+        mx = std::max(mx, sr[j]);
+        visible++;
+      }
+      float sum = 0;
+      for (int j = 0; j < valid; j++) {
+        sr[j] = mx == -INFINITY ? 0.0f : std::exp(sr[j] - mx);
+        sum += sr[j];
+      }
+      const float inv = sum > 0 ? 1.0f / sum : 0.0f;
+      for (int j = 0; j < valid; j++) sr[j] *= inv;
+      for (int j = valid; j < nk; j++) sr[j] = 0.0f;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, hd, nk, 1.0f, S.data(), nk, V, ld, 0.0f, O, (int)qd);
+    return visible;
+  };
+  // Decoding one token is a few thousand multiply-adds per head: small attention runs on the
+  // calling thread. Decode-sized work (each product below OpenBLAS's 4 x 65536 multiply-add
+  // threshold for threading, so that it stays on the thread that calls it) goes to the shared
+  // pool, whose workers are awake between the matrix products of a step; a passive OpenMP
+  // region would cost tens of microseconds per layer. Prompt-sized work keeps OpenMP, inside
+  // which OpenBLAS runs single-threaded.
+  const bool parallel = work >= (1u << 15);
   uint64_t visible = 0;
-#pragma omp parallel if (parallel) reduction(+ : visible)
-  {
+  if (!parallel) {
     std::vector<float> S, Kg, Vg;
+    for (size_t ii = 0; ii < items.size(); ii++) visible += run_item(ii, S, Kg, Vg);
+  } else if (max_item_macs < (1 << 18)) {
+    std::atomic<uint64_t> seen{0};
+    shared_pool().parallel_for((int64_t)items.size(), 1, [&](int64_t b, int64_t e) {
+      thread_local std::vector<float> S, Kg, Vg;
+      uint64_t v = 0;
+      for (int64_t ii = b; ii < e; ii++) v += run_item((size_t)ii, S, Kg, Vg);
+      seen += v;
+    });
+    visible = seen.load();
+  } else {
+#pragma omp parallel reduction(+ : visible)
+    {
+      std::vector<float> S, Kg, Vg;
 #pragma omp for schedule(dynamic, 1)
-    for (size_t ii = 0; ii < items.size(); ii++) {
-      const Item& it = items[ii];
-      const SeqPass& s = seqs[it.seq];
-      const KVCache& kv = *s.kv;
-      const int np = (int)s.prefix.size();
-      const int64_t rows = it.t1 - it.t0;
-      const int nk = np + (int)(causal ? it.t1 : s.T);
-      const int kh = it.head / group;
-      auto slot = [&](int j) { return j < np ? s.prefix[j] : s.first_slot + (j - np); };
-      const float *K = kv.k_at(layer, 0) + kh * hd, *V = kv.v_at(layer, 0) + kh * hd;
-      int ld = kvd;
-      if (!s.contiguous) {
-        Kg.resize((size_t)nk * hd);
-        Vg.resize((size_t)nk * hd);
-        for (int j = 0; j < nk; j++) {
-          std::memcpy(Kg.data() + (size_t)j * hd, kv.k_at(layer, slot(j)) + kh * hd, hd * sizeof(float));
-          std::memcpy(Vg.data() + (size_t)j * hd, kv.v_at(layer, slot(j)) + kh * hd, hd * sizeof(float));
-        }
-        K = Kg.data(), V = Vg.data(), ld = hd;
-      }
-      const float* Q = q + (s.row0 + it.t0) * qd + it.head * hd;
-      float* O = out + (s.row0 + it.t0) * qd + it.head * hd;
-      S.resize(rows * nk);
-      // Inside a parallel region the OpenMP build of OpenBLAS runs single-threaded.
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, nk, hd, scale, Q, (int)qd, K, ld, 0.0f, S.data(), nk);
-      for (int64_t r = 0; r < rows; r++) {
-        float* sr = S.data() + r * nk;
-        const int64_t t = it.t0 + r;
-        const int valid = causal ? np + (int)t + 1 : nk;
-        const int32_t pq = kv.pos[s.first_slot + t];
-        if (cap > 0) {
-          const float inv = 1.0f / cap;
-          for (int j = 0; j < valid; j++) sr[j] = cap * std::tanh(sr[j] * inv);
-        }
-        float mx = -INFINITY;
-        for (int j = 0; j < valid; j++) {
-          const int sl = slot(j);
-          if (window > 0 && pq - kv.pos[sl] >= window) {
-            sr[j] = -INFINITY;
-            continue;
-          }
-          if (s.any_bias) sr[j] += kv.seg_log_scale[kv.seg[sl]];
-          mx = std::max(mx, sr[j]);
-          visible++;
-        }
-        float sum = 0;
-        for (int j = 0; j < valid; j++) {
-          sr[j] = mx == -INFINITY ? 0.0f : std::exp(sr[j] - mx);
-          sum += sr[j];
-        }
-        const float inv = sum > 0 ? 1.0f / sum : 0.0f;
-        for (int j = 0; j < valid; j++) sr[j] *= inv;
-        for (int j = valid; j < nk; j++) sr[j] = 0.0f;
-      }
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, hd, nk, 1.0f, S.data(), nk, V, ld, 0.0f, O, (int)qd);
+      for (size_t ii = 0; ii < items.size(); ii++) visible += run_item(ii, S, Kg, Vg);
     }
   }
   counter::add_attention(visible * 4 * (uint64_t)hd);

@@ -1,0 +1,158 @@
+// Batched decoding: one step of N sequences (one new token each) through forward_multi, as the
+// server's scheduler runs it, for N = 1..8, on the server benchmark's model shape (24M llama,
+// 32,000 vocabulary, 384 wide, 6 layers, tied output) in the given weight types; then the
+// matrix products alone (the layer shapes and the output matrix) for T = 1..8 rows.
+// "x N=1" is the step's tokens/s over one sequence's: the speed-up continuous batching can give.
+//   bench_batch [-t THREADS] [--cpu] [TYPE...]   (types: Q4_0 Q8_0 Q4_K Q6_K F32 ...; default Q4_0)
+// --cpu (with -t 1) times by the calling thread's CPU time instead of the wall clock: on a
+// machine shared with other work, the kernels' cost without the time slices lost to others.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <ctime>
+#include <string>
+#include <vector>
+
+#include "core/dtype.h"
+#include "core/matmul.h"
+#include "core/quant.h"
+#include "core/thread_pool.h"
+#include "core/threads.h"
+#include "model/forward.h"
+#include "model/synthetic.h"
+
+using namespace flops;
+using clk = std::chrono::steady_clock;
+
+namespace {
+
+bool g_cpu = false;
+
+double now_s() {
+  if (g_cpu) {
+    timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+  }
+  return std::chrono::duration<double>(clk::now().time_since_epoch()).count();
+}
+
+// Median of per-call times over at least `reps` calls and `seconds`.
+template <typename F>
+double median_time(double seconds, int reps, F&& f) {
+  std::vector<double> ts;
+  const double start = now_s();
+  while ((int)ts.size() < reps || now_s() - start < seconds) {
+    const double t0 = now_s();
+    f();
+    ts.push_back(now_s() - t0);
+  }
+  std::sort(ts.begin(), ts.end());
+  return ts[ts.size() / 2];
+}
+
+// Rows of the matmul table: the decode batches of the server (1..8 sequences), then prompt-sized
+// products, where matmul switches to dequantize-then-sgemm past kMatmulMatvecMaxT.
+const std::vector<int> kTs = {1, 2, 3, 4, 5, 6, 7, 8, 16, 32, 64};
+
+DType parse_type(const std::string& s) {
+  for (uint32_t i = 0; i < kDTypeIdLimit; i++)
+    if (dtype_known(i) && s == std::string(dtype_name((DType)i))) return (DType)i;
+  std::fprintf(stderr, "unknown type %s\n", s.c_str());
+  std::exit(2);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  restart_with_passive_omp_wait(argv);
+  int threads = 2;
+  std::vector<DType> types;
+  for (int i = 1; i < argc; i++) {
+    if (!std::strcmp(argv[i], "-t") && i + 1 < argc) threads = std::atoi(argv[++i]);
+    else if (!std::strcmp(argv[i], "--cpu")) g_cpu = true;
+    else types.push_back(parse_type(argv[i]));
+  }
+  if (types.empty()) types.push_back(DType::Q4_0);
+  set_threads(threads);
+  set_pool_threads(threads);
+  if (g_cpu && threads != 1) {
+    std::fprintf(stderr, "--cpu needs -t 1 (only the calling thread's time is counted)\n");
+    return 2;
+  }
+  std::printf("threads %d, %s time\n", threads, g_cpu ? "CPU" : "wall");
+
+  for (DType ty : types) {
+    ModelConfig c;
+    c.n_vocab = 32000;
+    c.n_embd = 384;
+    c.n_layer = 6;
+    c.n_head = c.n_head_kv = 6;
+    c.n_ff = 1024;
+    c.n_ctx_train = 2048;
+    c.n_rot = 64;
+    SyntheticOptions o;
+    o.matrix_type = ty;
+    o.tied_output = true;
+    auto m = load_synthetic_model(c, o);
+    std::printf("\n%s: forward_multi, N sequences x 1 new token (after a 32-token prompt each)\n", std::string(dtype_name(ty)).c_str());
+    std::printf("%3s %10s %10s %8s\n", "N", "step ms", "tok/s", "x N=1");
+    double base = 0;
+    for (int n = 1; n <= 8; n++) {
+      std::vector<KVCache> kv;
+      for (int i = 0; i < n; i++) kv.push_back(make_kv_cache(c, 512));
+      std::vector<std::vector<float>> logits;
+      {
+        std::vector<SeqInput> pre(n);
+        for (int i = 0; i < n; i++) {
+          pre[i].kv = &kv[i];
+          for (int t = 0; t < 32; t++) pre[i].tokens.push_back(1 + (t * 7 + i) % 250);
+        }
+        forward_multi(*m, pre, logits);
+      }
+      int step = 0;
+      const double t = median_time(1.0, 20, [&] {
+        std::vector<SeqInput> in(n);
+        for (int i = 0; i < n; i++) {
+          in[i].kv = &kv[i];
+          in[i].tokens = {1 + (step + i) % 250};
+        }
+        forward_multi(*m, in, logits);
+        if (++step % 64 == 0)
+          for (auto& k : kv) k.truncate(32);
+      });
+      const double tps = n / t;
+      if (n == 1) base = tps;
+      std::printf("%3d %10.3f %10.0f %7.2fx\n", n, t * 1e3, tps, tps / base);
+    }
+
+    std::printf("\n%s: matmul alone, microseconds per call (x T=1: time over T=1's)\n", std::string(dtype_name(ty)).c_str());
+    const int64_t shapes[][2] = {{384, 384}, {1024, 384}, {384, 1024}, {32000, 384}};
+    std::printf("%14s", "rows x cols");
+    for (int T : kTs) std::printf(" %9s%-3d", "T=", T);
+    std::printf("\n");
+    std::mt19937 rng(1);
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    for (auto& s : shapes) {
+      const int64_t rows = s[0], cols = s[1];
+      std::vector<float> wf(rows * cols);
+      for (auto& v : wf) v = 0.02f * nd(rng);
+      std::vector<uint8_t> w(dtype_row_bytes(ty, cols) * rows);
+      for (int64_t r = 0; r < rows; r++) quantize_row(ty, wf.data() + r * cols, w.data() + r * dtype_row_bytes(ty, cols), cols);
+      std::vector<float> x(kTs.back() * cols), y(kTs.back() * rows);
+      for (auto& v : x) v = nd(rng);
+      std::printf("%7lld x %4lld", (long long)rows, (long long)cols);
+      double t1 = 0;
+      for (int T : kTs) {
+        const double t = median_time(0.3, 10, [&] { matmul(ty, w.data(), rows, cols, x.data(), T, y.data()); });
+        if (T == 1) t1 = t;
+        std::printf(" %6.0f %5.1fx", t * 1e6, t / t1);
+      }
+      std::printf("\n");
+    }
+  }
+  return 0;
+}
