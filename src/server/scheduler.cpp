@@ -153,21 +153,22 @@ double Scheduler::decode_rate() const {
 void Scheduler::finish(SlotState& s, const std::string& reason, const std::string& error) {
   auto job = s.job;
   if (!job) return;
-  {
-    std::lock_guard<std::mutex> lk(job->mu);
-    std::string rest = s.st.flush();
-    job->text += rest;
-    job->done = true;
-    job->finish_reason = reason;
-    job->error = error;
-    job->completion_tokens = s.generated;
-    job->t_end = steady_seconds();
-    job->cv.notify_all();
-  }
+  std::string rest = s.st.flush();
+  const int generated = s.generated;
+  // The slot is free before the client hears it is done, so that whoever waited on the job
+  // sees the scheduler idle (and a new request finds the slot).
   s.job.reset();
   s.jc.reset();
   s.pending.clear();
   n_active_--;
+  std::lock_guard<std::mutex> lk(job->mu);
+  job->text += rest;
+  job->done = true;
+  job->finish_reason = reason;
+  job->error = error;
+  job->completion_tokens = generated;
+  job->t_end = steady_seconds();
+  job->cv.notify_all();
 }
 
 // Waiting jobs take free slots: the slot whose cached tokens share the longest prefix with the
