@@ -4,19 +4,12 @@
 
 #include <httplib.h>
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "server_process.h"
 #include "test_util.h"
 
 namespace fs = std::filesystem;
@@ -24,53 +17,17 @@ using nlohmann::json;
 
 namespace {
 
-int free_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, (sockaddr*)&a, sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, (sockaddr*)&a, &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
 std::string flops_bin() { return std::string(FLOPS_BINARY_DIR) + "/flops"; }
 
+std::vector<std::string> serve_argv(std::vector<std::string> argv) {
+  argv.insert(argv.begin(), flops_bin());
+  argv.insert(argv.end(), {"--quiet", "-t", "1"});
+  return argv;
+}
+
 // The server process, stopped by SIGTERM (and waited for) at the end of the test.
-struct Serve {
-  pid_t pid = -1;
-  int port = free_port();
-  bool ready = false;
-  explicit Serve(std::vector<std::string> argv) {
-    argv.insert(argv.begin(), flops_bin());
-    argv.insert(argv.end(), {"--port", std::to_string(port), "--quiet", "-t", "1"});
-    pid = fork();
-    if (pid == 0) {
-      int null = open("/dev/null", O_WRONLY);
-      dup2(null, 1);
-      dup2(null, 2);
-      std::vector<char*> a;
-      for (auto& s : argv) a.push_back(s.data());
-      a.push_back(nullptr);
-      execv(a[0], a.data());
-      _exit(127);
-    }
-    httplib::Client c("127.0.0.1", port);
-    c.set_connection_timeout(1);
-    for (int i = 0; i < 300 && !ready; i++) {
-      auto r = c.Get("/health");
-      ready = r && r->status == 200;
-      if (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-  }
-  ~Serve() {
-    if (pid > 0) {
-      kill(pid, SIGTERM);
-      waitpid(pid, nullptr, 0);
-    }
-  }
+struct Serve : flops::test::ServerProcess {
+  explicit Serve(std::vector<std::string> argv) : ServerProcess(serve_argv(std::move(argv))) {}
 };
 
 void write(const std::string& path, const std::string& text) {
