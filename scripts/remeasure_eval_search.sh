@@ -31,11 +31,19 @@ echo "out: $OUT; models: $MODELS; dry: $DRY"
 { date -u +%FT%TZ; git rev-parse HEAD; sha256sum $MODELS; uptime; } > "$OUT/provenance.txt"
 
 # run NAME CMD...: stdout to OUT/NAME.out, stderr to OUT/NAME.err, times to OUT/times.tsv.
+# A command whose OUT/NAME.time exists already ran: it is skipped (FORCE=1 runs it again), so an
+# interrupted run continues where it stopped.
 run() {
   local name=$1; shift
+  if [ -f "$OUT/$name.time" ] && [ "${FORCE:-0}" != 1 ]; then
+    echo "[$(date -u +%T)] $name: done before, skipped" >&2
+    grep -q "^$name	" "$OUT/times.tsv" 2>/dev/null || cat "$OUT/$name.time" >> "$OUT/times.tsv"
+    return 0
+  fi
   echo "[$(date -u +%T)] $name" >&2
-  nice -n 5 /usr/bin/time -o "$OUT/$name.time" -f "$name	%e	%U	%S" "$@" > "$OUT/$name.out" 2> "$OUT/$name.err" \
+  nice -n 5 /usr/bin/time -o "$OUT/$name.time.tmp" -f "$name	%e	%U	%S" "$@" > "$OUT/$name.out" 2> "$OUT/$name.err" \
     || { echo "error: $name failed, see $OUT/$name.err" >&2; tail -3 "$OUT/$name.err" >&2; exit 1; }
+  mv "$OUT/$name.time.tmp" "$OUT/$name.time"
   cat "$OUT/$name.time" >> "$OUT/times.tsv"
 }
 
@@ -125,22 +133,24 @@ search() {
   if [ "$DRY" = 1 ]; then awk '/^\.I /{n++} n<=60' $docs > "$S/cran60"; docs=$S/cran60; steps=4; fi
   local q="--queries $C/cran.qry --qrels $C/cranqrel --tune -t 1 --json"
   for m in $MODELS; do
-    local n; n=$(basename "$m" .gguf); rm -f "$S/cran-$n.idx"
+    local n; n=$(basename "$m" .gguf)
+    [ -f "$OUT/index-$n.time" ] || rm -f "$S/cran-$n.idx"
     run "index-$n" "$FLOPS" index --format smart $docs -o "$S/cran-$n.idx" -m "$m" -t 1 --json
     run "search-eval-$n" "$FLOPS" search-eval "$S/cran-$n.idx" $q
   done
   python3 scripts/cranfield_pairs.py $C/cran.all.1400 > "$S/cran-pairs.jsonl"
-  rm -rf "$S/embed-cran-b"
+  [ -f "$OUT/train-embed-cran-b.time" ] || rm -rf "$S/embed-cran-b"
   run train-embed-cran-b "$FLOPS" train --objective contrastive --init "$model_b" --pair-file "$S/cran-pairs.jsonl" \
     --steps $steps --batch 32 --lr 3e-4 --warmup 10 --out "$S/embed-cran-b" -t 1 --json
-  rm -f "$S/cran-cb.idx"
+  [ -f "$OUT/index-embed-cran-b.time" ] || rm -f "$S/cran-cb.idx"
   run index-embed-cran-b "$FLOPS" index --format smart $docs -o "$S/cran-cb.idx" -m "$S/embed-cran-b/model.gguf" -t 1 --json
   run search-eval-embed-cran-b "$FLOPS" search-eval "$S/cran-cb.idx" $q
 }
 
 # src/search/README.md, "flops ask": the example over the repo's READMEs with model A.
 ask() {
-  local S=$OUT/ask; mkdir -p "$S"; rm -f "$S/docs.idx"
+  local S=$OUT/ask; mkdir -p "$S"
+  [ -f "$OUT/ask-index.time" ] || rm -f "$S/docs.idx"
   run ask-index "$FLOPS" index README.md models/README.md src/search/README.md -o "$S/docs.idx" \
     --chunk-tokens 60 --chunk-overlap 10
   run ask "$FLOPS" ask "$S/docs.idx" "How were the shipped models trained?" -m "$model_a" -n 48 -t 1
