@@ -526,7 +526,7 @@ TEST(Forward, RepackedForDecodeKeepsLogitsAndBatchEquality) {
   embedding_row(m->tok_embd, 77, e0.data());
   const uint64_t bytes = repack_for_decode(*m);
   EXPECT_EQ(bytes, (uint64_t)(dtype_row_bytes(DType::Q4_0, c.n_embd) * c.n_vocab +
-                              c.n_layer * (4 * dtype_row_bytes(DType::Q4_0, c.n_embd) * c.n_embd +
+                              c.n_layer * (dtype_row_bytes(DType::Q4_0, c.n_embd) * (2 * c.n_embd + 2 * c.kv_dim()) +
                                            2 * dtype_row_bytes(DType::Q4_0, c.n_embd) * c.n_ff +
                                            dtype_row_bytes(DType::Q4_0, c.n_ff) * c.n_embd)));
   EXPECT_TRUE(m->output.rows8 && m->tok_embd.rows8 && m->layers[0].wq.rows8 && m->layers[1].w_down.rows8);

@@ -177,7 +177,21 @@ void attention(const Model& m, std::vector<SeqPass>& seqs, int layer, bool slidi
     // than the product at this size (it was a tenth of a server's decode time).
     const bool one = rows == 1;
     if (one) {
-      for (int j = 0; j < nk; j++) {
+      // Four keys at a time: four independent sums, not one chain of dependent adds.
+      int j = 0;
+      for (; j + 4 <= nk; j += 4) {
+        const float *k0 = K + (size_t)j * ld, *k1 = k0 + ld, *k2 = k1 + ld, *k3 = k2 + ld;
+        float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
+#pragma omp simd reduction(+ : a0, a1, a2, a3)
+        for (int i = 0; i < hd; i++) {
+          a0 += Q[i] * k0[i];
+          a1 += Q[i] * k1[i];
+          a2 += Q[i] * k2[i];
+          a3 += Q[i] * k3[i];
+        }
+        S[j] = scale * a0, S[j + 1] = scale * a1, S[j + 2] = scale * a2, S[j + 3] = scale * a3;
+      }
+      for (; j < nk; j++) {
         const float* kr = K + (size_t)j * ld;
         float acc = 0.0f;
 #pragma omp simd reduction(+ : acc)
@@ -219,7 +233,14 @@ void attention(const Model& m, std::vector<SeqPass>& seqs, int layer, bool slidi
     }
     if (one) {
       std::fill(O, O + hd, 0.0f);
-      for (int j = 0; j < nk; j++) {
+      int j = 0;
+      for (; j + 4 <= nk; j += 4) {  // four keys per pass over the output row
+        const float *v0 = V + (size_t)j * ld, *v1 = v0 + ld, *v2 = v1 + ld, *v3 = v2 + ld;
+        const float p0 = S[j], p1 = S[j + 1], p2 = S[j + 2], p3 = S[j + 3];
+#pragma omp simd
+        for (int i = 0; i < hd; i++) O[i] += p0 * v0[i] + p1 * v1[i] + p2 * v2[i] + p3 * v3[i];
+      }
+      for (; j < nk; j++) {
         const float p = S[j], *vr = V + (size_t)j * ld;
 #pragma omp simd
         for (int i = 0; i < hd; i++) O[i] += p * vr[i];
