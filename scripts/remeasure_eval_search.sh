@@ -9,9 +9,10 @@
 #
 # Every command runs under `nice -n 5` with one thread, one at a time (the machine is shared);
 # OUT/times.tsv records each command's wall, user and system seconds.
-# CPU time on the 2-core EPYC (one thread) with both models, measured 2026-12-01:
-#   harness ~8 min (flops-a ~5.5, flops-b ~2.5), backends ~1 min, icl ~1 min,
-#   search ~6 min (contrastive training ~2 min), ask ~5 s.
+# CPU (user) seconds on the 2-core EPYC, one thread, measured 2026-12-01 on the retrained models
+# while the machine was loaded (load average 7-10; wall time was 3-8x the CPU time):
+#   harness 118 (flops-a 85, flops-b 33), backends 1, icl 54, search 340 (indexes: flops-a 88,
+#   flops-b 29, contrastive 29; search-eval 40 each; contrastive training 74), ask 0.2.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-$(mktemp -d /tmp/remeasure.XXXXXX)}

@@ -164,7 +164,7 @@ def search(out):
     rows = {}
     for n in ("flops-a", "flops-b", "embed-cran-b"):
         p = f"{out}/search-eval-{n}.out"
-        if os.path.exists(p):
+        if os.path.exists(f"{out}/search-eval-{n}.time"):  # finished
             rows[n] = {r["system"]: r for r in load(p)["results"]}
     print("| system | index | nDCG@10 | MAP@100 | R@100 | MRR |")
     print("|---|---|---|---|---|---|")
