@@ -44,7 +44,7 @@ declare -A FILES=(
   [bible]="$D/public-domain-prose/kjv_bible.tsv"
 )
 mkdir -p "$OUT" "$FULL_OUT"
-budget="steps $STEPS batch $BATCH seq $SEQ micro $MICRO threads $THREADS base $BASE"
+budget="steps $STEPS batch $BATCH seq $SEQ micro $MICRO threads $THREADS base $BASE $(sha256sum "$BASE" | cut -c1-12)"
 # DIR/NAME is to be (or was) trained with SETTINGS: true when it still has to be trained.
 todo() {
   local dir=$1 name=$2 want=$3

@@ -40,10 +40,10 @@ for a in authors:
                      lora_settings=lo["settings"], full_settings=fu["settings"]))
 
 md = []
-# What the runs were (one line when every author's runs share their settings, as the script makes them).
-for kind in ("lora", "full"):
-    for s in sorted(set(r[f"{kind}_settings"] for r in rows)):
-        md.append(f"{'Adapter' if kind == 'lora' else 'Full fine-tune'}: {s}. ")
+# What the runs were: "SETTINGS; BUDGET" per run (one line each when the authors' runs share them).
+for what, key in (("Every run", lambda r: r["lora_settings"].split("; ")[1]), ("Adapter", lambda r: r["lora_settings"].split("; ")[0]),
+                  ("Full fine-tune", lambda r: r["full_settings"].split("; ")[0])):
+    md.append(f"{what}: " + " / ".join(sorted(set(key(r) for r in rows))) + ".")
 md.append("")
 md.append("| author (held-out text) | base ppl | own adapter ppl | full fine-tune ppl | gain closed by the adapter | adapter / model file | peak memory, adapter / full | tokens/s, adapter / full | MFU, adapter / full |")
 md.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
