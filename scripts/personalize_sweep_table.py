@@ -32,7 +32,7 @@ best = min(fulls, key=lambda r: r["ppl"]) if fulls else None
 md = [f"Held-out perplexity of {author}'s text under each run ({open(run + '.settings').read().split(';')[1].strip()}):", "",
       "| run | settings | held-out ppl | gain closed (vs the best full fine-tune) | final train loss |", "|---|---|---:|---:|---:|"]
 for r in rows:
-    if best and r["kind"] == "lora":
+    if best and r["kind"] == "lora" and best["ppl"] < r["base"]:  # a gain to close
         r["gain_closed"] = (r["base"] - r["ppl"]) / (r["base"] - best["ppl"])
     closed = f"{100 * r['gain_closed']:.0f}%" if "gain_closed" in r else ("(best)" if r is best else "")
     md.append(f"| {'adapter' if r['kind'] == 'lora' else 'full fine-tune'} | {r['setting']} | {r['ppl']:.2f} | {closed} | {r['train_loss']:.3f} |")

@@ -28,7 +28,7 @@ rows = []
 for a in authors:
     lo, fu = runs[(a, "lora")], runs[(a, "full")]
     b, l, f = ppl[(a, "base")], ppl[(a, f"lora-{a}")], ppl[(a, f"full-{a}")]
-    closed = (b - l) / (b - f) if b != f else float("nan")
+    closed = (b - l) / (b - f) if b > f else float("nan")  # no gain to close when the fine-tune is no better
     size_l = os.path.getsize(os.path.join(out, f"{a}-lora", "adapter.gguf"))
     size_f = os.path.getsize(os.path.join(full_out, f"{a}-full", "model.gguf"))
     rows.append(dict(author=a, base_ppl=b, lora_ppl=l, full_ppl=f, gain_closed=closed,
@@ -48,7 +48,8 @@ md.append("")
 md.append("| author (held-out text) | base ppl | own adapter ppl | full fine-tune ppl | gain closed by the adapter | adapter / model file | peak memory, adapter / full | tokens/s, adapter / full | MFU, adapter / full |")
 md.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 for r in rows:
-    md.append(f"| {names[r['author']]} | {r['base_ppl']:.2f} | {r['lora_ppl']:.2f} | {r['full_ppl']:.2f} | **{100*r['gain_closed']:.0f}%** | "
+    md.append(f"| {names[r['author']]} | {r['base_ppl']:.2f} | {r['lora_ppl']:.2f} | {r['full_ppl']:.2f} | "
+              f"{'**%.0f%%**' % (100 * r['gain_closed']) if r['gain_closed'] == r['gain_closed'] else 'none (the fine-tune gained nothing)'} | "
               f"{r['lora_bytes']/1e6:.2f} MB / {r['full_bytes']/1e6:.1f} MB (**{100*r['lora_bytes']/r['full_bytes']:.1f}%**) | "
               f"{mib(r['lora_peak']):.0f} / {mib(r['full_peak']):.0f} MiB (**{100*r['lora_peak']/r['full_peak']:.0f}%**) | "
               f"{r['lora_tok_s']:.0f} / {r['full_tok_s']:.0f} | {100*r['lora_mfu']:.0f}% / {100*r['full_mfu']:.0f}% |")
