@@ -34,7 +34,8 @@ md = [f"Held-out perplexity of {author}'s text under each run ({open(run + '.set
 for r in rows:
     if best and r["kind"] == "lora" and best["ppl"] < r["base"]:  # a gain to close
         r["gain_closed"] = (r["base"] - r["ppl"]) / (r["base"] - best["ppl"])
-    closed = f"{100 * r['gain_closed']:.0f}%" if "gain_closed" in r else ("(best)" if r is best else "")
+    closed = "(best)" if r is best else "(worse than the base)" if r["ppl"] > r["base"] else \
+        f"{100 * r['gain_closed']:.0f}%" if "gain_closed" in r else ""
     md.append(f"| {'adapter' if r['kind'] == 'lora' else 'full fine-tune'} | {r['setting']} | {r['ppl']:.2f} | {closed} | {r['train_loss']:.3f} |")
 if rows:
     md.append(f"\nBase model: {rows[0]['base']:.2f}.")
