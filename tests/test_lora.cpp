@@ -362,6 +362,23 @@ TEST(Lora, AdapterFileHasLlamaCppLayoutAndRoundTrips) {
   EXPECT_EQ(tr::parse_lora_targets("v,q,v").size(), 2u);
 }
 
+namespace {
+
+// run_training of the adapter p of base, as flops train --lora-rank runs it (adapter.gguf in o.out_dir).
+tr::TrainResult train_adapter(const flops::Model& base, tr::Model& p, const tr::TokenData& data, const tr::TrainOptions& o,
+                              float alpha, float lr_ratio = 1.0f) {
+  tr::TrainHooks hooks;
+  hooks.net = [&](tr::Model& m) { return tr::lora_net(base, m, alpha); };
+  hooks.salt = tr::base_identity(base);
+  hooks.lr_ratio = lr_ratio;
+  hooks.save = [&](const tr::Model& m, const std::function<void(GGUFWriter&)>& meta) {
+    save_lora_adapter(tr::lora_adapter_of(m, "llama", alpha), o.out_dir + "/adapter.gguf", "t", meta);
+  };
+  return tr::run_training(p, data, o, nullptr, {}, &hooks);
+}
+
+}  // namespace
+
 TEST(Lora, ResumeEqualsUninterruptedBitForBit) {
   auto base = tiny_base(DType::Q8_0, Arch::Llama, 0.1f);
   tr::TokenData data;
@@ -388,13 +405,7 @@ TEST(Lora, ResumeEqualsUninterruptedBitForBit) {
     o.out_dir = dir;
     o.stop_at = stop_at;
     o.resume = resume;
-    tr::TrainHooks hooks;
-    hooks.net = [&](tr::Model& m) { return tr::lora_net(*base, m, 4.0f); };
-    hooks.salt = tr::base_identity(*base);
-    hooks.save = [&](const tr::Model& m, const std::function<void(GGUFWriter&)>& meta) {
-      save_lora_adapter(tr::lora_adapter_of(m, "llama", 4.0f), dir + "/adapter.gguf", "t", meta);
-    };
-    return tr::run_training(p, data, o, nullptr, {}, &hooks);
+    return train_adapter(*base, p, data, o, 4.0f);
   };
   tr::Model full = tr::make_lora_params(*base, spec, 7);
   tr::TrainResult rf = run(fresh_dir("lora-full"), 0, false, full);
@@ -429,4 +440,84 @@ TEST(Lora, ResumeEqualsUninterruptedBitForBit) {
   h.net = [&](tr::Model& m) { return tr::lora_net(*other, m, 4.0f); };
   h.salt = tr::base_identity(*other);
   EXPECT_THROW(tr::run_training(c, data, o, nullptr, {}, &h), Error);
+}
+
+// LoRA+: with known gradients, one AdamW step moves every B by exactly lr_ratio times what it
+// moves at ratio 1 (decay included), and every A as at ratio 1. From a zero state the first step
+// has mhat = g and vhat = g^2, so the move of w is lr_t * (g / (|g| + eps) + wd * w).
+TEST(Lora, LoraPlusStepMovesBByTheRatio) {
+  auto base = tiny_base(DType::F32);
+  const float ratio = 16.0f, lr = 1e-3f;
+  tr::AdamWConfig c;
+  auto step = [&](float r) {
+    tr::LoraSpec spec;
+    spec.rank = 4;
+    spec.lr_ratio = r;
+    tr::Model p = tr::make_lora_params(*base, spec, 5);
+    for (size_t i = 0; i < p.w.size(); i++) {
+      p.g[i] = (float)std::sin(0.37 * (double)i) * 1e-2f;  // mixed signs and sizes
+      if (p.w[i] == 0.0f) p.w[i] = 0.05f * (float)std::cos(0.11 * (double)i);  // B nonzero: decay moves it too
+    }
+    const std::vector<float> before = p.w;
+    tr::AdamState s;
+    tr::adamw_update(p, s, lr, c);
+    std::vector<float> d(p.w.size());
+    for (size_t i = 0; i < d.size(); i++) d[i] = p.w[i] - before[i];
+    return std::make_pair(p, std::make_pair(before, d));
+  };
+  auto [p1, r1] = step(1.0f);
+  auto [pr, rr] = step(ratio);
+  ASSERT_EQ(r1.first, rr.first);  // the same start
+  int nb = 0;
+  for (const tr::TensorRef& t : p1.tensors) {
+    const bool is_b = t.name.ends_with(".lora_b");
+    nb += is_b;
+    for (size_t i = t.offset; i < t.offset + t.count; i++) {
+      const double g = p1.g[i], w = r1.first[i];
+      const double want1 = -(double)lr * (g / (std::fabs(g) + c.eps) + c.weight_decay * w);
+      ASSERT_NEAR(r1.second[i], want1, 1e-6 * std::fabs(want1) + 1e-7) << t.name << " " << i;  // w - before: w's ulp
+      if (is_b)
+        ASSERT_NEAR(rr.second[i], ratio * r1.second[i], 1e-5 * std::fabs(ratio * r1.second[i]) + 2e-7) << t.name << " " << i;
+      else
+        ASSERT_EQ(rr.second[i], r1.second[i]) << t.name << " " << i;  // A: bit for bit
+    }
+  }
+  EXPECT_EQ(nb, 2 * 7);  // every B of both layers
+}
+
+// The ratio is part of the checkpoint: a resume with another one is refused by name, the same resumes.
+TEST(Lora, ResumeRefusesAnotherLoraPlusRatio) {
+  auto base = tiny_base(DType::F32, Arch::Llama, 0.1f);
+  tr::TokenData data;
+  data.n_vocab = 260;
+  for (int i = 0; i < 600; i++) (i < 500 ? data.train : data.val).push_back((i * 7) % 260);
+  const std::string dir = fresh_dir("lora-plus-resume");
+  auto run = [&](float ratio, bool resume, int64_t stop_at) {
+    tr::LoraSpec spec;
+    spec.rank = 2;
+    spec.lr_ratio = ratio;
+    tr::Model p = tr::make_lora_params(*base, spec, 7);
+    tr::TrainOptions o;
+    o.steps = 4;
+    o.batch = 2;
+    o.warmup = 1;
+    o.seed = 7;
+    o.eval_windows = 1;
+    o.out_dir = dir;
+    o.stop_at = stop_at;
+    o.resume = resume;
+    return train_adapter(*base, p, data, o, 2.0f, ratio);
+  };
+  run(8.0f, false, 2);
+  EXPECT_EQ(tr::read_optimizer_state(dir + "/optimizer.bin").lora_lr_ratio, 8.0f);
+  try {
+    run(1.0f, true, 0);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("trained with --lora-lr-ratio 8, not 1"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(run(8.0f, true, 0).start_step, 2);
+  tr::LoraSpec bad;
+  bad.lr_ratio = 0;
+  EXPECT_THROW(tr::make_lora_params(*base, bad, 1), Error);
 }

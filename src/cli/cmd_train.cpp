@@ -93,7 +93,7 @@ void apply_config(TrainArgs& a) {
       "dim", "layers", "heads", "kv_heads", "ffn", "ctx", "vocab", "rope_theta", "tied", "steps", "batch", "micro_batch",
       "seq_len", "lr", "min_lr", "warmup", "weight_decay", "grad_clip", "seed", "checkpoint_every", "eval_every",
       "eval_windows", "data", "val_data", "val_fraction", "tokenizer", "init", "name", "comment", "loss_on", "init_std",
-      "lora_rank", "lora_alpha", "lora_targets"};
+      "lora_rank", "lora_alpha", "lora_targets", "lora_lr_ratio"};
   for (auto& [k, v] : j.items())
     if (!known.count(k)) fail("config '{}': unknown key '{}'", a.config, k);
   auto num = [&](const char* key, auto& dst, const char* flag) {
@@ -127,6 +127,7 @@ void apply_config(TrainArgs& a) {
   num("val_fraction", a.val_fraction, "--val-fraction");
   num("lora_rank", a.lora.rank, "--lora-rank");
   num("lora_alpha", a.lora.alpha, "--lora-alpha");
+  num("lora_lr_ratio", a.lora.lr_ratio, "--lora-lr-ratio");
   if (j.contains("tied") && !given(a, "--untied")) {
     if (!j["tied"].is_boolean()) fail("config '{}': 'tied' must be true or false", a.config);
     a.untied = !j["tied"].get<bool>();
@@ -166,7 +167,7 @@ void run_train(TrainArgs& a) {
     fail("no training data: pass --data FILE... (or \"data\" in the config)");
   if (a.lora.rank < 0) fail("--lora-rank must be positive, got {}", a.lora.rank);
   if (a.lora.rank == 0)
-    for (const char* f : {"--lora-alpha", "--lora-targets"})
+    for (const char* f : {"--lora-alpha", "--lora-targets", "--lora-lr-ratio"})
       if (given(a, f)) fail("{} needs --lora-rank", f);
   if (!a.lora_file.empty() && !a.eval_only) fail("--lora FILE is for --eval-only (to train an adapter, pass --lora-rank)");
   // The contrastive run writes a whole embedding model (GGUF with a pooling type), not an adapter.
@@ -287,11 +288,13 @@ void run_train(TrainArgs& a) {
   if (a.lora_on()) {
     hooks.net = [&](train::Model& p) { return train::lora_net(*base, p, a.lora.alpha); };
     hooks.salt = train::base_identity(*base);
+    hooks.lr_ratio = a.lora.lr_ratio;
     hooks.save = [&](const train::Model& p, const std::function<void(GGUFWriter&)>& meta) {
       save_lora_adapter(train::lora_adapter_of(p, base->cfg.arch_name, a.lora.alpha), adapter_path, a.o.name,
                         [&](GGUFWriter& w) {
                           meta(w);
                           w.set_string("flops.lora.base", std::filesystem::path(a.init).filename().string());
+                          w.set_f32("flops.lora.lr_ratio", a.lora.lr_ratio);
                         });
     };
   }
@@ -328,9 +331,10 @@ void run_train(TrainArgs& a) {
   const double step_flops = a.lora_on() ? train::net_step_flops(hooks.net(m), a.o.batch, T)
                                         : train::train_flops_per_step(m.cfg, a.o.batch, T);
   if (rank == 0 && !a.json && a.lora_on())
-    log::info("LoRA rank {} alpha {} on {} of the frozen {} ({} params, {}): {} trainable params; data {} train / {} val "
+    log::info("LoRA rank {} alpha {}{} on {} of the frozen {} ({} params, {}): {} trainable params; data {} train / {} val "
               "tokens; {:.3g} GFLOP per step; machine sgemm {:.1f} GFLOP/s",
-              a.lora.rank, a.lora.alpha, fmt::join(a.lora.targets, ","), a.init, base->n_params(),
+              a.lora.rank, a.lora.alpha,
+              a.lora.lr_ratio != 1 ? fmt::format(" (LoRA+: B at {} x lr)", a.lora.lr_ratio) : "", fmt::join(a.lora.targets, ","), a.init, base->n_params(),
               dtype_name(base->layers.empty() ? DType::F32 : base->layers[0].wq.type), m.n_params(), data.train.size(),
               data.val.size(), step_flops / 1e9, a.o.peak_flops / 1e9);
   else if (rank == 0 && !a.json)
@@ -368,6 +372,7 @@ void run_train(TrainArgs& a) {
   if (a.lora_on()) {
     j["lora_rank"] = a.lora.rank;
     j["lora_alpha"] = a.lora.alpha;
+    j["lora_lr_ratio"] = a.lora.lr_ratio;
     j["lora_targets"] = a.lora.targets;
     j["base"] = a.init;
   }
@@ -426,6 +431,8 @@ void add_train(CLI::App& app) {
   cmd->add_flag("--untied", a->untied, "separate output matrix instead of reusing the token embedding");
   cmd->add_option("--lora-rank", a->lora.rank, "train a LoRA adapter of this rank on the frozen --init model (writes OUT/adapter.gguf)");
   cmd->add_option("--lora-alpha", a->lora.alpha, "LoRA alpha: the update is scaled by alpha / rank (default: alpha = rank)");
+  cmd->add_option("--lora-lr-ratio", a->lora.lr_ratio,
+                  "LoRA+: the B matrices learn at this times --lr (A at --lr; default 1; the paper suggests about 16)");
   cmd->add_option("--lora-targets", a->lora_targets, "matrices to adapt in every layer: any of q,k,v,o,gate,up,down [all]");
   cmd->add_option("--lora", a->lora_file, "with --eval-only: evaluate the --init model with this adapter");
   cmd->add_option("--init-std", a->init_std, "std of the random initial matrices (default 0.02; about 1/sqrt(dim) suits narrow models)");

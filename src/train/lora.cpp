@@ -103,6 +103,7 @@ std::string lora_tensor_name(int layer, int target) { return "blk." + std::to_st
 
 Model make_lora_params(const flops::Model& base, const LoraSpec& spec, uint64_t seed) {
   if (spec.rank <= 0) fail("--lora-rank must be positive, got {}", spec.rank);
+  if (!(spec.lr_ratio > 0) || !std::isfinite(spec.lr_ratio)) fail("--lora-lr-ratio must be a positive number, not {}", spec.lr_ratio);
   const Net n = frozen_net(base);  // checks the architecture
   Model p;
   p.cfg = base.cfg;
@@ -118,7 +119,7 @@ Model make_lora_params(const flops::Model& base, const LoraSpec& spec, uint64_t 
       const size_t na = (size_t)spec.rank * M.cols, nb = (size_t)M.rows * spec.rank;
       p.tensors.push_back(TensorRef{name + ".lora_a", off, na, {M.cols, spec.rank}, true});
       off += na;
-      p.tensors.push_back(TensorRef{name + ".lora_b", off, nb, {spec.rank, M.rows}, true});
+      p.tensors.push_back(TensorRef{name + ".lora_b", off, nb, {spec.rank, M.rows}, true, spec.lr_ratio});
       off += nb;
     }
   if (p.tensors.empty()) fail("LoRA: no matrix to adapt");

@@ -25,6 +25,10 @@ struct LoraSpec {
   float alpha = 0.0f;  // 0: alpha = rank (factor 1)
   // Short names of the matrices to adapt, in the order q, k, v, o, gate, up, down.
   std::vector<std::string> targets = {"q", "k", "v", "o", "gate", "up", "down"};
+  // LoRA+ (Hayou, Ghosh, Yu 2024, arXiv 2402.12354): B learns at lr_ratio times A's rate. With
+  // one rate for both, B (zero at the start, fed by A's small outputs) moves too slowly in wide
+  // layers for the update to learn new features efficiently; the paper finds ratios near 16 best.
+  float lr_ratio = 1.0f;
 };
 
 // "q,k,v,o,gate,up,down" or any subset; fails naming an unknown one.
@@ -35,7 +39,7 @@ std::string lora_tensor_name(int layer, int target);
 // The adapter's parameters as a train::Model (cfg = the base's; only w, g and tensors are
 // used): per adapted matrix "<base name>.lora_a" (rank x cols, ne {cols, rank}) and
 // ".lora_b" (rows x rank, ne {rank, rows}). A ~ U(-1/sqrt(cols), 1/sqrt(cols)) from the seed,
-// B = 0. Fails for architectures or tensors the training pass does not have.
+// B = 0, B's lr_scale = spec.lr_ratio. Fails for architectures or tensors the training pass does not have.
 Model make_lora_params(const flops::Model& base, const LoraSpec& spec, uint64_t seed);
 
 // An adapter file's tensors as parameters (the layout of make_lora_params; ranks may differ).

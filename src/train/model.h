@@ -27,6 +27,7 @@ struct TensorRef {
   size_t count = 0;
   std::vector<int64_t> shape;  // ggml order: ne[0] = input (contiguous) dimension
   bool decay = false;          // AdamW weight decay applies (matrices only)
+  float lr_scale = 1.0f;       // this tensor's learning rate is the schedule's times this (LoRA+: B)
 };
 
 struct Model {

@@ -48,6 +48,7 @@ void adamw_update(Model& m, AdamState& s, float lr, const AdamWConfig& c) {
   const float bc2 = 1.0f - (float)std::pow((double)c.beta2, (double)s.step);
   for (const TensorRef& t : m.tensors) {
     const float wd = t.decay ? c.weight_decay : 0.0f;
+    const float lr_t = lr * t.lr_scale;  // exactly lr at scale 1
     float* w = m.w.data() + t.offset;
     const float* g = m.g.data() + t.offset;
     float* mm = s.m.data() + t.offset;
@@ -58,7 +59,7 @@ void adamw_update(Model& m, AdamState& s, float lr, const AdamWConfig& c) {
       mm[i] = c.beta1 * mm[i] + (1.0f - c.beta1) * gi;
       vv[i] = c.beta2 * vv[i] + (1.0f - c.beta2) * gi * gi;
       float mhat = mm[i] / bc1, vhat = vv[i] / bc2;
-      w[i] -= lr * (mhat / (std::sqrt(vhat) + c.eps) + wd * w[i]);
+      w[i] -= lr_t * (mhat / (std::sqrt(vhat) + c.eps) + wd * w[i]);
     }
   }
 }

@@ -29,7 +29,7 @@ double global_norm(const std::vector<float>& g);
 // Scales g so its norm is at most max_norm (no-op when max_norm <= 0). Returns the norm before.
 double clip_grad_norm(std::vector<float>& g, float max_norm);
 
-// One update of m.w from m.g. Leaves m.g untouched.
+// One update of m.w from m.g, each tensor at lr * its lr_scale. Leaves m.g untouched.
 void adamw_update(Model& m, AdamState& s, float lr, const AdamWConfig& c);
 
 }  // namespace flops::train

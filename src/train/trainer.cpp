@@ -99,8 +99,8 @@ uint64_t model_layout_hash(const Model& m) {
 void write_optimizer_state(const std::string& path, const OptimizerCheckpoint& c) {
   std::vector<uint8_t> b;
   b.insert(b.end(), kOptMagic, kOptMagic + 8);
-  put<uint32_t>(b, 1);
-  put<uint32_t>(b, 0);
+  put<uint32_t>(b, 2);  // version 2: the word after the version is the LoRA+ ratio (version 1: 0)
+  put<float>(b, c.lora_lr_ratio);
   put<int64_t>(b, c.adam.step);
   put<uint64_t>(b, c.seed);
   put<uint64_t>(b, c.model_hash);
@@ -126,8 +126,10 @@ OptimizerCheckpoint read_optimizer_state(const std::string& path) {
     std::memcpy(&v, f.data + off, sizeof(v));
     return v;
   };
-  if (get(8, uint32_t{}) != 1) fail("{}: unsupported optimizer state version {}", path, get(8, uint32_t{}));
+  const uint32_t version = get(8, uint32_t{});
+  if (version != 1 && version != 2) fail("{}: unsupported optimizer state version {}", path, version);
   OptimizerCheckpoint c;
+  c.lora_lr_ratio = version == 2 ? get(12, float{}) : 1.0f;
   c.adam.step = get(16, int64_t{});
   c.seed = get(24, uint64_t{});
   c.model_hash = get(32, uint64_t{});
@@ -244,6 +246,7 @@ TrainResult run_training(Model& m, const TokenData& data, const TrainOptions& o,
   if (write) fs::create_directories(o.out_dir);
 
   const uint64_t layout_hash = model_layout_hash(m) ^ (hooks ? hooks->salt : 0);
+  const float lr_ratio = hooks ? hooks->lr_ratio : 1.0f;
   TrainResult res;
   AdamState st;
   if (o.resume) {
@@ -253,6 +256,9 @@ TrainResult run_training(Model& m, const TokenData& data, const TrainOptions& o,
     if (c.model_hash != layout_hash || c.weights.size() != m.w.size())
       fail("checkpoint in '{}' is for a different model configuration", o.out_dir);
     if (c.seed != o.seed) fail("checkpoint in '{}' was trained with seed {}, not {}", o.out_dir, c.seed, o.seed);
+    if (c.lora_lr_ratio != lr_ratio)
+      fail("checkpoint in '{}' was trained with --lora-lr-ratio {}, not {}: resume with the same ratio", o.out_dir,
+           c.lora_lr_ratio, lr_ratio);
     m.w = std::move(c.weights);
     st = std::move(c.adam);
     res.start_step = st.step;
@@ -280,6 +286,7 @@ TrainResult run_training(Model& m, const TokenData& data, const TrainOptions& o,
     c.weights = m.w;
     c.seed = o.seed;
     c.model_hash = layout_hash;
+    c.lora_lr_ratio = lr_ratio;
     c.tokens_seen = res.tokens_seen;
     c.total_flops = res.total_flops;
     c.total_seconds = res.total_seconds + run_seconds;

@@ -73,6 +73,7 @@ struct OptimizerCheckpoint {
   std::vector<float> weights;
   uint64_t seed = 0;
   uint64_t model_hash = 0;  // fnv1a of the tensor names and sizes: refuses a state of another model
+  float lora_lr_ratio = 1;  // LoRA+ ratio of B's lr to A's (1 for every other run; version-1 files)
   int64_t tokens_seen = 0;
   double total_flops = 0;
   double total_seconds = 0;
@@ -104,6 +105,7 @@ struct TrainHooks {
   std::function<Net(Model& m)> net;
   std::function<void(const Model& m, const std::function<void(GGUFWriter&)>& meta)> save;
   uint64_t salt = 0;
+  float lr_ratio = 1;  // the LoRA+ ratio the tensors' lr_scale encodes: recorded, and a resume must match it
 };
 
 // `on_step` is called on rank 0 after every step (for progress and logs).
