@@ -1,7 +1,8 @@
 // Batched decoding: one step of N sequences (one new token each) through forward_multi, as the
 // server's scheduler runs it, for N = 1..8, on the server benchmark's model shape (24M llama,
 // 32,000 vocabulary, 384 wide, 6 layers, tied output) in the given weight types; then the
-// matrix products alone (the layer shapes and the output matrix) for T = 1..8 rows.
+// matrix products alone (the layer shapes and the output matrix) for T = 1..8 rows. Types with a
+// packed form (core/repack.h: Q4_0) are timed both row-major and repacked 8 rows at a time.
 // "x N=1" is the step's tokens/s over one sequence's: the speed-up continuous batching can give.
 //   bench_batch [-t THREADS] [--cpu] [TYPE...]   (types: Q4_0 Q8_0 Q4_K Q6_K F32 ...; default Q4_0)
 // --cpu (with -t 1) times by the calling thread's CPU time instead of the wall clock: on a
@@ -19,9 +20,11 @@
 #include "core/dtype.h"
 #include "core/matmul.h"
 #include "core/quant.h"
+#include "core/repack.h"
 #include "core/thread_pool.h"
 #include "core/threads.h"
 #include "model/forward.h"
+#include "model/model.h"
 #include "model/synthetic.h"
 
 using namespace flops;
@@ -98,10 +101,8 @@ int main(int argc, char** argv) {
     o.matrix_type = ty;
     o.tied_output = true;
     auto m = load_synthetic_model(c, o);
-    std::printf("\n%s: forward_multi, N sequences x 1 new token (after a 32-token prompt each)\n", std::string(dtype_name(ty)).c_str());
-    std::printf("%3s %10s %10s %8s\n", "N", "step ms", "tok/s", "x N=1");
-    double base = 0;
-    for (int n = 1; n <= 8; n++) {
+    // Median time of one decode step of n sequences (one new token each, after a 32-token prompt).
+    auto step_time = [&](const Model& mm, int n) {
       std::vector<KVCache> kv;
       for (int i = 0; i < n; i++) kv.push_back(make_kv_cache(c, 512));
       std::vector<std::vector<float>> logits;
@@ -111,22 +112,41 @@ int main(int argc, char** argv) {
           pre[i].kv = &kv[i];
           for (int t = 0; t < 32; t++) pre[i].tokens.push_back(1 + (t * 7 + i) % 250);
         }
-        forward_multi(*m, pre, logits);
+        forward_multi(mm, pre, logits);
       }
       int step = 0;
-      const double t = median_time(1.0, 20, [&] {
+      return median_time(1.0, 20, [&] {
         std::vector<SeqInput> in(n);
         for (int i = 0; i < n; i++) {
           in[i].kv = &kv[i];
           in[i].tokens = {1 + (step + i) % 250};
         }
-        forward_multi(*m, in, logits);
+        forward_multi(mm, in, logits);
         if (++step % 64 == 0)
           for (auto& k : kv) k.truncate(32);
       });
+    };
+    // The same model with its matrices repacked for decoding (model.h: repack_for_decode), timed
+    // alternately with the row-major one, step count by step count.
+    auto packed = load_synthetic_model(c, o);
+    const bool has_packed = repack_for_decode(*packed) > 0;
+    std::printf("\n%s: forward_multi, N sequences x 1 new token (after a 32-token prompt each)%s\n", std::string(dtype_name(ty)).c_str(),
+                has_packed ? "; row-major weights, then repacked 8 rows at a time" : "");
+    std::printf("%3s %10s %10s %8s", "N", "step ms", "tok/s", "x N=1");
+    if (has_packed) std::printf(" %12s %10s %8s %9s", "packed ms", "tok/s", "x N=1", "speed-up");
+    std::printf("\n");
+    double base = 0, base_p = 0;
+    for (int n = 1; n <= 8; n++) {
+      const double t = step_time(*m, n);
       const double tps = n / t;
       if (n == 1) base = tps;
-      std::printf("%3d %10.3f %10.0f %7.2fx\n", n, t * 1e3, tps, tps / base);
+      std::printf("%3d %10.3f %10.0f %7.2fx", n, t * 1e3, tps, tps / base);
+      if (has_packed) {
+        const double tp = step_time(*packed, n), tpp = n / tp;
+        if (n == 1) base_p = tpp;
+        std::printf(" %12.3f %10.0f %7.2fx %8.2fx", tp * 1e3, tpp, tpp / base_p, t / tp);
+      }
+      std::printf("\n");
     }
 
     std::printf("\n%s: matmul alone, microseconds per call (x T=1: time over T=1's)\n", std::string(dtype_name(ty)).c_str());
@@ -152,6 +172,15 @@ int main(int argc, char** argv) {
         std::printf(" %6.0f %5.1fx", t * 1e6, t / t1);
       }
       std::printf("\n");
+      if (!rows8_packable(ty, rows, cols)) continue;
+      std::vector<uint8_t> wp(w.size());
+      pack_rows8(ty, w.data(), rows, cols, wp.data());
+      std::printf("%14s", "packed");
+      for (int T : kTs) {
+        const double t = median_time(0.3, 10, [&] { matmul_rows8(ty, wp.data(), rows, cols, x.data(), T, y.data()); });
+        std::printf(" %6.0f %5.1fx", t * 1e6, t / t1);
+      }
+      std::printf("   (x: over the row-major T=1)\n");
     }
   }
   return 0;

@@ -92,3 +92,24 @@ TEST(Sampling, RepetitionPenaltyDemotesSeenTokens) {
   EXPECT_EQ(s.sample(l.data(), 3, {}), 1);
   EXPECT_EQ(s.sample(l.data(), 3, {1}), 0);  // 1.5 / 2 = 0.75 < 1.0
 }
+
+// Top-k over a large vocabulary with many ties: exactly the k best (larger logit, then smaller
+// index) are ever drawn, each of them at a high temperature.
+TEST(Sampling, TopKKeepsTheKBestTiesByIndex) {
+  std::vector<float> l(5000);
+  for (size_t i = 0; i < l.size(); i++) l[i] = (float)((i * 7919) % 13);  // 13 levels, ~385 ties each
+  l[4321] = 20.0f;
+  SamplingParams sp;
+  sp.temp = 1000.0f;
+  sp.top_k = 40;
+  sp.top_p = 1.0f;
+  sp.min_p = 0;
+  std::vector<int32_t> idx(l.size());
+  for (size_t i = 0; i < idx.size(); i++) idx[i] = (int32_t)i;
+  std::stable_sort(idx.begin(), idx.end(), [&](int a, int b) { return l[a] > l[b]; });
+  std::set<int> want(idx.begin(), idx.begin() + 40);
+  auto h = histogram(sp, l, 4000);
+  std::set<int> got;
+  for (auto& [t, n] : h) got.insert(t);
+  EXPECT_EQ(got, want);
+}

@@ -39,6 +39,11 @@ using FloatDotFn = float (*)(const void* row, const float* x, int64_t n);
 // do not depend on which other sequences share its batch.
 constexpr int kDotRows = 4;
 using DotRowsFn = void (*)(const void* row, const QAct* x, int nx, int64_t n, float* y);
+// The same for one group of kPackRows weight rows in the packed layout of core/repack.h:
+// y[i * kPackRows + r] = dot(row r of the group, x[i]), 1 <= nx <= kDotRows; y[i * kPackRows + r]
+// does not depend on nx either.
+constexpr int kPackRows = 8;
+using DotRows8Fn = void (*)(const void* group, const QAct* x, int nx, int64_t n, float* y);
 // Quantizes n activations (n a multiple of 32, or of 256 for the super-block form); s or
 // bsums is filled for the form the caller asks for (the other pointer is null).
 using QuantActFn = void (*)(const float* x, int64_t n, int8_t* q, float* d, float* s, int16_t* bsums);
@@ -51,6 +56,7 @@ struct Table {
   DotFn dot[kDTypeIdLimit];       // block types
   FloatDotFn fdot[kDTypeIdLimit];  // F32, F16, BF16
   DotRowsFn dot_rows[kDTypeIdLimit];  // block types that have one (null: call dot per row)
+  DotRows8Fn dot_rows8[kDTypeIdLimit];  // packed types that have one (null: unpack, then dot_rows)
   QuantActFn quant_act32;
   QuantActFn quant_act256;
   ToHalfFn to_f16;

@@ -10,6 +10,7 @@
 #include "core/flop_counter.h"
 #include "core/kernels.h"
 #include "core/quant.h"
+#include "core/repack.h"
 #include "core/thread_pool.h"
 #include "core/threads.h"
 
@@ -78,6 +79,20 @@ void check_args(const char* fn, DType t, int64_t rows, int64_t cols, int64_t T) 
     fail("{}: {} columns is not a multiple of the {} block size {}", fn, cols, dtype_name(t), dtype_block_elems(t));
 }
 
+// The T rows of X quantized for the integer products of weight type t. The storage lives as long
+// as the thread: no allocation per product.
+const kern::QAct* quantize_acts(const kern::Table& k, DType t, const float* X, int64_t T, int64_t cols) {
+  thread_local std::vector<QuantAct> qx;
+  thread_local std::vector<kern::QAct> views;
+  if ((int64_t)qx.size() < T) qx.resize((size_t)T);
+  views.resize((size_t)T);
+  for (int64_t i = 0; i < T; i++) {
+    qx[i].quantize(k, t, X + i * cols, cols);
+    views[i] = qx[i].view;
+  }
+  return views.data();
+}
+
 // Y[i*rows + r] = dot(W[r,:], X[i*cols:]) for i < T, without FLOP accounting or argument
 // checks; shared by matvec (T = 1) and small-T matmul. Each weight row is loaded once for all
 // T vectors; block types decode each block once for up to kern::kDotRows activation rows
@@ -96,16 +111,7 @@ void matvec_impl(DType t, const void* W, int64_t rows, int64_t cols, const float
     });
     return;
   }
-  // The quantized activations live as long as the thread: no allocation per product.
-  thread_local std::vector<QuantAct> qx;
-  thread_local std::vector<kern::QAct> views;
-  if ((int64_t)qx.size() < T) qx.resize((size_t)T);
-  views.resize((size_t)T);
-  for (int64_t i = 0; i < T; i++) {
-    qx[i].quantize(k, t, X + i * cols, cols);
-    views[i] = qx[i].view;
-  }
-  const kern::QAct* xv = views.data();
+  const kern::QAct* xv = quantize_acts(k, t, X, T, cols);
   if (const kern::DotRowsFn rows_fn = k.dot_rows[(uint32_t)t]) {
     for_rows(rows, macs, [&](int64_t r0, int64_t r1) {
       float out[kern::kDotRows];
@@ -131,6 +137,22 @@ int64_t tile_rows(int64_t rows, int64_t cols) {
   int64_t r = (int64_t)(4 << 20) / std::max<int64_t>(1, cols * 4);
   r = std::max<int64_t>(16, r / 16 * 16);
   return std::min(rows, r);
+}
+
+// Y = X W^T through sgemm on tiles of exactly dequantized rows; deq(r, out) writes row r of W.
+template <typename Deq>
+void dequantized_sgemm(int64_t rows, int64_t cols, const float* X, int64_t T, float* Y, Deq&& deq) {
+  const int64_t tr = tile_rows(rows, cols);
+  std::vector<float> tile((size_t)(tr * cols));
+  for (int64_t r0 = 0; r0 < rows; r0 += tr) {
+    const int64_t nr = std::min(tr, rows - r0);
+    const int nt = threads_for(nr, cols);
+    const int64_t chunk = rows_per_chunk(nr, nt);
+#pragma omp parallel for schedule(dynamic, chunk) num_threads(nt) if (nt > 1)
+    for (int64_t r = 0; r < nr; r++) deq(r0 + r, tile.data() + r * cols);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)nr, (int)cols, 1.0f, X, (int)cols, tile.data(),
+                (int)cols, 0.0f, Y + r0, (int)rows);
+  }
 }
 
 }  // namespace
@@ -159,18 +181,56 @@ void matmul(DType t, const void* W, int64_t rows, int64_t cols, const float* X, 
     return;
   }
   const size_t stride = dtype_row_bytes(t, cols);
-  const int64_t tr = tile_rows(rows, cols);
-  std::vector<float> tile((size_t)(tr * cols));
-  for (int64_t r0 = 0; r0 < rows; r0 += tr) {
-    const int64_t nr = std::min(tr, rows - r0);
-    const int nt = threads_for(nr, cols);
-    const int64_t chunk = rows_per_chunk(nr, nt);
-    const char* src = (const char*)W + r0 * stride;
-#pragma omp parallel for schedule(dynamic, chunk) num_threads(nt) if (nt > 1)
-    for (int64_t r = 0; r < nr; r++) dequantize_row(t, src + r * stride, tile.data() + r * cols, cols);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)nr, (int)cols, 1.0f, X, (int)cols, tile.data(),
-                (int)cols, 0.0f, Y + r0, (int)rows);
+  dequantized_sgemm(rows, cols, X, T, Y, [&](int64_t r, float* out) { dequantize_row(t, (const char*)W + r * stride, out, cols); });
+}
+
+void matmul_rows8(DType t, const void* W, int64_t rows, int64_t cols, const float* X, int64_t T, float* Y) {
+  check_args("matmul_rows8", t, rows, cols, T);
+  if (!rows8_packable(t, rows, cols)) fail("matmul_rows8: a {} x {} {} matrix has no packed form", rows, cols, dtype_name(t));
+  counter::add_matmul(2 * (uint64_t)rows * (uint64_t)cols * (uint64_t)T);
+  if (T == 0) return;
+  const size_t stride = dtype_row_bytes(t, cols);
+  constexpr int G = kern::kPackRows;
+  if (T > kMatmulMatvecMaxT) {
+    dequantized_sgemm(rows, cols, X, T, Y, [&](int64_t r, float* out) {
+      thread_local std::vector<uint8_t> row;
+      row.resize(stride);
+      unpack_row8(t, W, r, cols, row.data());
+      dequantize_row(t, row.data(), out, cols);
+    });
+    return;
   }
+  const kern::Table& k = kern::active();
+  const kern::QAct* xv = quantize_acts(k, t, X, T, cols);
+  const char* base = (const char*)W;
+  const kern::DotRows8Fn fn = k.dot_rows8[(uint32_t)t];
+  const kern::DotRowsFn rows_fn = k.dot_rows[(uint32_t)t];
+  // Chunks of whole groups: for_rows splits [0, rows / G).
+  for_rows(rows / G, rows * cols * T, [&](int64_t g0, int64_t g1) {
+    float out[kern::kDotRows * G];
+    thread_local std::vector<uint8_t> unpacked;
+    for (int64_t g = g0; g < g1; g++) {
+      const char* group = base + g * G * stride;
+      if (!fn) {  // a variant without the packed kernel: back to row-major rows
+        unpacked.resize(stride * G);
+        for (int r = 0; r < G; r++) unpack_row8(t, W, g * G + r, cols, unpacked.data() + r * stride);
+      }
+      for (int64_t i0 = 0; i0 < T; i0 += kern::kDotRows) {
+        const int nx = (int)std::min<int64_t>(kern::kDotRows, T - i0);
+        if (fn) {
+          fn(group, xv + i0, nx, cols, out);
+        } else {
+          for (int r = 0; r < G; r++) {
+            float o[kern::kDotRows];
+            rows_fn(unpacked.data() + r * stride, xv + i0, nx, cols, o);
+            for (int j = 0; j < nx; j++) out[j * G + r] = o[j];
+          }
+        }
+        for (int j = 0; j < nx; j++)
+          for (int r = 0; r < G; r++) Y[(i0 + j) * rows + g * G + r] = out[j * G + r];
+      }
+    }
+  });
 }
 
 float dot_row_exact(DType t, const void* row, const float* x, int64_t n) {

@@ -34,6 +34,13 @@ void matmul(DType t, const void* W, int64_t rows, int64_t cols, const float* X, 
 
 constexpr int64_t kMatmulMatvecMaxT = 8;
 
+// The same product against a weight packed by pack_rows8 (core/repack.h; rows8_packable(t, rows,
+// cols) must hold): T <= kMatmulMatvecMaxT through the packed kernels (int8 activations as
+// matvec's, each group of 8 weight rows decoded once per 4 rows of X; a row of Y does not depend
+// on T), past it exactly as matmul. The values differ from matmul's by float rounding only
+// (another order of the same block sums).
+void matmul_rows8(DType t, const void* W, int64_t rows, int64_t cols, const float* X, int64_t T, float* Y);
+
 // Product of x (n floats) with a row of n elements of type t, no threading, no FLOP count.
 // The exact fp32 dequantize-then-dot for every type (no activation quantization): for
 // callers that need one dot product, e.g. reference checks.

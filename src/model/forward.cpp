@@ -83,13 +83,13 @@ void prepare(const Model& m, SeqPass& s, const std::vector<int32_t>& pos_given, 
 // y = x W^T (+ bias), the base product once over every row; then each run of consecutive
 // sequences with the same LoRA adapters adds their low-rank products to its rows.
 void linear(const Weight& w, const float* x, int64_t R, float* y, const float* bias, const std::vector<SeqPass>& seqs) {
-  matmul(w.type, w.data, w.rows, w.cols, x, R, y);
+  weight_matmul(w, x, R, y);
   if (bias) add_bias(y, bias, R, w.rows);
   for (size_t i = 0; i < seqs.size();) {
     size_t j = i + 1;
     while (j < seqs.size() && seqs[j].lora == seqs[i].lora) j++;
     if (seqs[i].lora)
-      if (const auto* ups = seqs[i].lora->find(w.data)) {
+      if (const auto* ups = seqs[i].lora->find(w.key())) {
         const int64_t r0 = seqs[i].row0, n = seqs[j - 1].row0 + seqs[j - 1].T - r0;
         lora_apply(*ups, w.rows, w.cols, x + r0 * w.cols, n, y + r0 * w.rows);
       }
@@ -173,8 +173,35 @@ void attention(const Model& m, std::vector<SeqPass>& seqs, int layer, bool slidi
     const float* Q = q + (s.row0 + it.t0) * qd + it.head * hd;
     float* O = out + (s.row0 + it.t0) * qd + it.head * hd;
     S.resize(rows * nk);
-    // Inside a parallel region the OpenMP build of OpenBLAS runs single-threaded.
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, nk, hd, scale, Q, (int)qd, K, ld, 0.0f, S.data(), nk);
+    // A decode step's single query: plain loops. sgemm's packing of its operands costs more
+    // than the product at this size (it was a tenth of a server's decode time).
+    const bool one = rows == 1;
+    if (one) {
+      // Four keys at a time: four independent sums, not one chain of dependent adds.
+      int j = 0;
+      for (; j + 4 <= nk; j += 4) {
+        const float *k0 = K + (size_t)j * ld, *k1 = k0 + ld, *k2 = k1 + ld, *k3 = k2 + ld;
+        float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
+#pragma omp simd reduction(+ : a0, a1, a2, a3)
+        for (int i = 0; i < hd; i++) {
+          a0 += Q[i] * k0[i];
+          a1 += Q[i] * k1[i];
+          a2 += Q[i] * k2[i];
+          a3 += Q[i] * k3[i];
+        }
+        S[j] = scale * a0, S[j + 1] = scale * a1, S[j + 2] = scale * a2, S[j + 3] = scale * a3;
+      }
+      for (; j < nk; j++) {
+        const float* kr = K + (size_t)j * ld;
+        float acc = 0.0f;
+#pragma omp simd reduction(+ : acc)
+        for (int i = 0; i < hd; i++) acc += Q[i] * kr[i];
+        S[j] = scale * acc;
+      }
+    } else {
+      // Inside a parallel region the OpenMP build of OpenBLAS runs single-threaded.
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, nk, hd, scale, Q, (int)qd, K, ld, 0.0f, S.data(), nk);
+    }
     for (int64_t r = 0; r < rows; r++) {
       float* sr = S.data() + r * nk;
       const int64_t t = it.t0 + r;
@@ -204,7 +231,23 @@ void attention(const Model& m, std::vector<SeqPass>& seqs, int layer, bool slidi
       for (int j = 0; j < valid; j++) sr[j] *= inv;
       for (int j = valid; j < nk; j++) sr[j] = 0.0f;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, hd, nk, 1.0f, S.data(), nk, V, ld, 0.0f, O, (int)qd);
+    if (one) {
+      std::fill(O, O + hd, 0.0f);
+      int j = 0;
+      for (; j + 4 <= nk; j += 4) {  // four keys per pass over the output row
+        const float *v0 = V + (size_t)j * ld, *v1 = v0 + ld, *v2 = v1 + ld, *v3 = v2 + ld;
+        const float p0 = S[j], p1 = S[j + 1], p2 = S[j + 2], p3 = S[j + 3];
+#pragma omp simd
+        for (int i = 0; i < hd; i++) O[i] += p0 * v0[i] + p1 * v1[i] + p2 * v2[i] + p3 * v3[i];
+      }
+      for (; j < nk; j++) {
+        const float p = S[j], *vr = V + (size_t)j * ld;
+#pragma omp simd
+        for (int i = 0; i < hd; i++) O[i] += p * vr[i];
+      }
+    } else {
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, hd, nk, 1.0f, S.data(), nk, V, ld, 0.0f, O, (int)qd);
+    }
     return visible;
   };
   // Decoding one token is a few thousand multiply-adds per head: small attention runs on the
@@ -366,7 +409,7 @@ void run(const Model& m, std::vector<SeqPass>& seqs) {
   }
   if (n_logit == 0) return;
   std::vector<float> lg(n_logit * V);
-  matmul(m.output.type, m.output.data, m.output.rows, m.output.cols, xl.data(), n_logit, lg.data());
+  weight_matmul(m.output, xl.data(), n_logit, lg.data());
   if (c.final_softcap > 0) softcap(lg.data(), n_logit * V, c.final_softcap);
   o = 0;
   for (auto& s : seqs) {

@@ -264,7 +264,9 @@ GGUFFile gguf_open(const std::string& path) {
   auto mf = std::make_shared<MappedFile>(path);
   const uint8_t* d = mf->data;
   size_t n = mf->size;
-  return gguf_parse(d, n, mf, path);
+  GGUFFile g = gguf_parse(d, n, mf, path);
+  g.file_mapped = true;
+  return g;
 }
 
 GGUFFile gguf_parse_owned(std::vector<uint8_t> bytes, const std::string& name) {

@@ -61,6 +61,7 @@ struct GGUFFile {
   // gguf_parse_owned. Null when the caller of gguf_parse guarantees their lifetime.
   std::shared_ptr<const void> owner;
   const uint8_t* image = nullptr;  // the whole file image
+  bool file_mapped = false;        // image is a read-only map of a file (gguf_open)
   uint64_t size = 0;               // its bytes
 
   const GGUFValue* find(std::string_view key) const;

@@ -1,9 +1,14 @@
 #include "model/model.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <unordered_set>
 
 #include "core/error.h"
+#include "core/matmul.h"
 #include "core/quant.h"
+#include "core/repack.h"
 #include "model/arch.h"
 
 namespace flops {
@@ -56,8 +61,51 @@ int64_t Model::n_params() const {
 }
 
 void embedding_row(const Weight& w, int64_t row, float* out) {
+  if (w.rows8) {
+    thread_local std::vector<uint8_t> buf;
+    buf.resize(dtype_row_bytes(w.type, w.cols));
+    unpack_row8(w.type, w.data, row, w.cols, buf.data());
+    dequantize_row(w.type, buf.data(), out, w.cols);
+    return;
+  }
   const uint8_t* p = (const uint8_t*)w.data + dtype_row_bytes(w.type, w.cols) * row;
   dequantize_row(w.type, p, out, w.cols);
+}
+
+void weight_matmul(const Weight& w, const float* x, int64_t R, float* y) {
+  if (w.rows8)
+    matmul_rows8(w.type, w.data, w.rows, w.cols, x, R, y);
+  else
+    matmul(w.type, w.data, w.rows, w.cols, x, R, y);
+}
+
+uint64_t repack_for_decode(Model& m) {
+  std::vector<Weight*> ws = {&m.output};
+  if (!m.tied_output()) ws.push_back(&m.tok_embd);
+  for (auto& l : m.layers)
+    for (Weight* w : {&l.wq, &l.wk, &l.wv, &l.wqkv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) ws.push_back(w);
+  const bool tied = m.tied_output() && m.output.data;
+  uint64_t bytes = 0;
+  for (Weight* w : ws) {
+    if (!w->data || w->rows8 || !rows8_packable(w->type, w->rows, w->cols)) continue;
+    const size_t n = dtype_row_bytes(w->type, w->cols) * (size_t)w->rows;
+    auto buf = std::make_unique<std::vector<uint8_t>>(n);
+    pack_rows8(w->type, w->data, w->rows, w->cols, buf->data());
+    if (m.gguf.file_mapped) {
+      // The whole pages inside the tensor go back to the page cache (re-read from the file if
+      // anything still reads them): one copy of the weights in memory, not two.
+      const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+      const uintptr_t b = ((uintptr_t)w->data + page - 1) / page * page, e = ((uintptr_t)w->data + n) / page * page;
+      if (e > b) madvise((void*)b, e - b, MADV_DONTNEED);
+    }
+    w->file = w->data;
+    w->data = buf->data();
+    w->rows8 = true;
+    m.packed.push_back(std::move(buf));
+    bytes += n;
+  }
+  if (tied) m.tok_embd = m.output;
+  return bytes;
 }
 
 std::unique_ptr<Model> load_model(GGUFFile g, const std::string& name, const ModelLoadOptions& o) {

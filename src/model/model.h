@@ -18,7 +18,12 @@ struct Weight {
   DType type = DType::F32;
   const void* data = nullptr;
   int64_t cols = 0, rows = 0;
+  // Packed 8 rows at a time by repack_for_decode (core/repack.h): data is then the packed copy
+  // and file the tensor's bytes in the file, its identity for LoRA lookups.
+  bool rows8 = false;
+  const void* file = nullptr;
   explicit operator bool() const { return data != nullptr; }
+  const void* key() const { return file ? file : data; }
 };
 
 // Which of these a layer has is its family's ArchSpec (arch.h); absent ones stay null.
@@ -53,6 +58,7 @@ struct Model {
   const float* out_norm_b = nullptr;
   std::vector<LayerWeights> layers;
   std::vector<std::unique_ptr<std::vector<float>>> owned;  // F32 copies of small vectors
+  std::vector<std::unique_ptr<std::vector<uint8_t>>> packed;  // matrices repacked by repack_for_decode
   // LoRA adapters applied at run time to every pass (model/lora_adapter.h); null: none. A
   // sequence of forward_multi may bring its own instead.
   std::shared_ptr<const LoraSet> lora;
@@ -76,5 +82,15 @@ std::unique_ptr<Model> load_model(GGUFFile g, const std::string& name, const Mod
 
 // One embedding row as F32.
 void embedding_row(const Weight& w, int64_t row, float* out);
+
+// y[R x w.rows] = x[R x w.cols] * w^T, through matmul or (packed weights) matmul_rows8.
+void weight_matmul(const Weight& w, const float* x, int64_t R, float* y);
+
+// Repacks the matrices that have a packed form (core/repack.h: Q4_0 with rows a multiple of 8)
+// for faster small-batch decoding (the server's steps, one token for each of several sequences).
+// The packed copy has the bytes of the original; the file's pages of a mapped model are then
+// released (the tensors in m.gguf still read correctly, from the file). Logits change by float
+// rounding only. Returns the bytes packed.
+uint64_t repack_for_decode(Model& m);
 
 }  // namespace flops

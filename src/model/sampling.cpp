@@ -6,9 +6,42 @@
 
 namespace flops {
 
+namespace {
+
+// The k best of [0, n) (better: larger logit, then smaller index), best first: what a
+// partial_sort of all n indices gives, in one pass that rejects most candidates with one
+// comparison against the worst kept (scanning in index order, a tie with it is never better).
+std::vector<int32_t> top_k_indices(const float* l, int n, size_t k) {
+  auto better = [&](int32_t a, int32_t b) { return l[a] > l[b] || (l[a] == l[b] && a < b); };
+  std::vector<int32_t> heap;  // a max-heap under `better`: its front is the worst kept
+  heap.reserve(k);
+  int i = 0;
+  for (; i < n && heap.size() < k; i++) {
+    heap.push_back(i);
+    std::push_heap(heap.begin(), heap.end(), better);
+  }
+  float worst = heap.empty() ? 0.0f : l[heap.front()];
+  for (; i < n; i++) {
+    if (!(l[i] > worst)) continue;
+    std::pop_heap(heap.begin(), heap.end(), better);
+    heap.back() = i;
+    std::push_heap(heap.begin(), heap.end(), better);
+    worst = l[heap.front()];
+  }
+  std::sort(heap.begin(), heap.end(), better);
+  return heap;
+}
+
+}  // namespace
+
 int32_t Sampler::sample(const float* logits, int n_vocab, const std::vector<int32_t>& history) {
-  std::vector<float> l(logits, logits + n_vocab);
+  // The logits are copied only when the penalty changes them.
+  thread_local std::vector<float> penalized;
+  const float* l = logits;
   if (p.repeat_penalty != 1.0f && p.repeat_last_n != 0) {
+    penalized.assign(logits, logits + n_vocab);
+    float* lp = penalized.data();
+    l = lp;
     size_t n = p.repeat_last_n < 0 ? history.size() : std::min(history.size(), (size_t)p.repeat_last_n);
     std::vector<bool> seen(n_vocab, false);
     for (size_t i = history.size() - n; i < history.size(); i++) {
@@ -16,16 +49,19 @@ int32_t Sampler::sample(const float* logits, int n_vocab, const std::vector<int3
       if (t < 0 || t >= n_vocab || seen[t]) continue;
       seen[t] = true;
       // Dividing a positive logit and multiplying a negative one both make the token less likely.
-      l[t] = l[t] > 0 ? l[t] / p.repeat_penalty : l[t] * p.repeat_penalty;
+      lp[t] = lp[t] > 0 ? lp[t] / p.repeat_penalty : lp[t] * p.repeat_penalty;
     }
   }
-  if (p.temp <= 0) return (int32_t)(std::max_element(l.begin(), l.end()) - l.begin());
+  if (p.temp <= 0) return (int32_t)(std::max_element(l, l + n_vocab) - l);
 
-  std::vector<int32_t> idx(n_vocab);
-  std::iota(idx.begin(), idx.end(), 0);
-  size_t k = (p.top_k > 0 && p.top_k < n_vocab) ? (size_t)p.top_k : (size_t)n_vocab;
-  std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [&](int a, int b) { return l[a] > l[b] || (l[a] == l[b] && a < b); });
-  idx.resize(k);
+  std::vector<int32_t> idx;
+  if (p.top_k > 0 && p.top_k < n_vocab) {
+    idx = top_k_indices(l, n_vocab, (size_t)p.top_k);
+  } else {
+    idx.resize(n_vocab);
+    std::iota(idx.begin(), idx.end(), 0);
+    std::sort(idx.begin(), idx.end(), [&](int a, int b) { return l[a] > l[b] || (l[a] == l[b] && a < b); });
+  }
   // Probabilities of the kept candidates at temperature 1 for the top-p and min-p cut-offs.
   auto probs = [&](float temp) {
     std::vector<double> pr(idx.size());

@@ -357,15 +357,21 @@ void Scheduler::step(std::vector<int>& active) {
       continue;
     }
     const float* row = logits[a].data() + (seqs[a].all_logits ? (size_t)(n - 1) * V : 0);
-    s.work.assign(row, row + V);
-    if (job.p.presence_penalty != 0 || job.p.frequency_penalty != 0)
+    // A copy of the logits only when penalties or the JSON constraint change them.
+    const bool penalties = job.p.presence_penalty != 0 || job.p.frequency_penalty != 0;
+    const float* pick_from = row;
+    if (penalties || s.jc) {
+      s.work.assign(row, row + V);
+      pick_from = s.work.data();
+    }
+    if (penalties)
       for (auto& [t, c] : s.counts) s.work[t] -= job.p.presence_penalty + job.p.frequency_penalty * c;
     int budget = job.p.max_tokens - s.generated;
     if (s.jc && !s.jc->mask(s.work.data(), std::min(budget, s.kv.n_ctx - s.kv.n))) {
       finish(s, "length");
       continue;
     }
-    int32_t tok = s.sampler->sample(s.work.data(), V, s.history);
+    int32_t tok = s.sampler->sample(pick_from, V, s.history);
     sampled_now++;
     if (job.t_first == 0) job.t_first = steady_seconds();
     if (m_.tok.is_control(tok) && !job.p.ignore_eos && !(s.jc && !s.jc->can_end())) {

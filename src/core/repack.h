@@ -1,0 +1,24 @@
+#pragma once
+// Weights repacked at load time for small-batch decoding: each group of kPackRows (8)
+// consecutive output rows stored block by block side by side, so that one byte dot product
+// serves 8 output rows and a block's float conversion and scale multiply-add are done once for
+// all 8 (core/kernels_x86_rows8.inc states the layout). The packed matrix has exactly the bytes
+// of the row-major one (same block count, same scales and codes, reordered): packing costs no
+// memory once the original is dropped. Only Q4_0 has a packed form so far.
+#include <cstdint>
+
+#include "core/dtype.h"
+
+namespace flops {
+
+// Whether a rows x cols matrix of type t can be packed (a packed type, rows a multiple of 8).
+bool rows8_packable(DType t, int64_t rows, int64_t cols);
+
+// dst (dtype_row_bytes(t, cols) * rows bytes) = src (row-major, GGUF layout) packed.
+void pack_rows8(DType t, const void* src, int64_t rows, int64_t cols, void* dst);
+
+// dst (dtype_row_bytes(t, cols) bytes) = row `row` of a packed matrix in the row-major layout,
+// byte for byte the row that was packed.
+void unpack_row8(DType t, const void* packed, int64_t row, int64_t cols, void* dst);
+
+}  // namespace flops
