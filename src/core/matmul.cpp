@@ -192,12 +192,7 @@ void matmul_rows8(DType t, const void* W, int64_t rows, int64_t cols, const floa
   const size_t stride = dtype_row_bytes(t, cols);
   constexpr int G = kern::kPackRows;
   if (T > kMatmulMatvecMaxT) {
-    dequantized_sgemm(rows, cols, X, T, Y, [&](int64_t r, float* out) {
-      thread_local std::vector<uint8_t> row;
-      row.resize(stride);
-      unpack_row8(t, W, r, cols, row.data());
-      dequantize_row(t, row.data(), out, cols);
-    });
+    dequantized_sgemm(rows, cols, X, T, Y, [&](int64_t r, float* out) { dequantize_row8(t, W, r, cols, out); });
     return;
   }
   const kern::Table& k = kern::active();

@@ -1,10 +1,12 @@
 #include "core/repack.h"
 
 #include <cstring>
+#include <vector>
 
 #include "core/blocks.h"
 #include "core/error.h"
 #include "core/kernels.h"
+#include "core/quant.h"
 
 namespace flops {
 namespace {
@@ -53,6 +55,13 @@ void unpack_row8(DType t, const void* packed, int64_t row, int64_t cols, void* d
     std::memcpy(&out[b].d, in + scale_at(r), 2);
     for (int j = 0; j < 4; j++) std::memcpy(out[b].qs + 4 * j, in + qs_at(r, j), 4);
   }
+}
+
+void dequantize_row8(DType t, const void* packed, int64_t row, int64_t cols, float* out) {
+  thread_local std::vector<uint8_t> buf;
+  buf.resize(dtype_row_bytes(t, cols));
+  unpack_row8(t, packed, row, cols, buf.data());
+  dequantize_row(t, buf.data(), out, cols);
 }
 
 }  // namespace flops

@@ -21,4 +21,7 @@ void pack_rows8(DType t, const void* src, int64_t rows, int64_t cols, void* dst)
 // byte for byte the row that was packed.
 void unpack_row8(DType t, const void* packed, int64_t row, int64_t cols, void* dst);
 
+// out (cols floats) = row `row` of a packed matrix, dequantized exactly as the row-major row.
+void dequantize_row8(DType t, const void* packed, int64_t row, int64_t cols, float* out);
+
 }  // namespace flops

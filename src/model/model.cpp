@@ -61,13 +61,7 @@ int64_t Model::n_params() const {
 }
 
 void embedding_row(const Weight& w, int64_t row, float* out) {
-  if (w.rows8) {
-    thread_local std::vector<uint8_t> buf;
-    buf.resize(dtype_row_bytes(w.type, w.cols));
-    unpack_row8(w.type, w.data, row, w.cols, buf.data());
-    dequantize_row(w.type, buf.data(), out, w.cols);
-    return;
-  }
+  if (w.rows8) return dequantize_row8(w.type, w.data, row, w.cols, out);
   const uint8_t* p = (const uint8_t*)w.data + dtype_row_bytes(w.type, w.cols) * row;
   dequantize_row(w.type, p, out, w.cols);
 }
