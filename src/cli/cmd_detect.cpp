@@ -62,15 +62,15 @@ void add_detect(CLI::App& app) {
       second = !o->performer.empty() ? o->performer : detect::sibling_model(primary);
       if (second.empty())
         fail("binoculars needs a performer model: pass --performer MODEL.gguf (no flops-b.gguf beside '{}')", primary);
-      p = load_model(second);
+      p = load_for_inference(second);
       // The same file twice: the observer's distribution is the performer's own.
-      if (!std::filesystem::equivalent(primary, second)) q = load_model(primary);
+      if (!std::filesystem::equivalent(primary, second)) q = load_for_inference(primary);
     } else {
       primary = resolve_model_path(o->m.model, o->m.json || o->m.quiet);
-      p = load_model(primary);
+      p = load_for_inference(primary);
       if (!o->sampler.empty()) {
         second = o->sampler;
-        q = load_model(second);
+        q = load_for_inference(second);
       }
     }
     std::string cal_path = o->calibration.empty() ? detect::calibration_path(primary) : o->calibration;

@@ -91,9 +91,9 @@ void add_detect_eval(CLI::App& app) {
     bool show = !o->m.json && !o->m.quiet;
     // The single-model methods share one analysis (scoring model p, optional sampler q).
     std::string primary = resolve_model_path(o->m.model, o->m.json || o->m.quiet);
-    auto p = load_model(primary);
+    auto p = load_for_inference(primary);
     std::unique_ptr<Model> q;
-    if (!o->sampler.empty()) q = load_model(o->sampler);
+    if (!o->sampler.empty()) q = load_for_inference(o->sampler);
     // Binoculars: performer scores, observer weighs.
     std::string obs_path, perf_path;
     std::vector<std::string> skipped_methods;
@@ -108,13 +108,13 @@ void add_detect_eval(CLI::App& app) {
         skipped_methods.push_back("binoculars: no performer model (pass --performer)");
         methods.erase(std::remove(methods.begin(), methods.end(), detect::Method::Binoculars), methods.end());
       } else {
-        perf = load_model(perf_path);
+        perf = load_for_inference(perf_path);
         // The same file twice: the observer's distribution is the performer's own (obs stays null).
         if (!std::filesystem::equivalent(obs_path, perf_path)) {
           if (std::filesystem::equivalent(obs_path, primary)) {
             obs = p.get();
           } else {
-            obs_own = load_model(obs_path);
+            obs_own = load_for_inference(obs_path);
             obs = obs_own.get();
           }
           detect::check_same_tokenizer(*obs, *perf, "binoculars");

@@ -66,7 +66,7 @@ void add_info(CLI::App& app) {
     }
     ModelOpts mo = *o;
     mo.model = path;
-    auto m = open_model(mo);
+    auto m = open_model(mo, false);  // inspects the file: nothing to repack
     const ModelConfig& c = m->cfg;
     struct TypeCount {
       int tensors = 0;

@@ -58,10 +58,18 @@ int choose_context(const Model& m, int given, int fallback) {
   return given;
 }
 
-std::unique_ptr<Model> open_model(const ModelOpts& o) {
+std::unique_ptr<Model> load_for_inference(const std::string& path) {
+  ModelLoadOptions lo;
+  lo.repack = true;
+  return load_model(path, lo);
+}
+
+std::unique_ptr<Model> open_model(const ModelOpts& o, bool for_inference) {
   if (o.threads < 0) fail("--threads must be >= 0, got {}", o.threads);
   set_threads(o.threads);
-  auto m = load_model(resolve_model_path(o.model, o.json || o.quiet));
+  const std::string path = resolve_model_path(o.model, o.json || o.quiet);
+  // The adapters are keyed by the tensors' bytes in the file (Weight::key), packed or not.
+  auto m = for_inference ? load_for_inference(path) : load_model(path);
   m->lora = load_lora_set(*m, o.lora);
   return m;
 }

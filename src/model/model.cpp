@@ -186,6 +186,7 @@ std::unique_ptr<Model> load_model(GGUFFile g, const std::string& name, const Mod
     if (!L.used.count(t.name))
       fail("{}: tensor '{}' is not used by architecture {} (unknown, or a feature flops does not implement)", name,
            t.name, c.arch_name);
+  if (o.repack) repack_for_decode(m);
   return mp;
 }
 

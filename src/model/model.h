@@ -72,6 +72,9 @@ struct ModelLoadOptions {
   // false: leave Model::tok empty (a model whose tokenizer flops cannot build yet can still be run
   // on token ids). The vocabulary size then comes from the token list in the metadata.
   bool tokenizer = true;
+  // Inference only: repack_for_decode once loaded, so that decoding and prompts run on the packed
+  // kernels. The training passes need row-major matrices and refuse a model loaded so.
+  bool repack = false;
 };
 
 // Every tensor the family needs must be present with its shape, and every tensor in the file
@@ -87,7 +90,9 @@ void embedding_row(const Weight& w, int64_t row, float* out);
 void weight_matmul(const Weight& w, const float* x, int64_t R, float* y);
 
 // Repacks the matrices that have a packed form (core/repack.h: Q4_0 with rows a multiple of 8)
-// for faster small-batch decoding (the server's steps, one token for each of several sequences).
+// for the packed kernels: small-batch decoding (one token for each of several sequences) and
+// the int8 GEMM of prompts (matmul_rows8). Every inference command loads its model so
+// (ModelLoadOptions::repack); training does not.
 // The packed copy has the bytes of the original; the file's pages of a mapped model are then
 // released (the tensors in m.gguf still read correctly, from the file). Logits change by float
 // rounding only. Returns the bytes packed.
