@@ -513,8 +513,8 @@ TEST(Forward, TiedOutputAndQuantizedWeights) {
 }
 
 // Matrices repacked for decoding (Q4_0, 8 rows at a time, the tied output and embeddings too):
-// the same logits to float rounding, embedding rows exactly, and a multi-sequence decode step
-// equal to one forward per sequence.
+// the same logits to float rounding, embedding rows exactly, a prompt through the int8 GEMM
+// within the int8 tolerance, and a multi-sequence decode step equal to one forward per sequence.
 TEST(Forward, RepackedForDecodeKeepsLogitsAndBatchEquality) {
   ModelConfig c = tiny(Arch::Llama);
   c.n_vocab = 304;  // a multiple of 8: the output matrix is packed too
@@ -524,6 +524,10 @@ TEST(Forward, RepackedForDecodeKeepsLogitsAndBatchEquality) {
   std::vector<float> before, after, e0(c.n_embd), e1(c.n_embd);
   forward(*m, kv0, make_batch(toks), before);
   embedding_row(m->tok_embd, 77, e0.data());
+  // A 20-token prompt runs on the int8 GEMM once packed: within the int8 tolerance of the
+  // reference on the exact weights (TiedOutputAndQuantizedWeights).
+  auto prompt = some_tokens(20);
+  const auto want = Ref(*m).logits(prompt);
   const uint64_t bytes = repack_for_decode(*m);
   EXPECT_EQ(bytes, (uint64_t)(dtype_row_bytes(DType::Q4_0, c.n_embd) * c.n_vocab +
                               c.n_layer * (dtype_row_bytes(DType::Q4_0, c.n_embd) * (2 * c.n_embd + 2 * c.kv_dim()) +
@@ -536,6 +540,10 @@ TEST(Forward, RepackedForDecodeKeepsLogitsAndBatchEquality) {
   KVCache kv1 = make_kv_cache(m->cfg, 16);
   forward(*m, kv1, make_batch(toks), after);
   expect_close(after.data(), Vec(before.begin(), before.end()), 1e-4);
+  KVCache kv2 = make_kv_cache(m->cfg, 32);
+  std::vector<float> lp;
+  forward(*m, kv2, make_batch(prompt), lp);
+  for (size_t i = 0; i < prompt.size(); i++) expect_close(lp.data() + i * m->cfg.n_vocab, want[i], 0.1);
   // Decode steps: three sequences of one token each against single passes.
   std::vector<KVCache> caches, copies;
   for (int i = 0; i < 3; i++) {

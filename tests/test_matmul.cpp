@@ -431,9 +431,10 @@ TEST(Matmul, SmallBatchesVsNaiveAndEqualToMatvec) {
 }
 
 // Weights packed 8 rows at a time (core/repack.h): the packed bytes unpack to the original rows,
-// and matmul_rows8 against the naive reference for T = 1..8 (the packed kernels) and 16 (sgemm),
-// with each row of Y bit for bit the one it gets alone (batch invariance), the same on 1, 2 and
-// 5 threads (more threads than this machine's cores), FLOPs counted as matmul's.
+// and matmul_rows8 against the naive reference for T = 1..8 (the small-batch path) and 9..100
+// (the int8 GEMM: tiles of X, activations quantized on the pool), with each row of Y bit for
+// bit the one it gets alone (batch invariance), the same on 1, 2 and 5 threads (more threads
+// than this machine's cores), FLOPs counted as matmul's.
 TEST(PackRows8, UnpacksToTheOriginalRowsAndRefusesOtherShapes) {
   const int64_t rows = 24, cols = 96;
   auto w = make_weights(DType::Q4_0, rows, cols, 5);
@@ -459,36 +460,70 @@ TEST(PackRows8, UnpacksToTheOriginalRowsAndRefusesOtherShapes) {
 TEST(MatmulRows8, VsNaiveBatchInvariantAnyThreadCount) {
   const int prev = get_threads();
   for_each_variant([](KernelVariant) {
-    for (int64_t cols : {(int64_t)32, (int64_t)288, (int64_t)32 * 9}) {
-      const int64_t rows = 296;
-      auto w = make_weights(DType::Q4_0, rows, cols, (uint32_t)(61 + cols));
+    // Group counts even and odd (296 rows: 37 groups; 8: one; 72: 9); 32 * 9 columns, an odd
+    // block count.
+    const std::pair<int64_t, int64_t> shapes[] = {{296, 32}, {296, 288}, {8, 32 * 9}, {72, 32 * 9}};
+    for (const auto& shape : shapes) {
+      const int64_t rows = shape.first, cols = shape.second;
+      auto w = make_weights(DType::Q4_0, rows, cols, (uint32_t)(61 + cols + rows));
       std::vector<uint8_t> packed(w.bytes.size());
       pack_rows8(DType::Q4_0, w.bytes.data(), rows, cols, packed.data());
-      auto X = random_x(16 * cols, 62);
-      std::vector<std::vector<float>> alone(8, std::vector<float>(rows));
+      constexpr int64_t kMaxT = 100;
+      auto X = random_x(kMaxT * cols, 62);
+      std::vector<std::vector<float>> alone(kMaxT, std::vector<float>(rows));
       set_threads(1);
-      for (int64_t i = 0; i < 8; i++) matmul_rows8(DType::Q4_0, packed.data(), rows, cols, X.data() + i * cols, 1, alone[i].data());
+      for (int64_t i = 0; i < kMaxT; i++)
+        matmul_rows8(DType::Q4_0, packed.data(), rows, cols, X.data() + i * cols, 1, alone[i].data());
       for (int threads : {1, 2, 5}) {
         set_threads(threads);
         set_pool_threads(threads);
-        for (int64_t T : {1, 2, 3, 4, 5, 7, 8, 16}) {
+        for (int64_t T : {1, 2, 3, 4, 5, 7, 8, 9, 13, 14, 16, 17, 64, 100}) {
           std::vector<float> Y((size_t)(T * rows), -1.0f);
           counter::Scope scope;
           matmul_rows8(DType::Q4_0, packed.data(), rows, cols, X.data(), T, Y.data());
           EXPECT_EQ(scope.elapsed().matmul, (uint64_t)(2 * rows * cols * T));
-          const bool int8_path = T <= kMatmulMatvecMaxT;
           for (int64_t i = 0; i < T; i++)
             for (int64_t r = 0; r < rows; r++) {
               double ref = 0.0;
               for (int64_t c = 0; c < cols; c++) ref += (double)w.deq[r * cols + c] * X[i * cols + c];
-              ASSERT_NEAR(Y[i * rows + r], ref, tolerance(w, r, X.data() + i * cols, int8_path))
-                  << "cols=" << cols << " T=" << T << " threads=" << threads << " i=" << i << " r=" << r;
-              if (int8_path) ASSERT_EQ(Y[i * rows + r], alone[i][r]) << "cols=" << cols << " T=" << T << " i=" << i << " r=" << r;
+              ASSERT_NEAR(Y[i * rows + r], ref, tolerance(w, r, X.data() + i * cols, true))
+                  << "rows=" << rows << " cols=" << cols << " T=" << T << " threads=" << threads << " i=" << i << " r=" << r;
+              ASSERT_EQ(Y[i * rows + r], alone[i][r])
+                  << "rows=" << rows << " cols=" << cols << " T=" << T << " threads=" << threads << " i=" << i << " r=" << r;
             }
         }
       }
     }
   });
+  set_threads(prev);
+  set_pool_threads(prev);
+}
+
+// A prompt-sized product tiles X (core/matmul.cpp: ~256 KB of int8 rows per tile): with 4096
+// columns a tile is 64 rows, so T = 150 runs two whole tiles and a partial one.
+TEST(MatmulRows8, SeveralTilesOfActivations) {
+  const int prev = get_threads();
+  const int64_t rows = 16, cols = 4096, T = 150;
+  auto w = make_weights(DType::Q4_0, rows, cols, 71);
+  std::vector<uint8_t> packed(w.bytes.size());
+  pack_rows8(DType::Q4_0, w.bytes.data(), rows, cols, packed.data());
+  auto X = random_x(T * cols, 72);
+  std::vector<float> one((size_t)(T * rows)), two((size_t)(T * rows)), alone((size_t)rows);
+  for (int threads : {1, 2}) {
+    set_threads(threads);
+    set_pool_threads(threads);
+    matmul_rows8(DType::Q4_0, packed.data(), rows, cols, X.data(), T, threads == 1 ? one.data() : two.data());
+  }
+  EXPECT_EQ(one, two);
+  for (int64_t i = 0; i < T; i++) {
+    matmul_rows8(DType::Q4_0, packed.data(), rows, cols, X.data() + i * cols, 1, alone.data());
+    for (int64_t r = 0; r < rows; r++) {
+      ASSERT_EQ(one[i * rows + r], alone[r]) << "i=" << i << " r=" << r;
+      double ref = 0.0;
+      for (int64_t c = 0; c < cols; c++) ref += (double)w.deq[r * cols + c] * X[i * cols + c];
+      ASSERT_NEAR(one[i * rows + r], ref, tolerance(w, r, X.data() + i * cols, true)) << "i=" << i << " r=" << r;
+    }
+  }
   set_threads(prev);
   set_pool_threads(prev);
 }

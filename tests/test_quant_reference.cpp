@@ -137,6 +137,9 @@ struct Case {
   double batch_max, batch_mean;    // bounds on |d logprob|, prompt path
   double decode_max, decode_mean;  // bounds on |d logprob|, one token at a time
   double min_top1;
+  // Loaded as the inference commands load it (ModelLoadOptions::repack): Q4_0 then runs on the
+  // packed kernels, the prompts on the int8 GEMM.
+  bool packed = false;
 };
 
 // Bounds: about 1.5-2x what was measured on this machine (AVX2 kernels, see the table the
@@ -159,6 +162,7 @@ const Case kCases[] = {
     {"llama.q4_k_m", kQ, kQMean, kQ, kQMean, 0.95},      {"llama.q5_k_s", kQ, kQMean, kQ, kQMean, 0.95},
     {"llama.q5_k_m", kQ, kQMean, kQ, kQMean, 0.95},      {"llama.q6_k", kQ, kQMean, kQ, kQMean, 0.95},
     {"llama.iq4_nl", kQ, kQMean, kQ, kQMean, 0.95},      {"llama.iq4_xs", kQ, kQMean, kQ, kQMean, 0.95},
+    {"llama.q4_0", kQ, kQMean, kQ, kQMean, 0.95, true},
 };
 
 }  // namespace
@@ -183,9 +187,13 @@ TEST(QuantReference, EveryTypeAgainstLlamaCpp) {
   const char* only = std::getenv("FLOPS_REF_ONLY");  // one file, when chasing a difference
   for (const Case& c : kCases) {
     if (only && *only && std::string(only) != c.file) continue;
-    SCOPED_TRACE(c.file);
+    SCOPED_TRACE(std::string(c.file) + (c.packed ? " packed" : ""));
     const std::string base = dir + "/" + c.file;
-    auto m = load_model(base + ".gguf");
+    ModelLoadOptions lo;
+    lo.repack = c.packed;
+    auto m = load_model(base + ".gguf", lo);
+    const std::string label = std::string(c.file) + (c.packed ? "/p" : "");
+    if (c.packed) ASSERT_FALSE(m->packed.empty()) << "nothing was packed: the row would test the row-major path again";
     const nlohmann::json ref = read_json(base + ".ref.json");
     const Stats batch = compare(*m, ref, Mode::Batch), decode = compare(*m, ref, Mode::Decode);
     // What llama.cpp's F16 cache alone does to flops's int8 path: the same rounding of K/V
@@ -198,11 +206,11 @@ TEST(QuantReference, EveryTypeAgainstLlamaCpp) {
     const std::vector<int32_t> toks = m->tok.encode(text, true);
     const PerplexityResult pr = perplexity_chunks(*m, toks, 128, m->tok.add_bos_default() ? m->tok.bos() : -1);
     const double want = ref["perplexity"]["ppl"], rel = pr.ppl / want - 1.0;
-    std::printf("%-13s %-6s %10.2e %10.2e %10.2e %7.4f | %11.4f %11.4f %+8.4f%%\n", c.file, "batch", batch.max_dlp,
+    std::printf("%-13s %-6s %10.2e %10.2e %10.2e %7.4f | %11.4f %11.4f %+8.4f%%\n", label.c_str(), "batch", batch.max_dlp,
                 batch.mean_dlp(), batch.max_dtop, batch.top1(), pr.ppl, want, 100 * rel);
-    std::printf("%-13s %-6s %10.2e %10.2e %10.2e %7.4f |\n", c.file, "decode", decode.max_dlp, decode.mean_dlp(),
+    std::printf("%-13s %-6s %10.2e %10.2e %10.2e %7.4f |\n", label.c_str(), "decode", decode.max_dlp, decode.mean_dlp(),
                 decode.max_dtop, decode.top1());
-    std::printf("%-13s %-6s %10.2e %10.2e %10.2e %7.4f | (flops decode, F16- vs F32-cache)\n", c.file, "f16kv",
+    std::printf("%-13s %-6s %10.2e %10.2e %10.2e %7.4f | (flops decode, F16- vs F32-cache)\n", label.c_str(), "f16kv",
                 cache.max_dlp, cache.mean_dlp(), cache.max_dtop, cache.top1());
     EXPECT_EQ(pr.n_scored, 5103);
     EXPECT_LT(std::fabs(rel), 1e-3) << "perplexity " << pr.ppl << " vs llama.cpp " << want;

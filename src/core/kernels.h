@@ -44,6 +44,10 @@ using DotRowsFn = void (*)(const void* row, const QAct* x, int nx, int64_t n, fl
 // does not depend on nx either.
 constexpr int kPackRows = 8;
 using DotRows8Fn = void (*)(const void* group, const QAct* x, int nx, int64_t n, float* y);
+// The int8 GEMM of one packed group against any number of activation rows (prompts):
+// y[i * ldy + r] = dot(row r of the group, x[i]) for i < nx, r < kPackRows, bit for bit the
+// value DotRows8Fn gives for that row.
+using Gemm8Fn = void (*)(const void* group, const QAct* x, int64_t nx, int64_t n, float* y, int64_t ldy);
 // Quantizes n activations (n a multiple of 32, or of 256 for the super-block form); s or
 // bsums is filled for the form the caller asks for (the other pointer is null).
 using QuantActFn = void (*)(const float* x, int64_t n, int8_t* q, float* d, float* s, int16_t* bsums);
@@ -61,6 +65,7 @@ struct Table {
   QuantActFn quant_act256;
   ToHalfFn to_f16;
   ToHalfFn to_bf16;
+  Gemm8Fn gemm_rows8[kDTypeIdLimit];  // packed types that have one (null: dot_rows8 per 4 rows)
 };
 
 const Table& table_scalar();

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <vector>
@@ -91,6 +92,52 @@ const kern::QAct* quantize_acts(const kern::Table& k, DType t, const float* X, i
     views[i] = qx[i].view;
   }
   return views.data();
+}
+
+// quantize_acts for a prompt-sized T: the rows are independent, so they are quantized on the
+// pool (each row whole by one thread: the same bytes for any split) into one buffer of the
+// calling thread.
+const kern::QAct* quantize_acts_parallel(const kern::Table& k, DType t, const float* X, int64_t T, int64_t cols,
+                                         int64_t macs) {
+  thread_local std::vector<int8_t> q;
+  thread_local std::vector<float> d, s;
+  thread_local std::vector<int16_t> bsums;
+  thread_local std::vector<kern::QAct> views;
+  const bool super = dtype_super_block(t);
+  const int64_t nb = cols / (super ? QK_K : QK);
+  q.resize((size_t)(T * cols));
+  d.resize((size_t)(T * nb));
+  if (super) bsums.resize((size_t)(T * cols / 16));
+  else s.resize((size_t)(T * nb));
+  views.resize((size_t)T);
+  // Plain pointers into this thread's buffers: inside the chunks, which may run on the pool's
+  // workers, the names of the thread_local vectors would mean the workers' own.
+  int8_t* qp = q.data();
+  float *dp = d.data(), *sp = s.data();
+  int16_t* bp = bsums.data();
+  kern::QAct* vp = views.data();
+  for_rows(T, macs, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; i++) {
+      int8_t* qi = qp + i * cols;
+      float* di = dp + i * nb;
+      if (super) {
+        int16_t* bi = bp + i * cols / 16;
+        k.quant_act256(X + i * cols, cols, qi, di, nullptr, bi);
+        vp[i] = {qi, di, nullptr, bi};
+      } else {
+        float* si = sp + i * nb;
+        k.quant_act32(X + i * cols, cols, qi, di, si, nullptr);
+        vp[i] = {qi, di, si, nullptr};
+      }
+    }
+  });
+  return views.data();
+}
+
+// Activation rows per tile of matmul_rows8: about 256 KB of int8 rows, so that a tile stays in
+// L2 while it passes over a chunk of weight groups.
+int64_t gemm_tile_rows(int64_t cols) {
+  return std::max<int64_t>(kern::kDotRows, (int64_t)(256 << 10) / std::max<int64_t>(1, cols) / kern::kDotRows * kern::kDotRows);
 }
 
 // Y[i*rows + r] = dot(W[r,:], X[i*cols:]) for i < T, without FLOP accounting or argument
@@ -191,38 +238,48 @@ void matmul_rows8(DType t, const void* W, int64_t rows, int64_t cols, const floa
   if (T == 0) return;
   const size_t stride = dtype_row_bytes(t, cols);
   constexpr int G = kern::kPackRows;
-  if (T > kMatmulMatvecMaxT) {
-    dequantized_sgemm(rows, cols, X, T, Y, [&](int64_t r, float* out) { dequantize_row8(t, W, r, cols, out); });
-    return;
-  }
   const kern::Table& k = kern::active();
-  const kern::QAct* xv = quantize_acts(k, t, X, T, cols);
+  const int64_t macs = rows * cols * T;
+  const kern::QAct* xv = T > kMatmulMatvecMaxT ? quantize_acts_parallel(k, t, X, T, cols, macs) : quantize_acts(k, t, X, T, cols);
   const char* base = (const char*)W;
   const kern::DotRows8Fn fn = k.dot_rows8[(uint32_t)t];
   const kern::DotRowsFn rows_fn = k.dot_rows[(uint32_t)t];
-  // Chunks of whole groups: for_rows splits [0, rows / G).
-  for_rows(rows / G, rows * cols * T, [&](int64_t g0, int64_t g1) {
+  // Decoding steps keep dot_rows8 (one pass over each block, which streams from memory); the
+  // GEMM kernel's two passes pay once a block serves many rows. Both give the same bits.
+  const kern::Gemm8Fn gemm = T > kMatmulMatvecMaxT && !std::getenv("FLOPS_NO_GEMM8") ? k.gemm_rows8[(uint32_t)t] : nullptr;
+  const int64_t tile = gemm_tile_rows(cols);
+  // Chunks of whole groups: for_rows splits [0, rows / G). Within a chunk, each tile of X is
+  // run against every group of the chunk: the group stays in L1 while the kernel's steps of a
+  // few rows of X pass over it, and the tile stays in L2 for the next group.
+  for_rows(rows / G, macs, [&](int64_t g0, int64_t g1) {
     float out[kern::kDotRows * G];
     thread_local std::vector<uint8_t> unpacked;
-    for (int64_t g = g0; g < g1; g++) {
-      const char* group = base + g * G * stride;
-      if (!fn) {  // a variant without the packed kernel: back to row-major rows
-        unpacked.resize(stride * G);
-        for (int r = 0; r < G; r++) unpack_row8(t, W, g * G + r, cols, unpacked.data() + r * stride);
-      }
-      for (int64_t i0 = 0; i0 < T; i0 += kern::kDotRows) {
-        const int nx = (int)std::min<int64_t>(kern::kDotRows, T - i0);
-        if (fn) {
-          fn(group, xv + i0, nx, cols, out);
-        } else {
-          for (int r = 0; r < G; r++) {
-            float o[kern::kDotRows];
-            rows_fn(unpacked.data() + r * stride, xv + i0, nx, cols, o);
-            for (int j = 0; j < nx; j++) out[j * G + r] = o[j];
-          }
+    for (int64_t t0 = 0; t0 < T; t0 += tile) {
+      const int64_t t1 = std::min(T, t0 + tile);
+      for (int64_t g = g0; g < g1; g++) {
+        const char* group = base + g * G * stride;
+        if (gemm) {
+          gemm(group, xv + t0, t1 - t0, cols, Y + t0 * rows + g * G, rows);
+          continue;
         }
-        for (int j = 0; j < nx; j++)
-          for (int r = 0; r < G; r++) Y[(i0 + j) * rows + g * G + r] = out[j * G + r];
+        if (!fn) {  // a variant without the packed kernel: back to row-major rows
+          unpacked.resize(stride * G);
+          for (int r = 0; r < G; r++) unpack_row8(t, W, g * G + r, cols, unpacked.data() + r * stride);
+        }
+        for (int64_t i0 = t0; i0 < t1; i0 += kern::kDotRows) {
+          const int nx = (int)std::min<int64_t>(kern::kDotRows, t1 - i0);
+          if (fn) {
+            fn(group, xv + i0, nx, cols, out);
+          } else {
+            for (int r = 0; r < G; r++) {
+              float o[kern::kDotRows];
+              rows_fn(unpacked.data() + r * stride, xv + i0, nx, cols, o);
+              for (int j = 0; j < nx; j++) out[j * G + r] = o[j];
+            }
+          }
+          for (int j = 0; j < nx; j++)
+            std::memcpy(Y + (i0 + j) * rows + g * G, out + j * G, G * sizeof(float));
+        }
       }
     }
   });

@@ -35,10 +35,15 @@ void matmul(DType t, const void* W, int64_t rows, int64_t cols, const float* X, 
 constexpr int64_t kMatmulMatvecMaxT = 8;
 
 // The same product against a weight packed by pack_rows8 (core/repack.h; rows8_packable(t, rows,
-// cols) must hold): T <= kMatmulMatvecMaxT through the packed kernels (int8 activations as
-// matvec's, each group of 8 weight rows decoded once per 4 rows of X; a row of Y does not depend
-// on T), past it exactly as matmul. The values differ from matmul's by float rounding only
-// (another order of the same block sums).
+// cols) must hold), through the packed kernels for every T: the T rows of X are quantized to
+// int8 once, as matvec's (on the pool when T > kMatmulMatvecMaxT), and each group of 8 weight
+// rows is decoded once per 4 rows of X, tiles of X passing over chunks of groups (an int8 GEMM).
+// A row of Y does not depend on T, the thread count or the schedule: bit for bit the matvec of
+// that row against the packed weight. Numerics: unlike matmul past kMatmulMatvecMaxT (exact
+// dequantized weights, fp32 activations), prompts too get int8 activations, with matvec's error
+// bound above (llama.cpp multiplies its prompts against Q4_0 in int8 as well). The values
+// differ from matmul's small-T ones by float rounding only (another order of the same block
+// sums). Training never calls it: its passes read row-major matrices.
 void matmul_rows8(DType t, const void* W, int64_t rows, int64_t cols, const float* X, int64_t T, float* Y);
 
 // Product of x (n floats) with a row of n elements of type t, no threading, no FLOP count.
