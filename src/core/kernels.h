@@ -44,10 +44,11 @@ using DotRowsFn = void (*)(const void* row, const QAct* x, int nx, int64_t n, fl
 // does not depend on nx either.
 constexpr int kPackRows = 8;
 using DotRows8Fn = void (*)(const void* group, const QAct* x, int nx, int64_t n, float* y);
-// The int8 GEMM of one packed group against any number of activation rows (prompts):
-// y[i * ldy + r] = dot(row r of the group, x[i]) for i < nx, r < kPackRows, bit for bit the
-// value DotRows8Fn gives for that row.
-using Gemm8Fn = void (*)(const void* group, const QAct* x, int64_t nx, int64_t n, float* y, int64_t ldy);
+// The int8 GEMM of ng consecutive packed groups (each group_bytes long) against any number of
+// activation rows (prompts): y[i * ldy + 8 * g + r] = dot(row r of group g, x[i]) for i < nx,
+// g < ng, r < kPackRows, bit for bit the value DotRows8Fn gives for that row.
+using Gemm8Fn = void (*)(const void* groups, int64_t ng, size_t group_bytes, const QAct* x, int64_t nx, int64_t n,
+                         float* y, int64_t ldy);
 // Quantizes n activations (n a multiple of 32, or of 256 for the super-block form); s or
 // bsums is filled for the form the caller asks for (the other pointer is null).
 using QuantActFn = void (*)(const float* x, int64_t n, int8_t* q, float* d, float* s, int16_t* bsums);

@@ -256,12 +256,12 @@ void matmul_rows8(DType t, const void* W, int64_t rows, int64_t cols, const floa
     thread_local std::vector<uint8_t> unpacked;
     for (int64_t t0 = 0; t0 < T; t0 += tile) {
       const int64_t t1 = std::min(T, t0 + tile);
+      if (gemm) {
+        gemm(base + g0 * G * stride, g1 - g0, G * stride, xv + t0, t1 - t0, cols, Y + t0 * rows + g0 * G, rows);
+        continue;
+      }
       for (int64_t g = g0; g < g1; g++) {
         const char* group = base + g * G * stride;
-        if (gemm) {
-          gemm(group, xv + t0, t1 - t0, cols, Y + t0 * rows + g * G, rows);
-          continue;
-        }
         if (!fn) {  // a variant without the packed kernel: back to row-major rows
           unpacked.resize(stride * G);
           for (int r = 0; r < G; r++) unpack_row8(t, W, g * G + r, cols, unpacked.data() + r * stride);
