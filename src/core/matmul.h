@@ -43,7 +43,10 @@ constexpr int64_t kMatmulMatvecMaxT = 8;
 // dequantized weights, fp32 activations), prompts too get int8 activations, with matvec's error
 // bound above (llama.cpp multiplies its prompts against Q4_0 in int8 as well). The values
 // differ from matmul's small-T ones by float rounding only (another order of the same block
-// sums). Training never calls it: its passes read row-major matrices.
+// sums). Training never calls it: its passes read row-major matrices. The GEMM kernel
+// (kern::Table::gemm_rows8; AVX-512 VNNI: two groups per 512-bit vector) can be turned off with
+// FLOPS_NO_GEMM8=1, which runs prompts on the 4-row decode kernel instead (same values; for A/B
+// timing, bench/bench_gemm8).
 void matmul_rows8(DType t, const void* W, int64_t rows, int64_t cols, const float* X, int64_t T, float* Y);
 
 // Product of x (n floats) with a row of n elements of type t, no threading, no FLOP count.
