@@ -49,6 +49,11 @@ using DotRows8Fn = void (*)(const void* group, const QAct* x, int nx, int64_t n,
 using QuantActFn = void (*)(const float* x, int64_t n, int8_t* q, float* d, float* s, int16_t* bsums);
 // Float to half / bfloat16, bit-identical to fp32_to_fp16 / fp32_to_bf16 (NaN -> quiet NaN).
 using ToHalfFn = void (*)(const float* x, uint16_t* h, int64_t n);
+// x[i] = exp(x[i] - shift) for i < n, returns their sum (float accumulation). The vector forms
+// are within ~2 ulp of std::exp (kernels_x86_math.inc says how).
+using ExpSumFn = float (*)(float* x, int64_t n, float shift);
+// g[i] = g[i] / (1 + exp(-g[i])) * u[i] for i < n (SiLU-gated product, SwiGLU's).
+using SiluMulFn = void (*)(float* g, const float* u, int64_t n);
 
 struct Table {
   const char* name;
@@ -61,6 +66,8 @@ struct Table {
   QuantActFn quant_act256;
   ToHalfFn to_f16;
   ToHalfFn to_bf16;
+  ExpSumFn exp_sum;
+  SiluMulFn silu_mul;
 };
 
 const Table& table_scalar();
