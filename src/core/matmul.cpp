@@ -8,6 +8,7 @@
 #include <cblas.h>
 #include "core/error.h"
 #include "core/flop_counter.h"
+#include "core/gemm.h"
 #include "core/kernels.h"
 #include "core/quant.h"
 #include "core/repack.h"
@@ -175,6 +176,10 @@ void matmul(DType t, const void* W, int64_t rows, int64_t cols, const float* X, 
     matvec_impl(t, W, rows, cols, X, T, Y);
     return;
   }
+  if (gemm_available()) {
+    gemm_nt(t, W, false, rows, cols, X, T, Y);
+    return;
+  }
   if (t == DType::F32) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)rows, (int)cols, 1.0f, X, (int)cols,
                 (const float*)W, (int)cols, 0.0f, Y, (int)rows);
@@ -191,6 +196,10 @@ void matmul_rows8(DType t, const void* W, int64_t rows, int64_t cols, const floa
   if (T == 0) return;
   const size_t stride = dtype_row_bytes(t, cols);
   constexpr int G = kern::kPackRows;
+  if (T > kMatmulMatvecMaxT && gemm_available()) {
+    gemm_nt(t, W, true, rows, cols, X, T, Y);
+    return;
+  }
   if (T > kMatmulMatvecMaxT) {
     dequantized_sgemm(rows, cols, X, T, Y, [&](int64_t r, float* out) { dequantize_row8(t, W, r, cols, out); });
     return;
