@@ -54,6 +54,16 @@ using Gemm8Fn = void (*)(const void* groups, int64_t ng, size_t group_bytes, con
 using QuantActFn = void (*)(const float* x, int64_t n, int8_t* q, float* d, float* s, int16_t* bsums);
 // Float to half / bfloat16, bit-identical to fp32_to_fp16 / fp32_to_bf16 (NaN -> quiet NaN).
 using ToHalfFn = void (*)(const float* x, uint16_t* h, int64_t n);
+// x[i] = exp(x[i] - shift) for i < n, returns their sum (float accumulation). The vector forms
+// are within ~2 ulp of std::exp (kernels_x86_math.inc says how).
+using ExpSumFn = float (*)(float* x, int64_t n, float shift);
+// g[i] = g[i] / (1 + exp(-g[i])) * u[i] for i < n (SiLU-gated product, SwiGLU's).
+using SiluMulFn = void (*)(float* g, const float* u, int64_t n);
+// C[i * ldc + j] (+)= sum_k A[i * lda + k] * P[32 * k + j] for i < mr <= 8, j < nr <= 32, k < kc:
+// one tile of the F32 GEMM of core/gemm.h over a packed panel P (32 floats per k, zero past nr).
+// acc: add to C (else overwrite). Null where OpenBLAS does the job (gemm_available()).
+using GemmTileFn = void (*)(const float* A, int64_t lda, int mr, const float* P, int64_t kc, float* C, int64_t ldc,
+                            int nr, bool acc);
 
 struct Table {
   const char* name;
@@ -66,6 +76,9 @@ struct Table {
   QuantActFn quant_act256;
   ToHalfFn to_f16;
   ToHalfFn to_bf16;
+  ExpSumFn exp_sum;
+  SiluMulFn silu_mul;
+  GemmTileFn gemm_f32_tile;
   Gemm8Fn gemm_rows8[kDTypeIdLimit];  // packed types that have one (null: dot_rows8 per 4 rows)
 };
 

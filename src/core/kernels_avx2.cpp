@@ -14,6 +14,7 @@ namespace avx2 {
 #include "core/kernels_x86_k.inc"
 #include "core/kernels_x86_rows.inc"
 #include "core/kernels_x86_rows8.inc"
+#include "core/kernels_x86_math.inc"
 #include "core/kernels_x86_gemm8.inc"
 #include "core/kernels_x86_table.inc"
 }  // namespace avx2

@@ -23,12 +23,18 @@ namespace avx512 {
 #include "core/kernels_x86_k.inc"
 #include "core/kernels_x86_rows.inc"
 #include "core/kernels_x86_rows8.inc"
+#include "core/kernels_x86_math.inc"
+#include "core/kernels_x86_gemm.inc"
 #include "core/kernels_x86_gemm8.inc"
 #include "core/kernels_x86_table.inc"
 }  // namespace avx512
 
 const Table& table_avx512() {
-  static const Table t = avx512::make_table("avx512");
+  static const Table t = [] {
+    Table v = avx512::make_table("avx512");
+    v.gemm_f32_tile = avx512::gemm_f32_tile;
+    return v;
+  }();
   return t;
 }
 

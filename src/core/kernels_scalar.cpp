@@ -337,6 +337,14 @@ void to_f16(const float* x, uint16_t* o, int64_t n) {
 void to_bf16(const float* x, uint16_t* o, int64_t n) {
   for (int64_t i = 0; i < n; i++) o[i] = fp32_to_bf16(x[i]);
 }
+float exp_sum(float* x, int64_t n, float shift) {
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n; i++) sum += (x[i] = std::exp(x[i] - shift));
+  return sum;
+}
+void silu_mul(float* g, const float* u, int64_t n) {
+  for (int64_t i = 0; i < n; i++) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+}
 
 Table make() {
   Table t{};
@@ -376,6 +384,8 @@ Table make() {
   t.quant_act256 = quant_act256;
   t.to_f16 = to_f16;
   t.to_bf16 = to_bf16;
+  t.exp_sum = exp_sum;
+  t.silu_mul = silu_mul;
   return t;
 }
 

@@ -9,6 +9,7 @@
 #include <cblas.h>
 #include "core/error.h"
 #include "core/flop_counter.h"
+#include "core/gemm.h"
 #include "core/kernels.h"
 #include "core/quant.h"
 #include "core/repack.h"
@@ -46,6 +47,14 @@ struct QuantAct {
 // Below this many multiply-adds a product runs on the calling thread: handing chunks to the
 // pool's workers costs ~1 us while they spin (core/thread_pool.h), much more once they sleep.
 constexpr int64_t kParallelMinMacs = 1 << 16;
+// The packed decode kernels of matmul_rows8 are faster per multiply-add, so the hand-off to the
+// pool pays only for larger products: on S (288 wide) tg128 at 2 threads, 1 << 18 gave 1,766
+// tok/s against 1,268 with 1 << 16 (a loaded machine; FLOPS_PACKED_MIN_MACS overrides, to
+// measure it again on a quiet one).
+int64_t packed_min_macs() {
+  static const int64_t v = std::getenv("FLOPS_PACKED_MIN_MACS") ? std::atoll(std::getenv("FLOPS_PACKED_MIN_MACS")) : (1 << 18);
+  return v;
+}
 // The dequantize-then-sgemm path keeps OpenMP (OpenBLAS's own threads) and its old threshold:
 // a passive OpenMP region costs tens of microseconds.
 constexpr int64_t kParallelMinElems = 1 << 22;
@@ -63,10 +72,10 @@ int64_t rows_per_chunk(int64_t rows, int nt) { return std::max<int64_t>(4, rows 
 
 // body(r0, r1) over the rows [0, rows), on the shared pool when the product is large enough.
 template <typename F>
-void for_rows(int64_t rows, int64_t macs, F&& body) {
+void for_rows(int64_t rows, int64_t macs, F&& body, int64_t min_macs = kParallelMinMacs) {
   ThreadPool& pool = shared_pool();
   const int nt = std::min<int>(pool.size(), get_threads());
-  if (nt <= 1 || macs < kParallelMinMacs || rows < 2) {
+  if (nt <= 1 || macs < min_macs || rows < 2) {
     body(0, rows);
     return;
   }
@@ -222,6 +231,10 @@ void matmul(DType t, const void* W, int64_t rows, int64_t cols, const float* X, 
     matvec_impl(t, W, rows, cols, X, T, Y);
     return;
   }
+  if (gemm_available()) {
+    gemm_nt(t, W, false, rows, cols, X, T, Y);
+    return;
+  }
   if (t == DType::F32) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)rows, (int)cols, 1.0f, X, (int)cols,
                 (const float*)W, (int)cols, 0.0f, Y, (int)rows);
@@ -239,6 +252,11 @@ void matmul_rows8(DType t, const void* W, int64_t rows, int64_t cols, const floa
   const size_t stride = dtype_row_bytes(t, cols);
   constexpr int G = kern::kPackRows;
   const kern::Table& k = kern::active();
+  if (T > kMatmulMatvecMaxT && !k.gemm_rows8[(uint32_t)t] && gemm_available()) {
+    // No int8 GEMM for this packed type: its exact dequantized rows through the F32 GEMM.
+    gemm_nt(t, W, true, rows, cols, X, T, Y);
+    return;
+  }
   const int64_t macs = rows * cols * T;
   const kern::QAct* xv = T > kMatmulMatvecMaxT ? quantize_acts_parallel(k, t, X, T, cols, macs) : quantize_acts(k, t, X, T, cols);
   const char* base = (const char*)W;
@@ -282,7 +300,7 @@ void matmul_rows8(DType t, const void* W, int64_t rows, int64_t cols, const floa
         }
       }
     }
-  });
+  }, T > kMatmulMatvecMaxT ? kParallelMinMacs : packed_min_macs());
 }
 
 float dot_row_exact(DType t, const void* row, const float* x, int64_t n) {

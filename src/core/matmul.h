@@ -46,7 +46,8 @@ constexpr int64_t kMatmulMatvecMaxT = 8;
 // sums). Training never calls it: its passes read row-major matrices. The GEMM kernel
 // (kern::Table::gemm_rows8; AVX-512 VNNI: two groups per 512-bit vector) can be turned off with
 // FLOPS_NO_GEMM8=1, which runs prompts on the 4-row decode kernel instead (same values; for A/B
-// timing, bench/bench_gemm8).
+// timing, bench/bench_gemm8). Decode-sized products (T <= kMatmulMatvecMaxT) go to the pool from
+// 2^18 multiply-adds (FLOPS_PACKED_MIN_MACS overrides; matmul's threshold is 2^16).
 void matmul_rows8(DType t, const void* W, int64_t rows, int64_t cols, const float* X, int64_t T, float* Y);
 
 // Product of x (n floats) with a row of n elements of type t, no threading, no FLOP count.

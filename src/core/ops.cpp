@@ -1,8 +1,10 @@
 #include "core/ops.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/flop_counter.h"
+#include "core/kernels.h"
 
 namespace flops {
 
@@ -48,11 +50,10 @@ void add_bias(float* x, const float* b, int64_t rows, int64_t n) {
 }
 
 void swiglu(float* gate, const float* up, int64_t n) {
+  const kern::SiluMulFn f = kern::active().silu_mul;
+  constexpr int64_t kChunk = 4096;
 #pragma omp parallel for if (n > 65536)
-  for (int64_t i = 0; i < n; i++) {
-    float g = gate[i];
-    gate[i] = g / (1.0f + std::exp(-g)) * up[i];
-  }
+  for (int64_t i = 0; i < n; i += kChunk) f(gate + i, up + i, std::min(kChunk, n - i));
   counter::add_other((uint64_t)(5 * n));
 }
 
@@ -121,17 +122,14 @@ void rope_apply(float* x, int n_rot, const float* cs, const float* sn, bool neox
 double softmax(float* x, int64_t n) {
   float mx = x[0];
   for (int64_t i = 1; i < n; i++) mx = x[i] > mx ? x[i] : mx;
-  double sum = 0;
-  for (int64_t i = 0; i < n; i++) {
-    float e = std::exp(x[i] - mx);
-    x[i] = e;
-    sum += e;
-  }
+  const double sum = exp_sum(x, n, mx);
   float inv = (float)(1.0 / sum);
   for (int64_t i = 0; i < n; i++) x[i] *= inv;
   counter::add_other((uint64_t)(3 * n));
   return mx + std::log(sum);
 }
+
+float exp_sum(float* x, int64_t n, float shift) { return kern::active().exp_sum(x, n, shift); }
 
 double log_softmax_at(const float* x, int64_t n, int64_t target) {
   float mx = x[0];

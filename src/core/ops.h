@@ -29,6 +29,9 @@ void rope(float* x, int head_dim, int n_rot, int pos, float theta_base, bool neo
 void rope_table(int n_rot, int pos, float theta_base, float* cos_out, float* sin_out, float freq_scale = 1.0f,
                 const float* freq_factors = nullptr);
 void rope_apply(float* x, int n_rot, const float* cs, const float* sn, bool neox);
+// x[i] = exp(x[i] - shift), returns their sum: the vector kernel of the active variant, within
+// ~2 ulp of std::exp (core/kernels_x86_math.inc). Counts no FLOPs (its callers do).
+float exp_sum(float* x, int64_t n, float shift);
 // Numerically stable in-place softmax; returns log of the normaliser (max + log sum exp).
 double softmax(float* x, int64_t n);
 // log-softmax value of x[target] (double accumulation).
