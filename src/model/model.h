@@ -86,9 +86,9 @@ void embedding_row(const Weight& w, int64_t row, float* out);
 // y[R x w.rows] = x[R x w.cols] * w^T, through matmul or (packed weights) matmul_rows8.
 void weight_matmul(const Weight& w, const float* x, int64_t R, float* y);
 
-// Repacks the matrices that have a packed form (core/repack.h: Q4_0, Q8_0, Q4_K, Q6_K, rows a
-// multiple of 8)
-// for faster small-batch decoding (the server's steps, one token for each of several sequences).
+// Repacks the matrices that have a packed form (core/repack.h: Q4_0, Q8_0, Q4_K and Q6_K with
+// rows a multiple of 8) for faster small-batch decoding (the server's steps, one token for each
+// of several sequences).
 // The packed copy has the bytes of the original; the file's pages of a mapped model are then
 // released (the tensors in m.gguf still read correctly, from the file). Logits change by float
 // rounding only. Returns the bytes packed.
