@@ -8,8 +8,14 @@
 // part way). "hot" repeats one matrix (best run), which stays in L2/L3 when small enough.
 // The environment variables that change the numbers (OPENBLAS_CORETYPE, OMP_WAIT_POLICY)
 // are printed with the table.
+//
+// `bench_kernels rows8` prints only the packed-weight table: small-batch products (T = 1, 4, 8
+// activation rows) on one thread, row-major (matmul) against packed 8 rows at a time
+// (matmul_rows8, core/repack.h), the minimum thread CPU time of N calls, for every packed type.
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <ctime>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -22,6 +28,7 @@
 #include "core/machine.h"
 #include "core/matmul.h"
 #include "core/quant.h"
+#include "core/repack.h"
 #include "core/threads.h"
 
 using namespace flops;
@@ -62,9 +69,55 @@ struct Shape {
   int64_t rows, cols;
 };
 
+double thread_cpu_s() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+// Minimum thread CPU time of f over at least `reps` calls and `seconds` of wall time.
+template <typename F>
+double min_cpu_time(double seconds, int reps, F&& f) {
+  double best = 1e30, start = now_s();
+  for (int i = 0; i < reps || now_s() - start < seconds; i++) {
+    const double t0 = thread_cpu_s();
+    f();
+    best = std::min(best, thread_cpu_s() - t0);
+  }
+  return best;
+}
+
+// Row-major against packed small-batch products, one thread. The K-quants cannot take 288
+// columns (not a multiple of 256): their "S output" shape is 32000 x 256.
+void rows8_table() {
+  set_threads(1);
+  std::printf("\nsmall-batch product, 1 thread, min thread CPU time of N calls (us): row-major / packed 8 rows\n");
+  std::printf("%-12s %-5s %4s %10s %10s %7s\n", "shape", "type", "T", "row-major", "packed", "ratio");
+  for (DType t : {DType::Q4_0, DType::Q8_0, DType::Q6_K, DType::Q4_K}) {
+    const Shape shapes[] = {{32000, dtype_super_block(t) ? 256 : 288}, {768, 2048}};
+    for (const Shape& s : shapes) {
+      auto w = make_matrix(t, s.rows, s.cols);
+      std::vector<uint8_t> wp(w.size());
+      pack_rows8(t, w.data(), s.rows, s.cols, wp.data());
+      std::vector<float> X((size_t)(8 * s.cols)), Y((size_t)(8 * s.rows));
+      for (size_t i = 0; i < X.size(); i++) X[i] = std::sin((double)i * 0.37);
+      for (int64_t T : {1, 4, 8}) {
+        const double a = min_cpu_time(0.3, 20, [&] { matmul(t, w.data(), s.rows, s.cols, X.data(), T, Y.data()); });
+        const double b = min_cpu_time(0.3, 20, [&] { matmul_rows8(t, wp.data(), s.rows, s.cols, X.data(), T, Y.data()); });
+        std::printf("%5lldx%-6lld %-5s %4lld %10.1f %10.1f %6.2fx\n", (long long)s.rows, (long long)s.cols,
+                    std::string(dtype_name(t)).c_str(), (long long)T, a * 1e6, b * 1e6, a / b);
+      }
+    }
+  }
+}
+
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "rows8") {
+    rows8_table();
+    return 0;
+  }
   const Shape shapes[] = {{4096, 4096}, {768, 2048}};
   const int thread_counts[] = {1, 2};
   const int64_t T = 512;
@@ -164,5 +217,6 @@ int main() {
     std::printf("\n");
   }
   set_kernel_variant(prev);
+  rows8_table();
   return 0;
 }

@@ -512,55 +512,58 @@ TEST(Forward, TiedOutputAndQuantizedWeights) {
   }
 }
 
-// Matrices repacked for decoding (Q4_0, 8 rows at a time, the tied output and embeddings too):
-// the same logits to float rounding, embedding rows exactly, a prompt through the int8 GEMM
-// within the int8 tolerance, and a multi-sequence decode step equal to one forward per sequence.
+// Matrices repacked for decoding (each packed type, 8 rows at a time, the tied output and
+// embeddings too): the same logits to float rounding, embedding rows exactly, a prompt through
+// the prompt-sized products (the int8 GEMM for Q4_0) within the int8 tolerance, and a
+// multi-sequence decode step equal to one forward per sequence.
 TEST(Forward, RepackedForDecodeKeepsLogitsAndBatchEquality) {
-  ModelConfig c = tiny(Arch::Llama);
-  c.n_vocab = 304;  // a multiple of 8: the output matrix is packed too
-  auto m = build(c, DType::Q4_0, true);
-  auto toks = some_tokens(6);
-  KVCache kv0 = make_kv_cache(m->cfg, 16);
-  std::vector<float> before, after, e0(c.n_embd), e1(c.n_embd);
-  forward(*m, kv0, make_batch(toks), before);
-  embedding_row(m->tok_embd, 77, e0.data());
-  // A 20-token prompt runs on the int8 GEMM once packed: within the int8 error of the reference
-  // on the exact weights (max |dlogit| over the 20 positions measured 0.15; the 6 positions of
-  // TiedOutputAndQuantizedWeights stay under 0.1; a wrong product is off by O(1)).
-  auto prompt = some_tokens(20);
-  const auto want = Ref(*m).logits(prompt);
-  const uint64_t bytes = repack_for_decode(*m);
-  EXPECT_EQ(bytes, (uint64_t)(dtype_row_bytes(DType::Q4_0, c.n_embd) * c.n_vocab +
-                              c.n_layer * (dtype_row_bytes(DType::Q4_0, c.n_embd) * (2 * c.n_embd + 2 * c.kv_dim()) +
-                                           2 * dtype_row_bytes(DType::Q4_0, c.n_embd) * c.n_ff +
-                                           dtype_row_bytes(DType::Q4_0, c.n_ff) * c.n_embd)));
-  EXPECT_TRUE(m->output.rows8 && m->tok_embd.rows8 && m->layers[0].wq.rows8 && m->layers[1].w_down.rows8);
-  EXPECT_TRUE(m->tied_output());
-  embedding_row(m->tok_embd, 77, e1.data());
-  EXPECT_EQ(e0, e1);
-  KVCache kv1 = make_kv_cache(m->cfg, 16);
-  forward(*m, kv1, make_batch(toks), after);
-  expect_close(after.data(), Vec(before.begin(), before.end()), 1e-4);
-  KVCache kv2 = make_kv_cache(m->cfg, 32);
-  std::vector<float> lp;
-  forward(*m, kv2, make_batch(prompt), lp);
-  for (size_t i = 0; i < prompt.size(); i++) expect_close(lp.data() + i * m->cfg.n_vocab, want[i], 0.25);
-  // Decode steps: three sequences of one token each against single passes.
-  std::vector<KVCache> caches, copies;
-  for (int i = 0; i < 3; i++) {
-    caches.push_back(make_kv_cache(m->cfg, 16));
-    std::vector<float> l;
-    forward(*m, caches.back(), make_batch(some_tokens(2 + i), false), l);
-  }
-  copies = caches;
-  std::vector<SeqInput> in;
-  for (int i = 0; i < 3; i++) in.push_back(SeqInput{&caches[i], {(int32_t)(5 + 40 * i)}, false});
-  std::vector<std::vector<float>> logits;
-  forward_multi(*m, in, logits);
-  for (int i = 0; i < 3; i++) {
-    std::vector<float> l;
-    forward(*m, copies[i], make_batch(in[i].tokens, false), l);
-    EXPECT_EQ(l, logits[i]) << "sequence " << i;
+  for (DType t : {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::Q6_K}) {
+    SCOPED_TRACE(dtype_name(t));
+    ModelConfig c = tiny(Arch::Llama);
+    c.n_vocab = 304;  // a multiple of 8: the output matrix is packed too
+    if (dtype_super_block(t)) c.n_embd = 256, c.n_ff = 512;  // rows of whole super-blocks
+    auto m = build(c, t, true);
+    auto toks = some_tokens(6);
+    KVCache kv0 = make_kv_cache(m->cfg, 16);
+    std::vector<float> before, after, e0(c.n_embd), e1(c.n_embd);
+    forward(*m, kv0, make_batch(toks), before);
+    embedding_row(m->tok_embd, 77, e0.data());
+    // A 20-token prompt once packed: within the int8 error of the reference on the exact weights
+    // (max |dlogit| over the 20 positions measured 0.15 for Q4_0; a wrong product is off by O(1)).
+    auto prompt = some_tokens(20);
+    const auto want = Ref(*m).logits(prompt);
+    const uint64_t bytes = repack_for_decode(*m);
+    EXPECT_EQ(bytes, (uint64_t)(dtype_row_bytes(t, c.n_embd) * c.n_vocab +
+                                c.n_layer * (dtype_row_bytes(t, c.n_embd) * (2 * c.n_embd + 2 * c.kv_dim()) +
+                                             2 * dtype_row_bytes(t, c.n_embd) * c.n_ff + dtype_row_bytes(t, c.n_ff) * c.n_embd)));
+    EXPECT_TRUE(m->output.rows8 && m->tok_embd.rows8 && m->layers[0].wq.rows8 && m->layers[1].w_down.rows8);
+    EXPECT_TRUE(m->tied_output());
+    embedding_row(m->tok_embd, 77, e1.data());
+    EXPECT_EQ(e0, e1);
+    KVCache kv1 = make_kv_cache(m->cfg, 16);
+    forward(*m, kv1, make_batch(toks), after);
+    expect_close(after.data(), Vec(before.begin(), before.end()), 1e-4);
+    KVCache kv2 = make_kv_cache(m->cfg, 32);
+    std::vector<float> lp;
+    forward(*m, kv2, make_batch(prompt), lp);
+    for (size_t i = 0; i < prompt.size(); i++) expect_close(lp.data() + i * m->cfg.n_vocab, want[i], 0.25);
+    // Decode steps: three sequences of one token each against single passes.
+    std::vector<KVCache> caches, copies;
+    for (int i = 0; i < 3; i++) {
+      caches.push_back(make_kv_cache(m->cfg, 16));
+      std::vector<float> l;
+      forward(*m, caches.back(), make_batch(some_tokens(2 + i), false), l);
+    }
+    copies = caches;
+    std::vector<SeqInput> in;
+    for (int i = 0; i < 3; i++) in.push_back(SeqInput{&caches[i], {(int32_t)(5 + 40 * i)}, false});
+    std::vector<std::vector<float>> logits;
+    forward_multi(*m, in, logits);
+    for (int i = 0; i < 3; i++) {
+      std::vector<float> l;
+      forward(*m, copies[i], make_batch(in[i].tokens, false), l);
+      EXPECT_EQ(l, logits[i]) << "sequence " << i;
+    }
   }
 }
 

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -10,6 +11,7 @@
 #include "core/dtype.h"
 #include "core/error.h"
 #include "core/flop_counter.h"
+#include "core/gemm.h"
 #include "core/kernels.h"
 #include "core/matmul.h"
 #include "core/quant.h"
@@ -430,27 +432,44 @@ TEST(Matmul, SmallBatchesVsNaiveAndEqualToMatvec) {
   set_threads(prev);
 }
 
-// Weights packed 8 rows at a time (core/repack.h): the packed bytes unpack to the original rows,
-// and matmul_rows8 against the naive reference for T = 1..8 (the small-batch path) and 9..100
-// (the int8 GEMM: tiles of X, activations quantized on the pool), with each row of Y bit for
-// bit the one it gets alone (batch invariance), the same on 1, 2 and 5 threads (more threads
-// than this machine's cores), FLOPs counted as matmul's.
+// Weights packed 8 rows at a time (core/repack.h), for each packed type: the packed bytes are the
+// original bytes reordered and unpack (and dequantize) to the original rows, and matmul_rows8
+// against the naive reference for T = 1..8 (the packed kernels) and 9..100 (the int8 GEMM where
+// the type has one, else the F32 GEMM or the packed kernels per 4 rows), with each row of Y of
+// the int8 paths bit for bit the one it gets alone (batch invariance), the same on 1, 2 and 5
+// threads (more threads than this machine's cores), FLOPs counted as matmul's.
+const DType kPacked[] = {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::Q6_K};
+
 TEST(PackRows8, UnpacksToTheOriginalRowsAndRefusesOtherShapes) {
-  const int64_t rows = 24, cols = 96;
-  auto w = make_weights(DType::Q4_0, rows, cols, 5);
-  const size_t stride = dtype_row_bytes(DType::Q4_0, cols);
-  std::vector<uint8_t> packed(w.bytes.size()), row(stride);
-  pack_rows8(DType::Q4_0, w.bytes.data(), rows, cols, packed.data());
-  EXPECT_NE(packed, w.bytes);
-  for (int64_t r = 0; r < rows; r++) {
-    unpack_row8(DType::Q4_0, packed.data(), r, cols, row.data());
-    ASSERT_EQ(std::memcmp(row.data(), w.bytes.data() + r * stride, stride), 0) << "row " << r;
+  for (DType t : kPacked) {
+    const int64_t rows = 24, cols = 3 * dtype_block_elems(t);
+    auto w = make_weights(t, rows, cols, 5);
+    const size_t stride = dtype_row_bytes(t, cols);
+    std::vector<uint8_t> packed(w.bytes.size()), row(stride);
+    pack_rows8(t, w.bytes.data(), rows, cols, packed.data());
+    EXPECT_NE(packed, w.bytes) << dtype_name(t);
+    // The same bytes, reordered.
+    std::vector<uint8_t> a = packed, b = w.bytes;
+    std::sort(a.begin(), a.end());
+    std::sort(b.begin(), b.end());
+    EXPECT_EQ(a, b) << dtype_name(t);
+    for (int64_t r = 0; r < rows; r++) {
+      unpack_row8(t, packed.data(), r, cols, row.data());
+      ASSERT_EQ(std::memcmp(row.data(), w.bytes.data() + r * stride, stride), 0) << dtype_name(t) << " row " << r;
+      std::vector<float> deq((size_t)cols);
+      dequantize_row8(t, packed.data(), r, cols, deq.data());
+      ASSERT_EQ(0, std::memcmp(deq.data(), w.deq.data() + r * cols, cols * sizeof(float))) << dtype_name(t) << " row " << r;
+    }
+    EXPECT_TRUE(rows8_packable(t, 8, dtype_block_elems(t)));
+    EXPECT_FALSE(rows8_packable(t, 12, dtype_block_elems(t)));
   }
-  EXPECT_TRUE(rows8_packable(DType::Q4_0, 8, 32));
-  EXPECT_FALSE(rows8_packable(DType::Q4_0, 12, 32));
+  EXPECT_FALSE(rows8_packable(DType::Q4_K, 8, 288));
   EXPECT_FALSE(rows8_packable(DType::F32, 8, 32));
+  EXPECT_FALSE(rows8_packable(DType::Q5_K, 8, 256));
+  auto w = make_weights(DType::Q4_0, 24, 96, 5);
+  std::vector<uint8_t> packed(w.bytes.size());
   try {
-    pack_rows8(DType::Q4_0, w.bytes.data(), 20, cols, packed.data());
+    pack_rows8(DType::Q4_0, w.bytes.data(), 20, 96, packed.data());
     FAIL() << "expected an error";
   } catch (const Error& e) {
     EXPECT_STREQ(e.what(), "pack_rows8: a 20 x 96 Q4_0 matrix has no packed form");
@@ -460,37 +479,47 @@ TEST(PackRows8, UnpacksToTheOriginalRowsAndRefusesOtherShapes) {
 TEST(MatmulRows8, VsNaiveBatchInvariantAnyThreadCount) {
   const int prev = get_threads();
   for_each_variant([](KernelVariant) {
-    // Group counts even and odd (296 rows: 37 groups; 8: one; 72: 9); 32 * 9 columns, an odd
-    // block count.
-    const std::pair<int64_t, int64_t> shapes[] = {{296, 32}, {296, 288}, {8, 32 * 9}, {72, 32 * 9}};
-    for (const auto& shape : shapes) {
-      const int64_t rows = shape.first, cols = shape.second;
-      auto w = make_weights(DType::Q4_0, rows, cols, (uint32_t)(61 + cols + rows));
-      std::vector<uint8_t> packed(w.bytes.size());
-      pack_rows8(DType::Q4_0, w.bytes.data(), rows, cols, packed.data());
-      constexpr int64_t kMaxT = 100;
-      auto X = random_x(kMaxT * cols, 62);
-      std::vector<std::vector<float>> alone(kMaxT, std::vector<float>(rows));
-      set_threads(1);
-      for (int64_t i = 0; i < kMaxT; i++)
-        matmul_rows8(DType::Q4_0, packed.data(), rows, cols, X.data() + i * cols, 1, alone[i].data());
-      for (int threads : {1, 2, 5}) {
-        set_threads(threads);
-        set_pool_threads(threads);
-        for (int64_t T : {1, 2, 3, 4, 5, 7, 8, 9, 13, 14, 16, 17, 64, 100}) {
-          std::vector<float> Y((size_t)(T * rows), -1.0f);
-          counter::Scope scope;
-          matmul_rows8(DType::Q4_0, packed.data(), rows, cols, X.data(), T, Y.data());
-          EXPECT_EQ(scope.elapsed().matmul, (uint64_t)(2 * rows * cols * T));
-          for (int64_t i = 0; i < T; i++)
-            for (int64_t r = 0; r < rows; r++) {
-              double ref = 0.0;
-              for (int64_t c = 0; c < cols; c++) ref += (double)w.deq[r * cols + c] * X[i * cols + c];
-              ASSERT_NEAR(Y[i * rows + r], ref, tolerance(w, r, X.data() + i * cols, true))
-                  << "rows=" << rows << " cols=" << cols << " T=" << T << " threads=" << threads << " i=" << i << " r=" << r;
-              ASSERT_EQ(Y[i * rows + r], alone[i][r])
-                  << "rows=" << rows << " cols=" << cols << " T=" << T << " threads=" << threads << " i=" << i << " r=" << r;
-            }
+    for (DType t : kPacked) {
+      // Past T = 8 the product is int8 (and batch-invariant) unless the F32 GEMM takes it.
+      const bool int8_big = kern::active().gemm_rows8[(int)t] || !gemm_available();
+      // Group counts even and odd (296 rows: 37 groups; 8: one; 72: 9), odd block counts.
+      const int64_t b = dtype_block_elems(t);
+      const int64_t wide = b == 32 ? 9 * 32 : 3 * b;
+      const std::pair<int64_t, int64_t> shapes[] = {{296, b}, {296, wide}, {8, wide}, {72, wide}};
+      for (const auto& shape : shapes) {
+        const int64_t rows = shape.first, cols = shape.second;
+        auto w = make_weights(t, rows, cols, (uint32_t)(61 + cols + rows));
+        std::vector<uint8_t> packed(w.bytes.size());
+        pack_rows8(t, w.bytes.data(), rows, cols, packed.data());
+        constexpr int64_t kMaxT = 100;
+        auto X = random_x(kMaxT * cols, 62);
+        std::vector<std::vector<float>> alone(kMaxT, std::vector<float>(rows));
+        std::vector<double> ref((size_t)(kMaxT * rows));
+        set_threads(1);
+        for (int64_t i = 0; i < kMaxT; i++) {
+          matmul_rows8(t, packed.data(), rows, cols, X.data() + i * cols, 1, alone[i].data());
+          for (int64_t r = 0; r < rows; r++)
+            for (int64_t c = 0; c < cols; c++) ref[i * rows + r] += (double)w.deq[r * cols + c] * X[i * cols + c];
+        }
+        for (int threads : {1, 2, 5}) {
+          set_threads(threads);
+          set_pool_threads(threads);
+          for (int64_t T : {1, 2, 3, 4, 5, 7, 8, 9, 13, 16, 17, 64, 100}) {
+            std::vector<float> Y((size_t)(T * rows), -1.0f);
+            counter::Scope scope;
+            matmul_rows8(t, packed.data(), rows, cols, X.data(), T, Y.data());
+            EXPECT_EQ(scope.elapsed().matmul, (uint64_t)(2 * rows * cols * T));
+            const bool int8_path = T <= kMatmulMatvecMaxT || int8_big;
+            for (int64_t i = 0; i < T; i++)
+              for (int64_t r = 0; r < rows; r++) {
+                ASSERT_NEAR(Y[i * rows + r], ref[i * rows + r], tolerance(w, r, X.data() + i * cols, int8_path))
+                    << dtype_name(t) << " rows=" << rows << " cols=" << cols << " T=" << T << " threads=" << threads
+                    << " i=" << i << " r=" << r;
+                if (int8_path)
+                  ASSERT_EQ(Y[i * rows + r], alone[i][r]) << dtype_name(t) << " rows=" << rows << " cols=" << cols
+                                                          << " T=" << T << " threads=" << threads << " i=" << i << " r=" << r;
+              }
+          }
         }
       }
     }

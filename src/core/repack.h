@@ -4,7 +4,7 @@
 // serves 8 output rows and a block's float conversion and scale multiply-add are done once for
 // all 8 (core/kernels_x86_rows8.inc states the layout). The packed matrix has exactly the bytes
 // of the row-major one (same block count, same scales and codes, reordered): packing costs no
-// memory once the original is dropped. Only Q4_0 has a packed form so far.
+// memory once the original is dropped. Q4_0, Q8_0, Q4_K and Q6_K have a packed form.
 #include <cstdint>
 
 #include "core/dtype.h"

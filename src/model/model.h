@@ -89,10 +89,10 @@ void embedding_row(const Weight& w, int64_t row, float* out);
 // y[R x w.rows] = x[R x w.cols] * w^T, through matmul or (packed weights) matmul_rows8.
 void weight_matmul(const Weight& w, const float* x, int64_t R, float* y);
 
-// Repacks the matrices that have a packed form (core/repack.h: Q4_0 with rows a multiple of 8)
-// for the packed kernels: small-batch decoding (one token for each of several sequences) and
-// the int8 GEMM of prompts (matmul_rows8). Every inference command loads its model so
-// (ModelLoadOptions::repack); training does not.
+// Repacks the matrices that have a packed form (core/repack.h: Q4_0, Q8_0, Q4_K and Q6_K with
+// rows a multiple of 8) for the packed kernels: small-batch decoding (one token for each of
+// several sequences) and the int8 GEMM of prompts (matmul_rows8). Every inference command loads
+// its model so (ModelLoadOptions::repack); training does not.
 // The packed copy has the bytes of the original; the file's pages of a mapped model are then
 // released (the tensors in m.gguf still read correctly, from the file). Logits change by float
 // rounding only. Returns the bytes packed.
