@@ -49,6 +49,14 @@ using DotRows8Fn = void (*)(const void* group, const QAct* x, int nx, int64_t n,
 using QuantActFn = void (*)(const float* x, int64_t n, int8_t* q, float* d, float* s, int16_t* bsums);
 // Float to half / bfloat16, bit-identical to fp32_to_fp16 / fp32_to_bf16 (NaN -> quiet NaN).
 using ToHalfFn = void (*)(const float* x, uint16_t* h, int64_t n);
+// Rows of halves (an F16 KV cache: nr rows of n elements, ld elements apart) against floats, for
+// the one-query attention loops. Dots: y[j] = scale * dot(row j, x), j < nr. Axpy: y[i] +=
+// sum over j of p[j] * row j [i], i < n (the rows weighted by the attention probabilities).
+using HalfRowsDotFn = void (*)(const uint16_t* rows, int64_t ld, int64_t nr, const float* x, int64_t n, float scale,
+                               float* y);
+using HalfRowsAxpyFn = void (*)(const float* p, const uint16_t* rows, int64_t ld, int64_t nr, int64_t n, float* y);
+// x[i] = e^(x[i] - shift), returns the sum (the softmax's exponentials; core/attention_kernels.h).
+using ExpSumFn = float (*)(float* x, int64_t n, float shift);
 
 struct Table {
   const char* name;
@@ -61,6 +69,9 @@ struct Table {
   QuantActFn quant_act256;
   ToHalfFn to_f16;
   ToHalfFn to_bf16;
+  HalfRowsDotFn f16_rows_dot;
+  HalfRowsAxpyFn f16_rows_axpy;
+  ExpSumFn exp_shifted_sum;
 };
 
 const Table& table_scalar();

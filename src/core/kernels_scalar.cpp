@@ -338,6 +338,22 @@ void to_bf16(const float* x, uint16_t* o, int64_t n) {
   for (int64_t i = 0; i < n; i++) o[i] = fp32_to_bf16(x[i]);
 }
 
+// ---- rows of halves (F16 KV cache) -----------------------------------------------------
+
+void f16_rows_dot(const uint16_t* rows, int64_t ld, int64_t nr, const float* x, int64_t n, float scale, float* y) {
+  for (int64_t j = 0; j < nr; j++) y[j] = scale * fdot_f16(rows + j * ld, x, n);
+}
+void f16_rows_axpy(const float* p, const uint16_t* rows, int64_t ld, int64_t nr, int64_t n, float* y) {
+  for (int64_t j = 0; j < nr; j++)
+    for (int64_t i = 0; i < n; i++) y[i] += p[j] * h(rows[j * ld + i]);
+}
+
+float exp_shifted_sum(float* x, int64_t n, float shift) {
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n; i++) sum += x[i] = std::exp(x[i] - shift);
+  return sum;
+}
+
 Table make() {
   Table t{};
   t.name = "scalar";
@@ -376,6 +392,9 @@ Table make() {
   t.quant_act256 = quant_act256;
   t.to_f16 = to_f16;
   t.to_bf16 = to_bf16;
+  t.f16_rows_dot = f16_rows_dot;
+  t.f16_rows_axpy = f16_rows_axpy;
+  t.exp_shifted_sum = exp_shifted_sum;
   return t;
 }
 
