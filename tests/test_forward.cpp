@@ -336,8 +336,8 @@ TEST_P(ForwardArch, IncrementalDecodingEqualsBatch) {
   }
 }
 
-// Keys and values rounded to F16 move the logits by about the rounding of their products
-// (2^-11 relative): prompt and decode steps alike stay within 2e-3 of the F32 cache's logits.
+// Keys and values rounded to F16 (2^-11 relative) move these logits (magnitude ~1) by 3-4e-3 at
+// worst and 2-5e-4 on average (measured over the families); bounds about twice that.
 TEST_P(ForwardArch, F16CacheCloseToF32Cache) {
   auto m = make();
   const bool head = m->has_lm_head();
@@ -365,7 +365,8 @@ TEST_P(ForwardArch, F16CacheCloseToF32Cache) {
     mean += d / (double)out[0].size();
   }
   std::printf("%-26s F16 vs F32 cache: max |d| %.2e  mean %.2e\n", GetParam().name, worst, mean);
-  EXPECT_LT(worst, 2e-3);
+  EXPECT_LT(worst, 8e-3);
+  EXPECT_LT(mean, 1e-3);
   EXPECT_GT(worst, 0.0) << "the F16 cache changed nothing: is it used?";
 }
 
@@ -437,11 +438,18 @@ TEST_P(ForwardArch, MultiSequencePassEqualsSinglePasses) {
       double mx = 0;
       for (size_t j = 0; j < l.size(); j++) mx = std::max(mx, (double)std::fabs(l[j] - logits[i][j]));
       for (size_t j = 0; j < h.size(); j++) mx = std::max(mx, (double)std::fabs(h[j] - hid[i][j]));
-      EXPECT_LT(mx, 1e-5) << "sequence " << i;
+      // F32 products of different batch sizes differ by float rounding (1e-7); rounding a key to
+      // F16 can turn that into one half-precision step (2^-11 relative), and the logits move
+      // by up to 6e-5 (measured): the F16 bound is 2e-4, one half step for the keys. (Quantized
+      // weights give bit-identical rows: see RepackedForDecodeKeepsLogitsAndBatchEquality.)
+      const bool f32 = types.k == DType::F32 && types.v == DType::F32;
+      EXPECT_LT(mx, f32 ? 1e-5 : 2e-4) << "sequence " << i;
       // The keys and values written are the single pass's too.
       for (int l2 = 0; l2 < m->cfg.n_layer; l2++)
-        for (int j = 0; j < m->cfg.kv_dim(); j++)
-          ASSERT_NEAR(key(caches[i], l2, caches[i].n - 1, j), key(copies[i], l2, copies[i].n - 1, j), 1e-5);
+        for (int j = 0; j < m->cfg.kv_dim(); j++) {
+          const float a = key(caches[i], l2, caches[i].n - 1, j), b = key(copies[i], l2, copies[i].n - 1, j);
+          ASSERT_NEAR(a, b, types.k == DType::F32 ? 1e-5 : 1e-5 + std::ldexp(std::fabs(b), -10));
+        }
     }
   }
 }
@@ -584,22 +592,25 @@ TEST(Forward, RepackedForDecodeKeepsLogitsAndBatchEquality) {
   KVCache kv1 = make_kv_cache(m->cfg, 16);
   forward(*m, kv1, make_batch(toks), after);
   expect_close(after.data(), Vec(before.begin(), before.end()), 1e-4);
-  // Decode steps: three sequences of one token each against single passes.
-  std::vector<KVCache> caches, copies;
-  for (int i = 0; i < 3; i++) {
-    caches.push_back(make_kv_cache(m->cfg, 16));
-    std::vector<float> l;
-    forward(*m, caches.back(), make_batch(some_tokens(2 + i), false), l);
-  }
-  copies = caches;
-  std::vector<SeqInput> in;
-  for (int i = 0; i < 3; i++) in.push_back(SeqInput{&caches[i], {(int32_t)(5 + 40 * i)}, false});
-  std::vector<std::vector<float>> logits;
-  forward_multi(*m, in, logits);
-  for (int i = 0; i < 3; i++) {
-    std::vector<float> l;
-    forward(*m, copies[i], make_batch(in[i].tokens, false), l);
-    EXPECT_EQ(l, logits[i]) << "sequence " << i;
+  // Decode steps: three sequences of one token each against single passes, bit for bit (with
+  // an F16 cache too: the rows of these products do not depend on the batch).
+  for (const KVCacheTypes types : {KVCacheTypes{}, kF16Cache}) {
+    std::vector<KVCache> caches, copies;
+    for (int i = 0; i < 3; i++) {
+      caches.push_back(make_kv_cache(m->cfg, 16, types));
+      std::vector<float> l;
+      forward(*m, caches.back(), make_batch(some_tokens(2 + i), false), l);
+    }
+    copies = caches;
+    std::vector<SeqInput> in;
+    for (int i = 0; i < 3; i++) in.push_back(SeqInput{&caches[i], {(int32_t)(5 + 40 * i)}, false});
+    std::vector<std::vector<float>> logits;
+    forward_multi(*m, in, logits);
+    for (int i = 0; i < 3; i++) {
+      std::vector<float> l;
+      forward(*m, copies[i], make_batch(in[i].tokens, false), l);
+      EXPECT_EQ(l, logits[i]) << "sequence " << i << " cache " << kv_cache_type_name(types.k);
+    }
   }
 }
 

@@ -95,7 +95,7 @@ TEST(AttentionKernels, ExpShiftedSumVsStdExp) {
       const float sum = exp_shifted_sum(x.data(), n, shift);
       double want_sum = 0;
       for (int64_t i = 0; i < n; i++) {
-        const double want = std::exp((double)before[i] - shift);
+        const double want = std::exp((double)(before[i] - shift));  // the kernel's argument is the float difference
         want_sum += want;
         if (want < 3e-38)
           EXPECT_LE(x[i], 3e-38) << before[i];
