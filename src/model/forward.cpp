@@ -126,9 +126,18 @@ int visible_slot(const SeqPass& s, int j) {
   return j < np ? s.prefix[j] : s.first_slot + (j - np);
 }
 
-// One head's visible keys (or values), nk rows of hd elements, hd apart: the cache itself when
-// they are one block of it in a type the loops read (F32; F16 for the one-query kernels), else
-// converted to F32 in `scratch`.
+// One head's first nk visible keys (or values) as F32 rows of hd: `head` is its slot 0 in the
+// cache, elements of type t and `elem` bytes.
+void visible_rows_f32(DType t, const void* head, size_t elem, int nk, int hd, const SeqPass& s, float* out) {
+  const uint8_t* base = (const uint8_t*)head;
+  if (s.contiguous)
+    dequantize_row(t, base, out, (int64_t)nk * hd);
+  else
+    for (int j = 0; j < nk; j++) dequantize_row(t, base + (size_t)visible_slot(s, j) * hd * elem, out + (size_t)j * hd, hd);
+}
+
+// The same rows for the loops: the cache itself when they are one block of it in a type the loops
+// read (F32; F16 for the one-query kernels), else converted to F32 in `scratch`.
 struct HeadRows {
   const float* f32 = nullptr;
   const uint16_t* f16 = nullptr;
@@ -140,12 +149,7 @@ HeadRows head_rows(DType t, const void* head, size_t elem, int nk, int hd, const
   if (s.contiguous && t == DType::F16 && half_ok) r.f16 = (const uint16_t*)head;
   if (r.f32 || r.f16) return r;
   scratch.resize((size_t)nk * hd);
-  const uint8_t* base = (const uint8_t*)head;
-  if (s.contiguous)
-    dequantize_row(t, base, scratch.data(), (int64_t)nk * hd);
-  else
-    for (int j = 0; j < nk; j++)
-      dequantize_row(t, base + (size_t)visible_slot(s, j) * hd * elem, scratch.data() + (size_t)j * hd, hd);
+  visible_rows_f32(t, head, elem, nk, hd, s, scratch.data());
   r.f32 = scratch.data();
   return r;
 }
@@ -182,6 +186,26 @@ void attention(const Model& m, std::vector<SeqPass>& seqs, int layer, bool slidi
     work += (uint64_t)nh * (uint64_t)s.T * (uint64_t)(np + s.T) * (uint64_t)hd;
     max_item_macs = std::max(max_item_macs, std::min<int64_t>(QB, s.T) * (np + s.T) * hd);
   }
+  // A sequence of several new tokens reads its visible keys and values as F32, converted once per
+  // layer for all its query blocks (when F16, or not one block of the cache): [kv head][key][hd].
+  std::vector<std::vector<float>> conv_k(seqs.size()), conv_v(seqs.size());
+  for (size_t si = 0; si < seqs.size(); si++) {
+    const SeqPass& s = seqs[si];
+    if (s.T == 1) continue;
+    const int nk = (int)s.prefix.size() + (int)s.T;
+    const KVCache& kv = *s.kv;
+    const size_t per_head = (size_t)nk * hd;
+    if (!s.contiguous || kv.type_k != DType::F32) {
+      conv_k[si].resize(c.n_head_kv * per_head);
+      for (int kh = 0; kh < c.n_head_kv; kh++)
+        visible_rows_f32(kv.type_k, kv.k_head(layer, kh), kv.k_elem(), nk, hd, s, conv_k[si].data() + kh * per_head);
+    }
+    if (!s.contiguous || kv.type_v != DType::F32) {
+      conv_v[si].resize(c.n_head_kv * per_head);
+      for (int kh = 0; kh < c.n_head_kv; kh++)
+        visible_rows_f32(kv.type_v, kv.v_head(layer, kh), kv.v_elem(), nk, hd, s, conv_v[si].data() + kh * per_head);
+    }
+  }
   // One (sequence, head, query block): returns the number of visible keys it scored.
   auto run_item = [&](size_t ii, std::vector<float>& S, std::vector<float>& Kg, std::vector<float>& Vg) -> uint64_t {
     uint64_t visible = 0;
@@ -194,8 +218,13 @@ void attention(const Model& m, std::vector<SeqPass>& seqs, int layer, bool slidi
     const int kh = it.head / group;
     auto slot = [&](int j) { return visible_slot(s, j); };
     const bool one = rows == 1;
-    const HeadRows Kr = head_rows(kv.type_k, kv.k_head(layer, kh), kv.k_elem(), nk, hd, s, one, Kg);
-    const HeadRows Vr = head_rows(kv.type_v, kv.v_head(layer, kh), kv.v_elem(), nk, hd, s, one, Vg);
+    const size_t conv_head = (size_t)kh * (np + s.T) * hd;
+    const HeadRows Kr = conv_k[it.seq].empty()
+                            ? head_rows(kv.type_k, kv.k_head(layer, kh), kv.k_elem(), nk, hd, s, one, Kg)
+                            : HeadRows{conv_k[it.seq].data() + conv_head, nullptr};
+    const HeadRows Vr = conv_v[it.seq].empty()
+                            ? head_rows(kv.type_v, kv.v_head(layer, kh), kv.v_elem(), nk, hd, s, one, Vg)
+                            : HeadRows{conv_v[it.seq].data() + conv_head, nullptr};
     const float *K = Kr.f32, *V = Vr.f32;
     const int ld = hd;
     const float* Q = q + (s.row0 + it.t0) * qd + it.head * hd;
