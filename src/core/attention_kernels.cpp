@@ -12,6 +12,4 @@ void f16_rows_axpy(const float* p, const uint16_t* rows, int64_t ld, int64_t n_r
   kern::active().f16_rows_axpy(p, rows, ld, n_rows, n, y);
 }
 
-float exp_shifted_sum(float* x, int64_t n, float shift) { return kern::active().exp_shifted_sum(x, n, shift); }
-
 }  // namespace flops

@@ -55,8 +55,6 @@ using ToHalfFn = void (*)(const float* x, uint16_t* h, int64_t n);
 using HalfRowsDotFn = void (*)(const uint16_t* rows, int64_t ld, int64_t nr, const float* x, int64_t n, float scale,
                                float* y);
 using HalfRowsAxpyFn = void (*)(const float* p, const uint16_t* rows, int64_t ld, int64_t nr, int64_t n, float* y);
-// x[i] = e^(x[i] - shift), returns the sum (the softmax's exponentials; core/attention_kernels.h).
-using ExpSumFn = float (*)(float* x, int64_t n, float shift);
 
 struct Table {
   const char* name;
@@ -71,7 +69,6 @@ struct Table {
   ToHalfFn to_bf16;
   HalfRowsDotFn f16_rows_dot;
   HalfRowsAxpyFn f16_rows_axpy;
-  ExpSumFn exp_shifted_sum;
 };
 
 const Table& table_scalar();

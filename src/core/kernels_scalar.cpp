@@ -348,12 +348,6 @@ void f16_rows_axpy(const float* p, const uint16_t* rows, int64_t ld, int64_t nr,
     for (int64_t i = 0; i < n; i++) y[i] += p[j] * h(rows[j * ld + i]);
 }
 
-float exp_shifted_sum(float* x, int64_t n, float shift) {
-  float sum = 0.0f;
-  for (int64_t i = 0; i < n; i++) sum += x[i] = std::exp(x[i] - shift);
-  return sum;
-}
-
 Table make() {
   Table t{};
   t.name = "scalar";
@@ -394,7 +388,6 @@ Table make() {
   t.to_bf16 = to_bf16;
   t.f16_rows_dot = f16_rows_dot;
   t.f16_rows_axpy = f16_rows_axpy;
-  t.exp_shifted_sum = exp_shifted_sum;
   return t;
 }
 

@@ -281,10 +281,10 @@ void attention(const Model& m, std::vector<SeqPass>& seqs, int layer, bool slidi
         visible++;
       }
       float sum = 0;
-      if (mx == -INFINITY)
-        std::fill(sr, sr + valid, 0.0f);
-      else
-        sum = exp_shifted_sum(sr, valid, mx);
+      for (int j = 0; j < valid; j++) {
+        sr[j] = mx == -INFINITY ? 0.0f : std::exp(sr[j] - mx);
+        sum += sr[j];
+      }
       const float inv = sum > 0 ? 1.0f / sum : 0.0f;
       for (int j = 0; j < valid; j++) sr[j] *= inv;
       for (int j = valid; j < nk; j++) sr[j] = 0.0f;
