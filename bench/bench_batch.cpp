@@ -4,7 +4,7 @@
 // matrix products alone (the layer shapes and the output matrix) for T = 1..8 rows. Types with a
 // packed form (core/repack.h: Q4_0) are timed both row-major and repacked 8 rows at a time.
 // "x N=1" is the step's tokens/s over one sequence's: the speed-up continuous batching can give.
-//   bench_batch [-t THREADS] [--cpu] [TYPE...]   (types: Q4_0 Q8_0 Q4_K Q6_K F32 ...; default Q4_0)
+//   bench_batch [-t THREADS] [--cpu] [--kv f32|f16] [TYPE...]   (types: Q4_0 Q8_0 Q4_K Q6_K F32 ...; default Q4_0)
 // --cpu (with -t 1) times by the calling thread's CPU time instead of the wall clock: on a
 // machine shared with other work, the kernels' cost without the time slices lost to others.
 #include <algorithm>
@@ -33,6 +33,7 @@ using clk = std::chrono::steady_clock;
 namespace {
 
 bool g_cpu = false;
+DType g_kv = DType::F32;  // --kv: the caches' type
 
 double now_s() {
   if (g_cpu) {
@@ -77,6 +78,7 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; i++) {
     if (!std::strcmp(argv[i], "-t") && i + 1 < argc) threads = std::atoi(argv[++i]);
     else if (!std::strcmp(argv[i], "--cpu")) g_cpu = true;
+    else if (!std::strcmp(argv[i], "--kv") && i + 1 < argc) g_kv = kv_cache_type_from_name(argv[++i], "--kv");
     else types.push_back(parse_type(argv[i]));
   }
   if (types.empty()) types.push_back(DType::Q4_0);
@@ -104,7 +106,7 @@ int main(int argc, char** argv) {
     // Median time of one decode step of n sequences (one new token each, after a 32-token prompt).
     auto step_time = [&](const Model& mm, int n) {
       std::vector<KVCache> kv;
-      for (int i = 0; i < n; i++) kv.push_back(make_kv_cache(c, 512));
+      for (int i = 0; i < n; i++) kv.push_back(make_kv_cache(c, 512, {g_kv, g_kv}));
       std::vector<std::vector<float>> logits;
       {
         std::vector<SeqInput> pre(n);

@@ -142,6 +142,39 @@ TEST(Cli, BadInputGivesOneLineErrors) {
                         "--loss-on 'ab' is 2 tokens");
 }
 
+// -ctk/-ctv as llama.cpp names them: F16 by default, F32 on request, the size reported.
+TEST(Cli, CacheTypeFlags) {
+  std::string m = tiny_model();
+  const std::string gen = "generate -m " + m + " -p \"abc\" -n 6 --temp 0 --json";
+  CliRun a = run(gen), b = run(gen + " -ctk f32 --cache-type-v f32");
+  ASSERT_EQ(a.code, 0) << a.err;
+  ASSERT_EQ(b.code, 0) << b.err;
+  auto ja = nlohmann::json::parse(a.out)["kv_cache"], jb = nlohmann::json::parse(b.out)["kv_cache"];
+  EXPECT_EQ(ja["type_k"], "f16");
+  EXPECT_EQ(ja["type_v"], "f16");
+  EXPECT_EQ(jb["type_k"], "f32");
+  // 2 layers x context x kv_dim 16 x (K + V) x 2 or 4 bytes; the context is prompt + 6 tokens.
+  const int64_t ctx = nlohmann::json::parse(a.out)["prompt_tokens"].get<int64_t>() + 6;
+  EXPECT_EQ(ja["bytes"].get<int64_t>(), 2 * ctx * 16 * 2 * 2);
+  EXPECT_EQ(jb["bytes"].get<int64_t>(), 2 * ja["bytes"].get<int64_t>());
+  std::string text;
+  for (int i = 0; i < 10; i++) text += "the quick brown fox jumps over the lazy dog. ";
+  CliRun p = run("perplexity -m " + m + " -f " + write_file("ctk.txt", text) + " -c 32 -ctv f32 --json");
+  ASSERT_EQ(p.code, 0) << p.err;
+  auto jp = nlohmann::json::parse(p.out)["kv_cache"];
+  EXPECT_EQ(jp["type_k"], "f16");
+  EXPECT_EQ(jp["type_v"], "f32");
+  EXPECT_EQ(jp["bytes"].get<int64_t>(), 2 * 32 * 16 * (2 + 4));
+  CliRun bench = run("bench -m " + m + " -p 8 -n 4 -r 1 -ctk f32 -o json");
+  ASSERT_EQ(bench.code, 0) << bench.err;
+  auto jr = nlohmann::json::parse(bench.out);
+  EXPECT_EQ(jr[0]["type_k"], "f32");
+  EXPECT_EQ(jr[0]["type_v"], "f16");
+  expect_one_line_error(run(gen + " -ctk q4_0"), "--cache-type-k must be f32 or f16, got 'q4_0'");
+  expect_one_line_error(run("bench -m " + m + " -ctv bf16"), "--cache-type-v must be f32 or f16, got 'bf16'");
+  expect_one_line_error(run("serve -m " + m + " --port 0 -ctk f8"), "--cache-type-k must be f32 or f16, got 'f8'");
+}
+
 TEST(Cli, TrainConfigSetsTyingAndInitStd) {
   // A config's "tied": false must give the separate output matrix (vocab x dim more parameters),
   // and the flag still overrides the config.

@@ -139,7 +139,10 @@ TEST(HarnessServe, EvalCommandAgreesAcrossBackends) {
 }
 
 TEST(HarnessServe, MultipleChoiceAgreesWithLocal) {
-  Server srv({std::string(FLOPS_BINARY_DIR) + "/flops", "serve", "-m", model_a(), "--quiet", "-t", "1"});
+  // F32 caches on both sides: with F16 keys the two backends' different batch splits (float
+  // rounding of the products, then rounded to a half) move these ~-100 sums by ~1e-3.
+  Server srv({std::string(FLOPS_BINARY_DIR) + "/flops", "serve", "-m", model_a(), "--quiet", "-t", "1", "-ctk", "f32",
+              "-ctv", "f32"});
   ASSERT_TRUE(srv.ready) << "flops serve did not start";
   auto m = load_model(model_a());
   auto local = make_local_backend(*m, model_a(), {});
@@ -171,6 +174,7 @@ TEST(HarnessServe, MultipleChoiceAgreesWithLocal) {
 TEST(HarnessServe, GreedyAnswersAgreeAcrossBackends) {
   std::vector<std::string> prompts = {"It is a truth universally acknowledged", "ROMEO:\n", "Question: what is the sun?\nAnswer:"};
   auto m = load_model(model_a());
+  m->kv_types = {DType::F16, DType::F16};  // flops serve's default KV cache (-ctk/-ctv f16)
   auto local = make_local_backend(*m, model_a(), {});
   Instance in;
   std::vector<GenRequest> reqs;

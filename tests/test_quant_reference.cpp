@@ -61,11 +61,12 @@ nlohmann::json read_json(const std::string& path) {
 enum class Mode {
   Batch,          // one batch per sequence (as llama_ref did: one llama_decode from an empty cache)
   Decode,         // one token at a time: every product takes the matvec path (int8 activations)
-  DecodeF16Cache  // Decode, with each new K/V row rounded to fp16 as llama.cpp's default cache stores it
+  DecodeF16Cache  // Decode, with an F16 KV cache as llama.cpp's default
 };
 
 std::vector<float> run(const Model& m, const std::vector<int32_t>& ids, Mode mode) {
-  KVCache kv = make_kv_cache(m.cfg, (int)ids.size());
+  const KVCacheTypes types = mode == Mode::DecodeF16Cache ? KVCacheTypes{DType::F16, DType::F16} : KVCacheTypes{};
+  KVCache kv = make_kv_cache(m.cfg, (int)ids.size(), types);
   std::vector<float> logits, one;
   if (mode == Mode::Batch) {
     forward(m, kv, make_batch(ids, true), logits);
@@ -74,10 +75,6 @@ std::vector<float> run(const Model& m, const std::vector<int32_t>& ids, Mode mod
   for (int32_t id : ids) {
     forward(m, kv, make_batch({id}, true), one);
     logits.insert(logits.end(), one.begin(), one.end());
-    if (mode == Mode::DecodeF16Cache)
-      for (int l = 0; l < m.cfg.n_layer; l++)
-        for (float* row : {kv.k_at(l, kv.n - 1), kv.v_at(l, kv.n - 1)})
-          for (int i = 0; i < kv.kv_dim; i++) row[i] = fp16_to_fp32(fp32_to_fp16(row[i]));
   }
   return logits;
 }

@@ -28,6 +28,7 @@ void add_ask(CLI::App& app) {
   cmd->add_option("index", o->index, "index file (flops index)")->required();
   cmd->add_option("question", o->question, "the question")->required();
   add_model_opts(cmd, o->m);
+  add_cache_opts(cmd, o->m);
   add_search_flags(cmd, o->f, false);
   cmd->add_option("-k,--passages", o->f.o.k, "passages retrieved, best first, as many as fit the context (default 8)");
   cmd->add_option("--embed-model", o->embed_model, "embedding model for the query (default: the index's own)");

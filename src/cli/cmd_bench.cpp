@@ -32,6 +32,7 @@ void add_bench(CLI::App& app) {
     std::vector<std::string> pg;
     int reps = 5, n_batch = 2048;
     std::string output = "md";
+    std::string cache_type_k = "f16", cache_type_v = "f16";
     bool json = false, progress = false, bandwidth = false;
   };
   auto o = std::make_shared<Opts>();
@@ -47,6 +48,8 @@ void add_bench(CLI::App& app) {
   cmd->add_option("-r,--repetitions", o->reps, "repetitions of each test (default 5)");
   cmd->add_option("-b,--batch-size", o->n_batch, "prompt tokens per forward pass (default 2048)");
   cmd->add_option("-o,--output", o->output, "md (default), json or jsonl");
+  cmd->add_option("--cache-type-k", o->cache_type_k, "KV cache type of the keys: f32 or f16 (default f16; also -ctk)");
+  cmd->add_option("--cache-type-v", o->cache_type_v, "KV cache type of the values: f32 or f16 (default f16; also -ctv)");
   cmd->add_flag("--json", o->json, "same as -o json");
   cmd->add_flag("--progress", o->progress, "show a progress bar per test on stderr");
   cmd->add_flag("--bandwidth", o->bandwidth,
@@ -75,6 +78,8 @@ void add_bench(CLI::App& app) {
 
     ModelOpts mo;
     mo.model = o->model;
+    mo.cache_type_k = o->cache_type_k;
+    mo.cache_type_v = o->cache_type_v;
     auto m = open_model(mo);
     const bool md = o->output == "md";
     const double wbytes = decode_weight_bytes(*m);

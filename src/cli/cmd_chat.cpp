@@ -70,6 +70,7 @@ void add_chat(CLI::App& app) {
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("chat", "talk to the model in its chat format (interactive)");
   add_model_opts(cmd, o->m);
+  add_cache_opts(cmd, o->m);
   cmd->add_option("--system-prompt", o->system, "system message at the start of the conversation (also -sys)");
   cmd->add_option("--chat-template", o->chat_template,
                   "a built-in template (chatml, llama3, llama2, mistral, phi3, gemma, zephyr) or a .jinja file, "

@@ -189,6 +189,7 @@ void add_eval(CLI::App& app) {
   auto o = std::make_shared<EvalOpts>();
   auto* cmd = app.add_subcommand("eval", "evaluate a model on lm-evaluation-harness-style tasks, with what each question costs");
   add_model_opts(cmd, o->m);
+  add_cache_opts(cmd, o->m);
   cmd->add_option("--tasks", o->tasks, "tasks, groups, tags, patterns (mmlu_*) or task files, comma-separated");
   cmd->add_flag("--list", o->list, "list the tasks flops knows");
   cmd->add_option("--include-path", o->include, "also read task files from this folder (repeatable)");

@@ -27,6 +27,7 @@ void add_generate(CLI::App& app) {
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("generate", "generate text from a prompt, or one chat reply");
   add_model_opts(cmd, o->m);
+  add_cache_opts(cmd, o->m);
   cmd->add_option("-p,--prompt", o->prompt, "prompt text");
   cmd->add_option("-f,--file", o->file, "file with the prompt ('-' for stdin)");
   cmd->add_option("--chat", o->chat,
@@ -101,6 +102,7 @@ void add_generate(CLI::App& app) {
       if (r.stop == StopReason::EndOfTurn) j["stop_token"] = r.stop_token;
       j["stopped_at_eos"] = r.stopped_at_eos;
       j["context_size"] = ctx;
+      j["kv_cache"] = kv_cache_json(*m, session.kv.n_ctx);
       j["prompt_tokens_per_second"] = pp_tps;
       j["generated_tokens_per_second"] = tg_tps;
       j["receipt"] = cost::to_json(receipt);
@@ -109,8 +111,9 @@ void add_generate(CLI::App& app) {
     }
     fmt::print("\n");
     if (!o->m.quiet) {
-      fmt::print(stderr, "\n[{} prompt tokens at {:.1f} tok/s, {} generated at {:.1f} tok/s; {}]\n", r.prompt_tokens.size(),
-                 pp_tps, r.tokens.size(), tg_tps, describe_stop(r, m->tok, ctx));
+      fmt::print(stderr, "\n[{} prompt tokens at {:.1f} tok/s, {} generated at {:.1f} tok/s; {}; KV cache {}/{} {:.1f} MB]\n",
+                 r.prompt_tokens.size(), pp_tps, r.tokens.size(), tg_tps, describe_stop(r, m->tok, ctx),
+                 kv_cache_type_name(session.kv.type_k), kv_cache_type_name(session.kv.type_v), session.kv.bytes() / 1e6);
       cost::print_receipt(stderr, receipt);
     }
   });

@@ -43,6 +43,7 @@ void add_icl(CLI::App& app) {
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("icl", "in-context classification: structured prompting (thousands of demonstrations) or conventional");
   add_model_opts(cmd, o->m);
+  add_cache_opts(cmd, o->m);
   cmd->add_option("--demos", o->demos, "demonstrations: JSONL, CSV/TSV with a header, '<label> <text>' lines, TREC")->required();
   cmd->add_option("--test", o->test, "labelled test examples (same formats)")->required();
   cmd->add_option("--format", o->format, "auto, jsonl, csv, tsv, label-text or trec (default auto)");

@@ -21,6 +21,7 @@ void add_perplexity(CLI::App& app) {
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("perplexity", "perplexity of a text under a model");
   add_model_opts(cmd, o->m);
+  add_cache_opts(cmd, o->m);
   cmd->add_option("-f,--file", o->file, "text file ('-' for stdin)");
   cmd->add_option("-p,--prompt", o->prompt, "text given inline");
   cmd->add_option("-c,--ctx-size", o->ctx, "tokens per chunk / window (default 512, at most the model's context)");
@@ -59,6 +60,7 @@ void add_perplexity(CLI::App& app) {
       nlohmann::json j;
       j["method"] = method;
       j["ctx"] = o->ctx;
+      j["kv_cache"] = kv_cache_json(*m, o->ctx);
       if (o->stride > 0) j["stride"] = o->stride;
       j["ppl"] = r.ppl;
       j["ppl_err"] = r.ppl_err;

@@ -11,6 +11,7 @@ void add_serve(CLI::App& app) {
   auto m = std::make_shared<ModelOpts>();
   auto* cmd = app.add_subcommand("serve", "OpenAI-compatible HTTP server with a web page; every answer carries its cost");
   add_model_opts(cmd, *m);
+  add_cache_opts(cmd, *m);
   cmd->add_option("--host", o->host, "address to bind (default 127.0.0.1: this machine only)");
   cmd->add_option("--port", o->port, "port (default 8080; 0 = any free port, printed)");
   cmd->add_option("--parallel", o->n_slots, "-np N, slots: requests decoded together in one batch (default 4)");
@@ -42,6 +43,7 @@ void add_serve(CLI::App& app) {
     if (*cache_mib < 1) fail("--lora-cache-mib must be >= 1, got {}", *cache_mib);
     o->lora_cache_bytes = (size_t)*cache_mib << 20;
     o->lora = m->lora;
+    o->kv_types = cache_types(*m);
     o->threads = m->threads;
     o->quiet = m->quiet;
     server::run_server(*o, [o](int port) {

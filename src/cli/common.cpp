@@ -23,6 +23,27 @@ void add_model_opts(CLI::App* cmd, ModelOpts& o) {
       ->take_all()->expected(1);
 }
 
+void add_cache_opts(CLI::App* cmd, ModelOpts& o) {
+  o.cache_type_k = o.cache_type_v = "f16";
+  cmd->add_option("--cache-type-k", o.cache_type_k, "KV cache type of the keys: f32 or f16 (default f16; also -ctk)");
+  cmd->add_option("--cache-type-v", o.cache_type_v, "KV cache type of the values: f32 or f16 (default f16; also -ctv)");
+}
+
+KVCacheTypes cache_types(const ModelOpts& o) {
+  KVCacheTypes t;
+  if (!o.cache_type_k.empty()) t.k = kv_cache_type_from_name(o.cache_type_k, "--cache-type-k");
+  if (!o.cache_type_v.empty()) t.v = kv_cache_type_from_name(o.cache_type_v, "--cache-type-v");
+  return t;
+}
+
+nlohmann::ordered_json kv_cache_json(const Model& m, int n_ctx) {
+  nlohmann::ordered_json j;
+  j["type_k"] = kv_cache_type_name(m.kv_types.k);
+  j["type_v"] = kv_cache_type_name(m.kv_types.v);
+  j["bytes"] = kv_cache_bytes(m.cfg, n_ctx, m.kv_types);
+  return j;
+}
+
 std::string resolve_model_path(const std::string& given, bool quiet) {
   namespace fs = std::filesystem;
   if (!given.empty()) return given;
@@ -66,10 +87,12 @@ std::unique_ptr<Model> load_for_inference(const std::string& path) {
 
 std::unique_ptr<Model> open_model(const ModelOpts& o, bool for_inference) {
   if (o.threads < 0) fail("--threads must be >= 0, got {}", o.threads);
+  const KVCacheTypes kv_types = cache_types(o);
   set_threads(o.threads);
   const std::string path = resolve_model_path(o.model, o.json || o.quiet);
   // The adapters are keyed by the tensors' bytes in the file (Weight::key), packed or not.
   auto m = for_inference ? load_for_inference(path) : load_model(path);
+  m->kv_types = kv_types;
   m->lora = load_lora_set(*m, o.lora);
   return m;
 }

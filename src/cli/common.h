@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "model/model.h"
 
 namespace flops::cli {
@@ -15,10 +17,19 @@ struct ModelOpts {
   bool json = false;
   bool quiet = false;
   std::vector<std::string> lora;  // --lora FILE[:SCALE], applied at run time
+  // -ctk/-ctv (add_cache_opts): KV cache types; empty (commands without the flags): F32.
+  std::string cache_type_k, cache_type_v;
 };
 
 // Adds -m/--model, -t/--threads, --json, --quiet, --lora.
 void add_model_opts(CLI::App* cmd, ModelOpts& o);
+// Adds -ctk/--cache-type-k and -ctv/--cache-type-v (f32 or f16; default f16, as llama.cpp's) for
+// a command that runs inference with a KV cache; open_model applies them (Model::kv_types).
+void add_cache_opts(CLI::App* cmd, ModelOpts& o);
+// The cache types the flags name (F32 for flags not given to the command); bad names fail.
+KVCacheTypes cache_types(const ModelOpts& o);
+// The KV cache of n_ctx slots as commands report it: {"type_k", "type_v", "bytes"}.
+nlohmann::ordered_json kv_cache_json(const Model& m, int n_ctx);
 // The model path: --model, else $FLOPS_MODEL, else the installed default
 // (share/flops/models/flops-a.gguf beside the installed binary), else the checkout's
 // models/flops-a.gguf. Says on stderr which it took (unless quiet, or given with --model).

@@ -64,6 +64,12 @@ using SiluMulFn = void (*)(float* g, const float* u, int64_t n);
 // acc: add to C (else overwrite). Null where OpenBLAS does the job (gemm_available()).
 using GemmTileFn = void (*)(const float* A, int64_t lda, int mr, const float* P, int64_t kc, float* C, int64_t ldc,
                             int nr, bool acc);
+// Rows of halves (an F16 KV cache: nr rows of n elements, ld elements apart) against floats, for
+// the one-query attention loops. Dots: y[j] = scale * dot(row j, x), j < nr. Axpy: y[i] +=
+// sum over j of p[j] * row j [i], i < n (the rows weighted by the attention probabilities).
+using HalfRowsDotFn = void (*)(const uint16_t* rows, int64_t ld, int64_t nr, const float* x, int64_t n, float scale,
+                               float* y);
+using HalfRowsAxpyFn = void (*)(const float* p, const uint16_t* rows, int64_t ld, int64_t nr, int64_t n, float* y);
 
 struct Table {
   const char* name;
@@ -80,6 +86,8 @@ struct Table {
   SiluMulFn silu_mul;
   GemmTileFn gemm_f32_tile;
   Gemm8Fn gemm_rows8[kDTypeIdLimit];  // packed types that have one (null: dot_rows8 per 4 rows)
+  HalfRowsDotFn f16_rows_dot;
+  HalfRowsAxpyFn f16_rows_axpy;
 };
 
 const Table& table_scalar();

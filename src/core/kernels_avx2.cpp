@@ -11,6 +11,7 @@ namespace flops::kern {
 namespace avx2 {
 #include "core/kernels_x86_common.inc"
 #include "core/kernels_x86_32.inc"
+#include "core/kernels_x86_attn.inc"
 #include "core/kernels_x86_k.inc"
 #include "core/kernels_x86_rows.inc"
 #include "core/kernels_x86_rows8.inc"

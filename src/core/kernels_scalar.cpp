@@ -346,6 +346,16 @@ void silu_mul(float* g, const float* u, int64_t n) {
   for (int64_t i = 0; i < n; i++) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
 }
 
+// ---- rows of halves (F16 KV cache) -----------------------------------------------------
+
+void f16_rows_dot(const uint16_t* rows, int64_t ld, int64_t nr, const float* x, int64_t n, float scale, float* y) {
+  for (int64_t j = 0; j < nr; j++) y[j] = scale * fdot_f16(rows + j * ld, x, n);
+}
+void f16_rows_axpy(const float* p, const uint16_t* rows, int64_t ld, int64_t nr, int64_t n, float* y) {
+  for (int64_t j = 0; j < nr; j++)
+    for (int64_t i = 0; i < n; i++) y[i] += p[j] * h(rows[j * ld + i]);
+}
+
 Table make() {
   Table t{};
   t.name = "scalar";
@@ -386,6 +396,8 @@ Table make() {
   t.to_bf16 = to_bf16;
   t.exp_sum = exp_sum;
   t.silu_mul = silu_mul;
+  t.f16_rows_dot = f16_rows_dot;
+  t.f16_rows_axpy = f16_rows_axpy;
   return t;
 }
 

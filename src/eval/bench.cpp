@@ -103,7 +103,7 @@ BenchResult run_bench_test(const Model& m, const BenchTest& t, int threads, int 
   r.n_threads = threads;
   r.n_batch = n_batch;
   r.test_time = utc_now();
-  KVCache kv = make_kv_cache(m.cfg, t.n_prompt + t.n_gen);
+  KVCache kv = make_kv_cache(m, t.n_prompt + t.n_gen);
   std::mt19937 rng(1234);
   // Warm-up as llama-bench does it: the prompt once, or a single generated token.
   run_once(m, kv, t.n_prompt > 0 ? BenchTest{t.n_prompt, 0} : BenchTest{0, 1}, n_batch, rng);
@@ -191,8 +191,9 @@ nlohmann::ordered_json bench_json(const Model& m, const BenchResult& r) {
   j["n_batch"] = r.n_batch;
   j["n_ubatch"] = r.n_batch;
   j["n_threads"] = r.n_threads;
-  j["type_k"] = "f32";
-  j["type_v"] = "f32";
+  j["type_k"] = kv_cache_type_name(m.kv_types.k);
+  j["type_v"] = kv_cache_type_name(m.kv_types.v);
+  j["kv_cache_bytes"] = kv_cache_bytes(m.cfg, r.test.n_prompt + r.test.n_gen, m.kv_types);
   j["n_gpu_layers"] = 0;
   j["use_mmap"] = true;
   j["embeddings"] = false;

@@ -39,7 +39,7 @@ PerplexityResult perplexity_chunks(const Model& m, std::vector<int32_t> tokens, 
   PerplexityResult r;
   r.n_tokens = (int64_t)tokens.size();
   r.n_chunks = n_chunks;
-  KVCache kv = make_kv_cache(m.cfg, n_ctx);
+  KVCache kv = make_kv_cache(m, n_ctx);
   std::vector<float> logits;
   NllStats st;
   const int first = n_ctx / 2;

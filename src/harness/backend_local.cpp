@@ -45,13 +45,17 @@ struct LocalBackend : Backend {
 
   LocalBackend(const Model& model, const std::string& p, const LocalOptions& o) : m(model), path(p) {
     n_ctx = o.n_ctx > 0 ? o.n_ctx : (m.cfg.n_ctx_train > 0 ? m.cfg.n_ctx_train : 2048);
-    kv = make_kv_cache(m.cfg, n_ctx);
+    kv = make_kv_cache(m, n_ctx);
   }
 
   std::string describe() const override { return "model " + std::filesystem::path(path).filename().string(); }
   std::string cache_id() const override {
     std::error_code ec;
-    return fmt::format("local:{}:{}:{}", std::filesystem::absolute(path, ec).string(), m.file_size, n_ctx);
+    // Results of a cache of other types differ in the last digits: not the same backend.
+    std::string types;
+    if (m.kv_types.k != DType::F32 || m.kv_types.v != DType::F32)
+      types = fmt::format(":kv-{}-{}", kv_cache_type_name(m.kv_types.k), kv_cache_type_name(m.kv_types.v));
+    return fmt::format("local:{}:{}:{}{}", std::filesystem::absolute(path, ec).string(), m.file_size, n_ctx, types);
   }
   bool local_compute() const override { return true; }
 
@@ -98,16 +102,8 @@ struct LocalBackend : Backend {
   // A cache of `capacity` slots holding the first `n` slots of `src` (a choice's own copy of the
   // question's context).
   KVCache copy_prefix(const KVCache& src, int n, int capacity) const {
-    KVCache c = make_kv_cache(m.cfg, capacity);
-    const size_t row = (size_t)n * src.kv_dim;
-    for (int l = 0; l < src.n_layer; l++) {
-      std::copy(src.k_at(l, 0), src.k_at(l, 0) + row, c.k_at(l, 0));
-      std::copy(src.v_at(l, 0), src.v_at(l, 0) + row, c.v_at(l, 0));
-    }
-    std::copy(src.pos.begin(), src.pos.begin() + n, c.pos.begin());
-    std::copy(src.seg.begin(), src.seg.begin() + n, c.seg.begin());
-    c.seg_log_scale = src.seg_log_scale;
-    c.n = n;
+    KVCache c = make_kv_cache(m, capacity);
+    c.copy_prefix(src, n);
     return c;
   }
 
@@ -162,7 +158,7 @@ struct LocalBackend : Backend {
       // 1. The contexts, each in its own cache: the last row predicts each continuation's first token.
       std::vector<KVCache> ctx_kv;
       std::vector<SeqInput> in;
-      for (size_t r = s; r < e; r++) ctx_kv.push_back(make_kv_cache(m.cfg, (int)shared[r].ctx.size()));
+      for (size_t r = s; r < e; r++) ctx_kv.push_back(make_kv_cache(m, (int)shared[r].ctx.size()));
       for (size_t r = s; r < e; r++) in.push_back({&ctx_kv[r - s], shared[r].ctx, false});
       std::vector<std::vector<float>> first;
       forward_multi(m, in, first);

@@ -11,11 +11,13 @@
 
 #include <cblas.h>
 
+#include "core/attention_kernels.h"
 #include "core/error.h"
 #include "core/flop_counter.h"
 #include "core/matmul.h"
 #include "core/thread_pool.h"
 #include "core/ops.h"
+#include "core/quant.h"
 #include "model/arch.h"
 #include "model/lora_adapter.h"
 
@@ -55,7 +57,7 @@ void prepare(const Model& m, SeqPass& s, const std::vector<int32_t>& pos_given, 
   KVCache& kv = *s.kv;
   const int64_t T = s.T;
   if (T == 0) fail("cannot evaluate an empty batch of tokens");
-  if (kv.n_layer != c.n_layer || kv.kv_dim != c.kv_dim())
+  if (kv.n_layer != c.n_layer || kv.kv_dim != c.kv_dim() || kv.head_dim != c.head_dim())
     fail("KV cache ({} layers x {}) was made for another model ({} layers x {})", kv.n_layer, kv.kv_dim, c.n_layer, c.kv_dim());
   if (kv.n + T > kv.n_ctx) fail("context too long: {} tokens in the cache plus {} new exceed the context size {}", kv.n, T, kv.n_ctx);
   if (!pos_given.empty() && (int64_t)pos_given.size() != T) fail("batch has {} tokens but {} position ids", T, pos_given.size());
@@ -118,15 +120,51 @@ void split_rows(const float* src, int64_t R, std::initializer_list<std::pair<flo
   }
 }
 
+// Cache slot of a sequence's j-th visible key: its visible earlier slots, then its new tokens.
+int visible_slot(const SeqPass& s, int j) {
+  const int np = (int)s.prefix.size();
+  return j < np ? s.prefix[j] : s.first_slot + (j - np);
+}
+
+// One head's first nk visible keys (or values) as F32 rows of hd: `head` is its slot 0 in the
+// cache, elements of type t and `elem` bytes.
+void visible_rows_f32(DType t, const void* head, size_t elem, int nk, int hd, const SeqPass& s, float* out) {
+  const uint8_t* base = (const uint8_t*)head;
+  if (s.contiguous)
+    dequantize_row(t, base, out, (int64_t)nk * hd);
+  else
+    for (int j = 0; j < nk; j++) dequantize_row(t, base + (size_t)visible_slot(s, j) * hd * elem, out + (size_t)j * hd, hd);
+}
+
+// The same rows for the loops: the cache itself when they are one block of it in a type the loops
+// read (F32; F16 for the one-query kernels), else converted to F32 in `scratch`.
+struct HeadRows {
+  const float* f32 = nullptr;
+  const uint16_t* f16 = nullptr;
+};
+HeadRows head_rows(DType t, const void* head, size_t elem, int nk, int hd, const SeqPass& s, bool half_ok,
+                   std::vector<float>& scratch) {
+  HeadRows r;
+  if (s.contiguous && t == DType::F32) r.f32 = (const float*)head;
+  if (s.contiguous && t == DType::F16 && half_ok) r.f16 = (const uint16_t*)head;
+  if (r.f32 || r.f16) return r;
+  scratch.resize((size_t)nk * hd);
+  visible_rows_f32(t, head, elem, nk, hd, s, scratch.data());
+  r.f32 = scratch.data();
+  return r;
+}
+
 // Attention of every sequence's new queries over its visible cache slots plus its own new
 // tokens: causal (batch order) or bidirectional, optionally within a sliding window of positions,
 // with optional soft-capped scores and per-segment scales. Each (sequence, head, block of up to 32
-// queries) is two small GEMMs over the keys of its cache (gathered first when the visible slots
-// are not one block). FLOPs counted are the model's: 2 * head_dim for QK^T and 2 * head_dim for
-// AV per (query head, visible key); the masked products the GEMMs also do are not counted.
+// queries) is two small GEMMs over the keys of its cache, converted to F32 first when they are
+// F16 or when the visible slots are not one block; a single query (a decode step) reads F16 keys
+// and values directly (core/attention_kernels.h). FLOPs counted are the model's: 2 * head_dim for
+// QK^T and 2 * head_dim for AV per (query head, visible key); the masked products the GEMMs also
+// do are not counted.
 void attention(const Model& m, std::vector<SeqPass>& seqs, int layer, bool sliding, const float* q, float* out) {
   const ModelConfig& c = m.cfg;
-  const int hd = c.head_dim(), nh = c.n_head, group = c.n_head / c.n_head_kv, kvd = c.kv_dim();
+  const int hd = c.head_dim(), nh = c.n_head, group = c.n_head / c.n_head_kv;
   const int64_t qd = c.q_dim();
   const float scale = c.query_scale(), cap = c.attn_softcap;
   const int window = sliding ? c.n_swa : 0;
@@ -148,6 +186,26 @@ void attention(const Model& m, std::vector<SeqPass>& seqs, int layer, bool slidi
     work += (uint64_t)nh * (uint64_t)s.T * (uint64_t)(np + s.T) * (uint64_t)hd;
     max_item_macs = std::max(max_item_macs, std::min<int64_t>(QB, s.T) * (np + s.T) * hd);
   }
+  // A sequence of several new tokens reads its visible keys and values as F32, converted once per
+  // layer for all its query blocks (when F16, or not one block of the cache): [kv head][key][hd].
+  std::vector<std::vector<float>> conv_k(seqs.size()), conv_v(seqs.size());
+  for (size_t si = 0; si < seqs.size(); si++) {
+    const SeqPass& s = seqs[si];
+    if (s.T == 1) continue;
+    const int nk = (int)s.prefix.size() + (int)s.T;
+    const KVCache& kv = *s.kv;
+    const size_t per_head = (size_t)nk * hd;
+    if (!s.contiguous || kv.type_k != DType::F32) {
+      conv_k[si].resize(c.n_head_kv * per_head);
+      for (int kh = 0; kh < c.n_head_kv; kh++)
+        visible_rows_f32(kv.type_k, kv.k_head(layer, kh), kv.k_elem(), nk, hd, s, conv_k[si].data() + kh * per_head);
+    }
+    if (!s.contiguous || kv.type_v != DType::F32) {
+      conv_v[si].resize(c.n_head_kv * per_head);
+      for (int kh = 0; kh < c.n_head_kv; kh++)
+        visible_rows_f32(kv.type_v, kv.v_head(layer, kh), kv.v_elem(), nk, hd, s, conv_v[si].data() + kh * per_head);
+    }
+  }
   // One (sequence, head, query block): returns the number of visible keys it scored.
   auto run_item = [&](size_t ii, std::vector<float>& S, std::vector<float>& Kg, std::vector<float>& Vg) -> uint64_t {
     uint64_t visible = 0;
@@ -158,25 +216,25 @@ void attention(const Model& m, std::vector<SeqPass>& seqs, int layer, bool slidi
     const int64_t rows = it.t1 - it.t0;
     const int nk = np + (int)(causal ? it.t1 : s.T);
     const int kh = it.head / group;
-    auto slot = [&](int j) { return j < np ? s.prefix[j] : s.first_slot + (j - np); };
-    const float *K = kv.k_at(layer, 0) + kh * hd, *V = kv.v_at(layer, 0) + kh * hd;
-    int ld = kvd;
-    if (!s.contiguous) {
-      Kg.resize((size_t)nk * hd);
-      Vg.resize((size_t)nk * hd);
-      for (int j = 0; j < nk; j++) {
-        std::memcpy(Kg.data() + (size_t)j * hd, kv.k_at(layer, slot(j)) + kh * hd, hd * sizeof(float));
-        std::memcpy(Vg.data() + (size_t)j * hd, kv.v_at(layer, slot(j)) + kh * hd, hd * sizeof(float));
-      }
-      K = Kg.data(), V = Vg.data(), ld = hd;
-    }
+    auto slot = [&](int j) { return visible_slot(s, j); };
+    const bool one = rows == 1;
+    const size_t conv_head = (size_t)kh * (np + s.T) * hd;
+    const HeadRows Kr = conv_k[it.seq].empty()
+                            ? head_rows(kv.type_k, kv.k_head(layer, kh), kv.k_elem(), nk, hd, s, one, Kg)
+                            : HeadRows{conv_k[it.seq].data() + conv_head, nullptr};
+    const HeadRows Vr = conv_v[it.seq].empty()
+                            ? head_rows(kv.type_v, kv.v_head(layer, kh), kv.v_elem(), nk, hd, s, one, Vg)
+                            : HeadRows{conv_v[it.seq].data() + conv_head, nullptr};
+    const float *K = Kr.f32, *V = Vr.f32;
+    const int ld = hd;
     const float* Q = q + (s.row0 + it.t0) * qd + it.head * hd;
     float* O = out + (s.row0 + it.t0) * qd + it.head * hd;
     S.resize(rows * nk);
     // A decode step's single query: plain loops. sgemm's packing of its operands costs more
     // than the product at this size (it was a tenth of a server's decode time).
-    const bool one = rows == 1;
-    if (one) {
+    if (one && Kr.f16) {
+      f16_rows_dot(Kr.f16, ld, nk, Q, hd, scale, S.data());
+    } else if (one) {
       // Four keys at a time: four independent sums, not one chain of dependent adds.
       int j = 0;
       for (; j + 4 <= nk; j += 4) {
@@ -231,7 +289,10 @@ void attention(const Model& m, std::vector<SeqPass>& seqs, int layer, bool slidi
       for (int j = 0; j < valid; j++) sr[j] *= inv;
       for (int j = valid; j < nk; j++) sr[j] = 0.0f;
     }
-    if (one) {
+    if (one && Vr.f16) {
+      std::fill(O, O + hd, 0.0f);
+      f16_rows_axpy(S.data(), Vr.f16, ld, nk, hd, O);
+    } else if (one) {
       std::fill(O, O + hd, 0.0f);
       int j = 0;
       for (; j + 4 <= nk; j += 4) {  // four keys per pass over the output row
@@ -352,8 +413,7 @@ void run(const Model& m, std::vector<SeqPass>& seqs) {
       }
     for (auto& s : seqs)
       for (int64_t t = 0; t < s.T; t++) {
-        std::memcpy(s.kv->k_at(l, s.first_slot + t), kbuf.data() + (s.row0 + t) * kvd, kvd * sizeof(float));
-        std::memcpy(s.kv->v_at(l, s.first_slot + t), vbuf.data() + (s.row0 + t) * kvd, kvd * sizeof(float));
+        s.kv->write(l, s.first_slot + t, kbuf.data() + (s.row0 + t) * kvd, vbuf.data() + (s.row0 + t) * kvd);
       }
     attention(m, seqs, l, layer_is_sliding(c, l), q.data(), att.data());
     linear(w.wo, att.data(), R, tmp.data(), w.bo, seqs);

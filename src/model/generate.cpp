@@ -20,7 +20,7 @@ const char* stop_reason_name(StopReason r) {
 
 Session make_session(const Model& m, int n_ctx) {
   Session s;
-  s.kv = make_kv_cache(m.cfg, n_ctx);
+  s.kv = make_kv_cache(m, n_ctx);
   return s;
 }
 

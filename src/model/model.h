@@ -9,6 +9,7 @@
 #include "core/dtype.h"
 #include "model/config.h"
 #include "model/gguf.h"
+#include "model/kv_cache.h"
 #include "model/tokenizer.h"
 
 namespace flops {
@@ -62,6 +63,9 @@ struct Model {
   // LoRA adapters applied at run time to every pass (model/lora_adapter.h); null: none. A
   // sequence of forward_multi may bring its own instead.
   std::shared_ptr<const LoraSet> lora;
+  // Storage types of the KV caches inference makes for it (make_kv_cache(Model, n)): F32 unless
+  // a command sets them (its -ctk/-ctv flags, F16 by default as in llama.cpp).
+  KVCacheTypes kv_types;
 
   bool tied_output() const { return output.data == tok_embd.data; }
   bool has_lm_head() const { return output.data != nullptr; }

@@ -59,7 +59,7 @@ DemoCache encode_structured(const Model& m, const std::vector<std::vector<int32_
     total += (int)g.size();
     longest = std::max(longest, (int)g.size());
   }
-  dc.kv = make_kv_cache(m.cfg, std::max(1, total + extra_slots));
+  dc.kv = make_kv_cache(m, std::max(1, total + extra_slots));
   dc.end_pos = longest - 1;
   std::vector<float> logits;
   for (auto& g : groups) {
@@ -81,7 +81,7 @@ DemoCache encode_structured(const Model& m, const std::vector<std::vector<int32_
 
 DemoCache encode_conventional(const Model& m, const std::vector<int32_t>& prompt, int extra_slots) {
   DemoCache dc;
-  dc.kv = make_kv_cache(m.cfg, std::max(1, (int)prompt.size() + extra_slots));
+  dc.kv = make_kv_cache(m, std::max(1, (int)prompt.size() + extra_slots));
   if (!prompt.empty()) {
     std::vector<float> logits;
     forward(m, dc.kv, make_batch(prompt, false), logits);

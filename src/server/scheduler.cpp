@@ -89,7 +89,7 @@ Scheduler::Scheduler(const Model& m, const SchedulerOptions& o, std::mutex& engi
   for (int i = 0; i < o.n_slots; i++) {
     auto s = std::make_unique<SlotState>();
     s->id = i;
-    s->kv = make_kv_cache(m.cfg, o.n_ctx);
+    s->kv = make_kv_cache(m, o.n_ctx);
     slots_.push_back(std::move(s));
   }
   rapl_ = rapl_joules() > 0;

@@ -99,6 +99,7 @@ void run_server(const ServerOptions& opt, const std::function<void(int)>& on_lis
   set_threads(opt.threads);
   auto model = load_model(opt.model_path);
   model->lora = load_lora_set(*model, opt.lora);
+  model->kv_types = opt.kv_types;
   // Decode steps are small batches: the packed layout makes their products cheaper.
   repack_for_decode(*model);
   const Model& m = *model;
@@ -112,6 +113,7 @@ void run_server(const ServerOptions& opt, const std::function<void(int)>& on_lis
   so.n_ctx = o.n_ctx;
   so.max_queue = o.max_queue;
   Scheduler sched(m, so, engine_mu);
+  const double sched_kv_bytes = (double)o.n_slots * (double)kv_cache_bytes(m.cfg, o.n_ctx, m.kv_types);
 
   Context c{m, o, Limits{}, sched, engine_mu, UsageContext{}, ChatTemplate{}, "", 0, {}, {}, {}};
   c.lim.n_ctx = o.n_ctx;
@@ -220,8 +222,9 @@ void run_server(const ServerOptions& opt, const std::function<void(int)>& on_lis
     }
   });
   if (!o.quiet)
-    log::info("flops serve: {} ({} slots x {} tokens of context) on http://{}:{}/", m.path, o.n_slots, o.n_ctx, o.host,
-              port);
+    log::info("flops serve: {} ({} slots x {} tokens of context, KV cache {}/{} {:.1f} MB) on http://{}:{}/", m.path,
+              o.n_slots, o.n_ctx, kv_cache_type_name(m.kv_types.k), kv_cache_type_name(m.kv_types.v),
+              sched_kv_bytes / 1e6, o.host, port);
   if (on_listening) on_listening(port);
   svr.listen_after_bind();
   finished = true;

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "model/kv_cache.h"
+
 namespace flops::server {
 
 struct ServerOptions {
@@ -29,6 +31,7 @@ struct ServerOptions {
   std::vector<std::string> lora;   // --lora FILE[:SCALE]: applied to every request
   std::string lora_dir;            // --lora-dir: adapters requests name ("model": "BASE:NAME")
   size_t lora_cache_bytes = 256u << 20;  // --lora-cache-mib: adapters kept loaded (LRU)
+  KVCacheTypes kv_types;           // -ctk/-ctv: the slots' KV caches (the command's default: F16)
 };
 
 // Loads the model, serves until SIGTERM/SIGINT (then drains in-flight requests) and returns.
