@@ -19,31 +19,6 @@
 namespace flops {
 namespace {
 
-// Activations of one row, quantized for the integer dot products of weight type t: 32-element
-// blocks with their sums, or 256-element blocks with the sums of each 16 (core/kernels.h).
-struct QuantAct {
-  std::vector<int8_t> q;
-  std::vector<float> d, s;
-  std::vector<int16_t> bsums;
-  kern::QAct view;
-
-  void quantize(const kern::Table& k, DType t, const float* x, int64_t n) {
-    const bool super = dtype_super_block(t);
-    const int64_t nb = n / (super ? QK_K : QK);
-    q.resize((size_t)n);
-    d.resize((size_t)nb);
-    if (super) {
-      bsums.resize((size_t)(n / 16));
-      k.quant_act256(x, n, q.data(), d.data(), nullptr, bsums.data());
-      view = {q.data(), d.data(), nullptr, bsums.data()};
-    } else {
-      s.resize((size_t)nb);
-      k.quant_act32(x, n, q.data(), d.data(), s.data(), nullptr);
-      view = {q.data(), d.data(), s.data(), nullptr};
-    }
-  }
-};
-
 // Below this many multiply-adds a product runs on the calling thread: handing chunks to the
 // pool's workers costs ~1 us while they spin (core/thread_pool.h), much more once they sleep.
 constexpr int64_t kParallelMinMacs = 1 << 16;
@@ -89,25 +64,13 @@ void check_args(const char* fn, DType t, int64_t rows, int64_t cols, int64_t T) 
     fail("{}: {} columns is not a multiple of the {} block size {}", fn, cols, dtype_name(t), dtype_block_elems(t));
 }
 
-// The T rows of X quantized for the integer products of weight type t. The storage lives as long
-// as the thread: no allocation per product.
-const kern::QAct* quantize_acts(const kern::Table& k, DType t, const float* X, int64_t T, int64_t cols) {
-  thread_local std::vector<QuantAct> qx;
-  thread_local std::vector<kern::QAct> views;
-  if ((int64_t)qx.size() < T) qx.resize((size_t)T);
-  views.resize((size_t)T);
-  for (int64_t i = 0; i < T; i++) {
-    qx[i].quantize(k, t, X + i * cols, cols);
-    views[i] = qx[i].view;
-  }
-  return views.data();
-}
-
-// quantize_acts for a prompt-sized T: the rows are independent, so they are quantized on the
-// pool (each row whole by one thread: the same bytes for any split) into one buffer of the
-// calling thread.
-const kern::QAct* quantize_acts_parallel(const kern::Table& k, DType t, const float* X, int64_t T, int64_t cols,
-                                         int64_t macs) {
+// The T rows of X quantized for the integer products of weight type t: 32-element blocks with
+// their sums, or 256-element blocks with the sums of each 16 (core/kernels.h), into buffers that
+// live as long as the calling thread (no allocation per product). `macs`, the product's size,
+// sends the quantization of a prompt-sized T to the pool (each row whole by one thread: the same
+// bytes for any split); 0 keeps it on the calling thread.
+const kern::QAct* quantize_acts(const kern::Table& k, DType t, const float* X, int64_t T, int64_t cols,
+                                int64_t macs = 0) {
   thread_local std::vector<int8_t> q;
   thread_local std::vector<float> d, s;
   thread_local std::vector<int16_t> bsums;
@@ -258,7 +221,7 @@ void matmul_rows8(DType t, const void* W, int64_t rows, int64_t cols, const floa
     return;
   }
   const int64_t macs = rows * cols * T;
-  const kern::QAct* xv = T > kMatmulMatvecMaxT ? quantize_acts_parallel(k, t, X, T, cols, macs) : quantize_acts(k, t, X, T, cols);
+  const kern::QAct* xv = quantize_acts(k, t, X, T, cols, T > kMatmulMatvecMaxT ? macs : 0);
   const char* base = (const char*)W;
   const kern::DotRows8Fn fn = k.dot_rows8[(uint32_t)t];
   const kern::DotRowsFn rows_fn = k.dot_rows[(uint32_t)t];
