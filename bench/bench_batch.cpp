@@ -4,7 +4,7 @@
 // matrix products alone (the layer shapes and the output matrix) for T = 1..8 rows. Types with a
 // packed form (core/repack.h: Q4_0) are timed both row-major and repacked 8 rows at a time.
 // "x N=1" is the step's tokens/s over one sequence's: the speed-up continuous batching can give.
-//   bench_batch [-t THREADS] [--cpu] [--kv f32|f16] [TYPE...]   (types: Q4_0 Q8_0 Q4_K Q6_K F32 ...; default Q4_0)
+//   bench_batch [-t THREADS] [--cpu] [--kv f32|f16] [--profile N] [TYPE...]   (types: Q4_0 Q8_0 Q4_K Q6_K F32 ...; default Q4_0)
 // --cpu (with -t 1) times by the calling thread's CPU time instead of the wall clock: on a
 // machine shared with other work, the kernels' cost without the time slices lost to others.
 #include <algorithm>
@@ -34,6 +34,7 @@ namespace {
 
 bool g_cpu = false;
 DType g_kv = DType::F32;  // --kv: the caches' type
+int g_profile = 0;        // --profile N: only N-sequence packed steps, for 10 s, for a profiler
 
 double now_s() {
   if (g_cpu) {
@@ -78,6 +79,7 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; i++) {
     if (!std::strcmp(argv[i], "-t") && i + 1 < argc) threads = std::atoi(argv[++i]);
     else if (!std::strcmp(argv[i], "--cpu")) g_cpu = true;
+    else if (!std::strcmp(argv[i], "--profile") && i + 1 < argc) g_profile = std::atoi(argv[++i]);
     else if (!std::strcmp(argv[i], "--kv") && i + 1 < argc) g_kv = kv_cache_type_from_name(argv[++i], "--kv");
     else types.push_back(parse_type(argv[i]));
   }
@@ -117,7 +119,7 @@ int main(int argc, char** argv) {
         forward_multi(mm, pre, logits);
       }
       int step = 0;
-      return median_time(1.0, 20, [&] {
+      return median_time(g_profile ? 10.0 : 1.0, 20, [&] {
         std::vector<SeqInput> in(n);
         for (int i = 0; i < n; i++) {
           in[i].kv = &kv[i];
@@ -138,6 +140,10 @@ int main(int argc, char** argv) {
     if (has_packed) std::printf(" %12s %10s %8s %9s", "packed ms", "tok/s", "x N=1", "speed-up");
     std::printf("\n");
     double base = 0, base_p = 0;
+    if (g_profile) {
+      std::printf("%3d %10.3f (packed)\n", g_profile, 1e3 * step_time(has_packed ? *packed : *m, g_profile));
+      continue;
+    }
     for (int n = 1; n <= 8; n++) {
       const double t = step_time(*m, n);
       const double tps = n / t;

@@ -556,3 +556,53 @@ TEST(MatmulRows8, SeveralTilesOfActivations) {
   set_threads(prev);
   set_pool_threads(prev);
 }
+
+// Where a variant runs its GEMM kernel for decode steps too (gemm_rows8_any_t), the two kernels
+// must agree bit for bit, or a server's batched step would not reproduce its one-sequence run.
+// Called directly: matmul_rows8 picks one of them for a given T and would compare a kernel with
+// itself. Three groups: a two-group vector and a lone last group.
+TEST(MatmulRows8, GemmKernelGivesTheDecodeKernelsBits) {
+  int checked = 0;
+  for_each_variant([&](KernelVariant) {
+    const kern::Table& k = kern::active();
+    for (DType t : kPacked) {
+      if (!k.gemm_rows8[(int)t] || !k.dot_rows8[(int)t]) continue;
+      const bool super = dtype_super_block(t);
+      const int64_t rows = 24, cols = super ? 2 * QK_K : 9 * QK, nb = cols / (super ? QK_K : QK);
+      auto w = make_weights(t, rows, cols, 81);
+      std::vector<uint8_t> packed(w.bytes.size());
+      pack_rows8(t, w.bytes.data(), rows, cols, packed.data());
+      constexpr int kMaxX = 7;
+      auto X = random_x(kMaxX * cols, 82);
+      std::vector<int8_t> q((size_t)(kMaxX * cols));
+      std::vector<float> d((size_t)(kMaxX * nb)), s((size_t)(kMaxX * nb));
+      std::vector<int16_t> bsums((size_t)(kMaxX * cols / 16));
+      std::vector<kern::QAct> xv(kMaxX);
+      for (int i = 0; i < kMaxX; i++) {
+        int8_t* qi = q.data() + i * cols;
+        float *di = d.data() + i * nb, *si = s.data() + i * nb;
+        int16_t* bi = bsums.data() + i * cols / 16;
+        if (super) k.quant_act256(X.data() + i * cols, cols, qi, di, nullptr, bi), xv[i] = {qi, di, nullptr, bi};
+        else k.quant_act32(X.data() + i * cols, cols, qi, di, si, nullptr), xv[i] = {qi, di, si, nullptr};
+      }
+      const size_t group_bytes = packed.size() / (rows / kern::kPackRows);
+      for (int nx = 1; nx <= kMaxX; nx++) {
+        std::vector<float> gemm((size_t)(nx * rows), -1.0f), dot((size_t)(nx * rows), -2.0f);
+        k.gemm_rows8[(int)t](packed.data(), rows / kern::kPackRows, group_bytes, xv.data(), nx, cols, gemm.data(), rows);
+        for (int64_t g = 0; g < rows / kern::kPackRows; g++)
+          for (int i0 = 0; i0 < nx; i0 += kern::kDotRows) {
+            const int n = std::min(kern::kDotRows, nx - i0);
+            float out[kern::kDotRows * kern::kPackRows];
+            k.dot_rows8[(int)t](packed.data() + g * group_bytes, xv.data() + i0, n, cols, out);
+            for (int i = 0; i < n; i++)
+              for (int r = 0; r < kern::kPackRows; r++) dot[(i0 + i) * rows + g * kern::kPackRows + r] = out[i * kern::kPackRows + r];
+          }
+        EXPECT_EQ(gemm, dot) << dtype_name(t) << " nx=" << nx;
+        checked++;
+      }
+    }
+  });
+#if defined(__x86_64__)
+  EXPECT_GT(checked, 0);  // the x86 variants have Q4_0's
+#endif
+}

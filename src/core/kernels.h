@@ -86,6 +86,9 @@ struct Table {
   SiluMulFn silu_mul;
   GemmTileFn gemm_f32_tile;
   Gemm8Fn gemm_rows8[kDTypeIdLimit];  // packed types that have one (null: dot_rows8 per 4 rows)
+  // gemm_rows8 is also the faster kernel for a decode step's few rows (AVX-512 VNNI: two groups
+  // per vector in one pass over the blocks, where dot_rows8 fills half as many lanes).
+  bool gemm_rows8_any_t;
   HalfRowsDotFn f16_rows_dot;
   HalfRowsAxpyFn f16_rows_axpy;
 };

@@ -225,10 +225,11 @@ void matmul_rows8(DType t, const void* W, int64_t rows, int64_t cols, const floa
   const char* base = (const char*)W;
   const kern::DotRows8Fn fn = k.dot_rows8[(uint32_t)t];
   const kern::DotRowsFn rows_fn = k.dot_rows[(uint32_t)t];
-  // Decoding steps keep dot_rows8 (one pass over each block, which streams from memory); the
-  // GEMM kernel's two passes pay once a block serves many rows. Both give the same bits.
+  // Decoding steps keep dot_rows8 (one pass over each block, which streams from memory) where
+  // the GEMM kernel makes two passes, which pay once a block serves many rows; a variant whose
+  // GEMM kernels are one pass (gemm_rows8_any_t) uses them for every T. All give the same bits.
   static const bool no_gemm8 = std::getenv("FLOPS_NO_GEMM8") != nullptr;  // an A/B switch, read once
-  const kern::Gemm8Fn gemm = T > kMatmulMatvecMaxT && !no_gemm8 ? k.gemm_rows8[(uint32_t)t] : nullptr;
+  const kern::Gemm8Fn gemm = (T > kMatmulMatvecMaxT || k.gemm_rows8_any_t) && !no_gemm8 ? k.gemm_rows8[(uint32_t)t] : nullptr;
   const int64_t tile = gemm_tile_rows(cols);
   // Chunks of whole groups: for_rows splits [0, rows / G). Within a chunk, each tile of X is
   // run against every group of the chunk: the group stays in L1 while the kernel's steps of a
