@@ -3,8 +3,10 @@
 // sending streamed /v1/completions of a fixed length (ignore_eos); total decode tokens/s and
 // p50/p99 time to first token; then the same with one of the two cores held by `yes > /dev/null`.
 //
-//   node bench/bench_server.mjs [--model M.gguf] [--tokens 64] [--requests 3] [--threads 2]
-// Defaults: the random-weight 24M Q4_0 llama written by build/bench/bench_server_model.
+//   node bench/bench_server.mjs [--size S|M | --model FILE.gguf] [--tokens 64] [--requests 3] [--threads 2]
+// Defaults: the random-weight Q4_0 llama of --size written by build/bench/bench_server_model: S
+// (24M, the default; its weights fit in L3) or M (134M; a one-sequence step reads the weights
+// from memory, as with any real model).
 import { spawn, execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import http from 'node:http';
@@ -19,11 +21,14 @@ const LLAMA = arg('llama', path.resolve(root, '../shared/reference/llama.cpp/bin
 const TOKENS = Number(arg('tokens', 64));
 const REQUESTS = Number(arg('requests', 3));
 const THREADS = arg('threads', '2');
+const SIZE = arg('size', 'S');
 let MODEL = arg('model', '');
 if (!MODEL) {
-  MODEL = path.join(os.tmpdir(), 'flops_bench_server_24m_q4_0.gguf');
-  if (!existsSync(MODEL)) execFileSync(path.join(root, 'build/bench/bench_server_model'), [MODEL], { stdio: 'inherit' });
+  if (SIZE !== 'S' && SIZE !== 'M') { console.error(`--size must be S or M, got ${SIZE}`); process.exit(2); }
+  MODEL = path.join(os.tmpdir(), `flops_bench_server_${SIZE === 'S' ? '24m' : '134m'}_q4_0.gguf`);
+  if (!existsSync(MODEL)) execFileSync(path.join(root, 'build/bench/bench_server_model'), [MODEL, SIZE], { stdio: 'inherit' });
 }
+const MODEL_NAME = path.basename(MODEL, '.gguf');
 const PROMPT = 'The history of the town begins with a river, a mill and a road that ran north to the sea; by the time';
 
 function freePort() {
@@ -45,7 +50,7 @@ async function startFlops() {
     { stdio: ['ignore', 'ignore', 'inherit'] });
   const url = `http://127.0.0.1:${port}`;
   await waitHealthy(url, proc, 'flops serve');
-  return { name: 'flops serve', url, proc, model: 'flops_bench_server_24m_q4_0' };
+  return { name: 'flops serve', url, proc, model: MODEL_NAME };
 }
 
 async function startLlama() {

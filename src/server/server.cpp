@@ -97,11 +97,12 @@ void run_server(const ServerOptions& opt, const std::function<void(int)>& on_lis
   signal(SIGPIPE, SIG_IGN);
 
   set_threads(opt.threads);
-  auto model = load_model(opt.model_path);
+  // Decode steps are small batches: the packed layout makes their products cheaper.
+  ModelLoadOptions lo;
+  lo.repack = true;
+  auto model = load_model(opt.model_path, lo);
   model->lora = load_lora_set(*model, opt.lora);
   model->kv_types = opt.kv_types;
-  // Decode steps are small batches: the packed layout makes their products cheaper.
-  repack_for_decode(*model);
   const Model& m = *model;
   ServerOptions o = opt;
   if (o.n_ctx <= 0) o.n_ctx = m.cfg.n_ctx_train > 0 ? std::min(m.cfg.n_ctx_train, 4096) : 2048;
