@@ -1,5 +1,7 @@
 #include "model/model.h"
 
+#include <cstring>
+
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -79,12 +81,35 @@ uint64_t repack_for_decode(Model& m) {
   for (auto& l : m.layers)
     for (Weight* w : {&l.wq, &l.wk, &l.wv, &l.wqkv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) ws.push_back(w);
   const bool tied = m.tied_output() && m.output.data;
-  uint64_t bytes = 0;
+  // What moves into the arena: packed copies, and (from a mapped file) the other matrices as
+  // they are, for the huge pages. An embedding matrix that is not also the output has only the
+  // rows of the tokens seen read from it: it stays in the file unless it is packed.
+  auto packs = [&](const Weight* w) { return rows8_packable(w->type, w->rows, w->cols); };
+  auto moves = [&](const Weight* w) {
+    if (!w->data || w->rows8 || m.arena.data) return false;
+    return packs(w) || (m.gguf.file_mapped && w != &m.tok_embd);
+  };
+  auto bytes_of = [](const Weight* w) { return dtype_row_bytes(w->type, w->cols) * (size_t)w->rows; };
+  auto aligned = [](size_t n) { return (n + 63) / 64 * 64; };
+  size_t total = 0;
+  for (Weight* w : ws)
+    if (moves(w)) total += aligned(bytes_of(w));
+  if (total == 0) return 0;
+  HugePages arena(total);
+  uint64_t packed = 0;
+  size_t at = 0;
   for (Weight* w : ws) {
-    if (!w->data || w->rows8 || !rows8_packable(w->type, w->rows, w->cols)) continue;
-    const size_t n = dtype_row_bytes(w->type, w->cols) * (size_t)w->rows;
-    auto buf = std::make_unique<std::vector<uint8_t>>(n);
-    pack_rows8(w->type, w->data, w->rows, w->cols, buf->data());
+    if (!moves(w)) continue;
+    const size_t n = bytes_of(w);
+    uint8_t* dst = arena.data + at;
+    at += aligned(n);
+    if (packs(w)) {
+      pack_rows8(w->type, w->data, w->rows, w->cols, dst);
+      w->rows8 = true;
+      packed += n;
+    } else {
+      std::memcpy(dst, w->data, n);
+    }
     if (m.gguf.file_mapped) {
       // The whole pages inside the tensor go back to the page cache (re-read from the file if
       // anything still reads them): one copy of the weights in memory, not two.
@@ -93,13 +118,11 @@ uint64_t repack_for_decode(Model& m) {
       if (e > b) madvise((void*)b, e - b, MADV_DONTNEED);
     }
     w->file = w->data;
-    w->data = buf->data();
-    w->rows8 = true;
-    m.packed.push_back(std::move(buf));
-    bytes += n;
+    w->data = dst;
   }
+  m.arena = std::move(arena);
   if (tied) m.tok_embd = m.output;
-  return bytes;
+  return packed;
 }
 
 std::unique_ptr<Model> load_model(GGUFFile g, const std::string& name, const ModelLoadOptions& o) {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/dtype.h"
+#include "core/huge_pages.h"
 #include "model/config.h"
 #include "model/gguf.h"
 #include "model/kv_cache.h"
@@ -19,8 +20,8 @@ struct Weight {
   DType type = DType::F32;
   const void* data = nullptr;
   int64_t cols = 0, rows = 0;
-  // Packed 8 rows at a time by repack_for_decode (core/repack.h): data is then the packed copy
-  // and file the tensor's bytes in the file, its identity for LoRA lookups.
+  // Packed 8 rows at a time by repack_for_decode (core/repack.h): data is then the packed copy.
+  // file: the tensor's bytes in the file, its identity for LoRA lookups, when data is a copy.
   bool rows8 = false;
   const void* file = nullptr;
   explicit operator bool() const { return data != nullptr; }
@@ -59,7 +60,7 @@ struct Model {
   const float* out_norm_b = nullptr;
   std::vector<LayerWeights> layers;
   std::vector<std::unique_ptr<std::vector<float>>> owned;  // F32 copies of small vectors
-  std::vector<std::unique_ptr<std::vector<uint8_t>>> packed;  // matrices repacked by repack_for_decode
+  HugePages arena;  // the matrices repack_for_decode packed or moved out of the file
   // LoRA adapters applied at run time to every pass (model/lora_adapter.h); null: none. A
   // sequence of forward_multi may bring its own instead.
   std::shared_ptr<const LoraSet> lora;
@@ -97,9 +98,11 @@ void weight_matmul(const Weight& w, const float* x, int64_t R, float* y);
 // rows a multiple of 8) for the packed kernels: small-batch decoding (one token for each of
 // several sequences) and the int8 GEMM of prompts (matmul_rows8). Every inference command loads
 // its model so (ModelLoadOptions::repack); training does not.
-// The packed copy has the bytes of the original; the file's pages of a mapped model are then
-// released (the tensors in m.gguf still read correctly, from the file). Logits change by float
-// rounding only. Returns the bytes packed.
+// The packed copy has the bytes of the original. The other matrices of a mapped model (but an
+// embedding matrix that is not the output) are copied as they are: all of them then sit in one
+// arena of huge pages (core/huge_pages.h), which a decode step streams faster than the file's
+// 4 KB pages. The file's pages are released (the tensors in m.gguf still read correctly, from
+// the file). Logits change by float rounding only. Returns the bytes packed.
 uint64_t repack_for_decode(Model& m);
 
 }  // namespace flops
