@@ -53,3 +53,43 @@ TEST(Memory, Q4_0ModelIsNotExpandedToF32) {
   EXPECT_LT(grown, allowed) << "file " << m->file_size << " B, KV " << kv.bytes() << " B";
   EXPECT_LT(grown, 0.5 * f32_size);
 }
+
+// An inference load (ModelLoadOptions::repack) moves an F32 model's matrices out of the file
+// mapping into the huge-page arena, without a second copy staying resident (the file's pages are
+// released) and without changing a single logit (a copy, not a conversion). The untied
+// embedding matrix stays in the file: only the rows of the tokens seen are read from it.
+TEST(Memory, InferenceLoadMovesF32MatricesIntoTheArena) {
+  ModelConfig c;
+  c.n_vocab = 4000;
+  c.n_embd = 256;
+  c.n_layer = 3;
+  c.n_head = c.n_head_kv = 4;
+  c.n_ff = 704;
+  c.n_ctx_train = 128;
+  c.n_rot = 64;
+  std::string path = test::temp_dir() + "/f32_arena.gguf";
+  synthetic_model(c, SyntheticOptions{}).write(path);
+  auto plain = load_model(path);
+  ModelLoadOptions lo;
+  lo.repack = true;
+  double before = resident_bytes();
+  auto moved = load_model(path, lo);
+  const double grown = resident_bytes() - before;
+  ASSERT_NE(moved->arena.data, nullptr);
+  auto inside = [&](const Weight& w) {
+    return (const uint8_t*)w.data >= moved->arena.data && (const uint8_t*)w.data < moved->arena.data + moved->arena.size;
+  };
+  EXPECT_TRUE(inside(moved->output));
+  EXPECT_TRUE(inside(moved->layers[0].wq));
+  EXPECT_TRUE(inside(moved->layers[2].w_down));
+  EXPECT_FALSE(moved->layers[0].wq.rows8);
+  EXPECT_NE(moved->layers[0].wq.file, nullptr);  // LoRA lookups still find it by its bytes in the file
+  if (!moved->tied_output()) EXPECT_FALSE(inside(moved->tok_embd));
+  const double matrices = (double)c.n_params_matmul() * 4;
+  EXPECT_LT(grown, 1.5 * matrices) << "the file's pages were not released";
+  std::vector<float> a, b;
+  KVCache ka = make_kv_cache(c, 32), kb = make_kv_cache(c, 32);
+  forward(*plain, ka, make_batch({1, 2, 3, 4, 5}, false), a);
+  forward(*moved, kb, make_batch({1, 2, 3, 4, 5}, false), b);
+  EXPECT_EQ(a, b);
+}
