@@ -27,6 +27,8 @@ namespace avx512 {
 #include "core/kernels_x86_math.inc"
 #include "core/kernels_x86_gemm.inc"
 #include "core/kernels_x86_gemm8.inc"
+#include "core/kernels_x86_gemm8_q8.inc"
+#include "core/kernels_x86_gemm8_k.inc"
 #include "core/kernels_x86_table.inc"
 }  // namespace avx512
 
