@@ -72,7 +72,7 @@ DType parse_type(const std::string& s) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   restart_with_passive_omp_wait(argv);
   int threads = 2;
   std::vector<DType> types;
@@ -192,4 +192,16 @@ int main(int argc, char** argv) {
     }
   }
   return 0;
+}
+
+// A model shape the type cannot hold (Q4_K, Q6_K: rows of 256) is a one-line error, after the
+// lines already printed (stdout is flushed first).
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "bench_batch: %s\n", e.what());
+    return 1;
+  }
 }
