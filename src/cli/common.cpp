@@ -79,12 +79,6 @@ int choose_context(const Model& m, int given, int fallback) {
   return given;
 }
 
-std::unique_ptr<Model> load_for_inference(const std::string& path) {
-  ModelLoadOptions lo;
-  lo.repack = true;
-  return load_model(path, lo);
-}
-
 std::unique_ptr<Model> open_model(const ModelOpts& o, bool for_inference) {
   if (o.threads < 0) fail("--threads must be >= 0, got {}", o.threads);
   const KVCacheTypes kv_types = cache_types(o);

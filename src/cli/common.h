@@ -38,9 +38,6 @@ std::string resolve_model_path(const std::string& given, bool quiet = false);
 // inference (the default) the matrices are repacked for the packed kernels (load_for_inference);
 // a command that only inspects the file passes false.
 std::unique_ptr<Model> open_model(const ModelOpts& o, bool for_inference = true);
-// load_model for a command that only runs the model: matrices repacked for the packed kernels
-// (ModelLoadOptions::repack). Never for training, which needs them row-major.
-std::unique_ptr<Model> load_for_inference(const std::string& path);
 // Text from -p or -f (exactly one), or "-" for stdin; checks it is valid UTF-8 and not empty.
 std::string read_input_text(const std::string& prompt, const std::string& file, bool allow_empty = false);
 // The window a command runs: --ctx-size when given (> 0), else `fallback` capped at the

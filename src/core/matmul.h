@@ -44,8 +44,9 @@ constexpr int64_t kMatmulMatvecMaxT = 8;
 // bound above (llama.cpp multiplies its prompts against Q4_0 in int8 as well). The values
 // differ from matmul's small-T ones by float rounding only (another order of the same block
 // sums). Training never calls it: its passes read row-major matrices. The GEMM kernel
-// (kern::Table::gemm_rows8; AVX-512 VNNI: two groups per 512-bit vector) can be turned off with
-// FLOPS_NO_GEMM8=1, which runs prompts on the 4-row decode kernel instead (same values; for A/B
+// (kern::Table::gemm_rows8; AVX-512 VNNI: two groups per 512-bit vector, which also takes the
+// decode-sized products there, kern::Table::gemm_rows8_any_t) can be turned off with
+// FLOPS_NO_GEMM8=1, which runs every T on the 4-row decode kernel instead (same values; for A/B
 // timing, bench/bench_gemm8). Decode-sized products (T <= kMatmulMatvecMaxT) go to the pool from
 // 2^18 multiply-adds (FLOPS_PACKED_MIN_MACS overrides; matmul's threshold is 2^16).
 void matmul_rows8(DType t, const void* W, int64_t rows, int64_t cols, const float* X, int64_t T, float* Y);

@@ -215,4 +215,10 @@ std::unique_ptr<Model> load_model(GGUFFile g, const std::string& name, const Mod
 
 std::unique_ptr<Model> load_model(const std::string& path, const ModelLoadOptions& o) { return load_model(gguf_open(path), path, o); }
 
+std::unique_ptr<Model> load_for_inference(const std::string& path) {
+  ModelLoadOptions lo;
+  lo.repack = true;
+  return load_model(path, lo);
+}
+
 }  // namespace flops

@@ -87,6 +87,10 @@ struct ModelLoadOptions {
 std::unique_ptr<Model> load_model(const std::string& path, const ModelLoadOptions& o = {});
 // Builds a model from an already parsed GGUF (tests build files in memory).
 std::unique_ptr<Model> load_model(GGUFFile g, const std::string& name, const ModelLoadOptions& o = {});
+// load_model for code that only runs the model (commands, the server, the search embedder): its
+// matrices repacked for the packed kernels (ModelLoadOptions::repack). Never for training,
+// which needs them row-major.
+std::unique_ptr<Model> load_for_inference(const std::string& path);
 
 // One embedding row as F32.
 void embedding_row(const Weight& w, int64_t row, float* out);

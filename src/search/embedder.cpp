@@ -11,9 +11,7 @@ namespace flops::search {
 std::unique_ptr<Embedder> Embedder::load(const std::string& path, int max_tokens) {
   if (!std::filesystem::exists(path)) fail("embedding model not found: '{}'", path);
   auto e = std::make_unique<Embedder>();
-  ModelLoadOptions lo;
-  lo.repack = true;  // inference only
-  e->model = load_model(path, lo);
+  e->model = load_for_inference(path);
   e->path = std::filesystem::absolute(path).lexically_normal().string();
   e->name = std::filesystem::path(path).filename().string();
   e->sha256 = sha256_file(path);

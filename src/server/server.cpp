@@ -98,9 +98,7 @@ void run_server(const ServerOptions& opt, const std::function<void(int)>& on_lis
 
   set_threads(opt.threads);
   // Decode steps are small batches: the packed layout makes their products cheaper.
-  ModelLoadOptions lo;
-  lo.repack = true;
-  auto model = load_model(opt.model_path, lo);
+  auto model = load_for_inference(opt.model_path);
   model->lora = load_lora_set(*model, opt.lora);
   model->kv_types = opt.kv_types;
   const Model& m = *model;
