@@ -4,7 +4,7 @@
 // matrix products alone (the layer shapes and the output matrix) for T = 1..8 rows. Types with a
 // packed form (core/repack.h: Q4_0) are timed both row-major and repacked 8 rows at a time.
 // "x N=1" is the step's tokens/s over one sequence's: the speed-up continuous batching can give.
-//   bench_batch [-t THREADS] [--cpu] [--kv f32|f16] [--profile N] [TYPE...]   (types: Q4_0 Q8_0 Q4_K Q6_K F32 ...; default Q4_0)
+//   bench_batch [-t THREADS] [--cpu] [--kv f32|f16] [--profile N] [--size S|M] [TYPE...]   (types: Q4_0 Q8_0 Q4_K Q6_K F32 ...; default Q4_0)
 // --cpu (with -t 1) times by the calling thread's CPU time instead of the wall clock: on a
 // machine shared with other work, the kernels' cost without the time slices lost to others.
 #include <algorithm>
@@ -35,6 +35,7 @@ namespace {
 bool g_cpu = false;
 DType g_kv = DType::F32;  // --kv: the caches' type
 int g_profile = 0;        // --profile N: only N-sequence packed steps, for 10 s, for a profiler
+bool g_m = false;         // --size M: bench_server_model's M shape (768 wide, 12 layers, untied)
 
 double now_s() {
   if (g_cpu) {
@@ -80,7 +81,14 @@ int run(int argc, char** argv) {
     if (!std::strcmp(argv[i], "-t") && i + 1 < argc) threads = std::atoi(argv[++i]);
     else if (!std::strcmp(argv[i], "--cpu")) g_cpu = true;
     else if (!std::strcmp(argv[i], "--profile") && i + 1 < argc) g_profile = std::atoi(argv[++i]);
-    else if (!std::strcmp(argv[i], "--kv") && i + 1 < argc) g_kv = kv_cache_type_from_name(argv[++i], "--kv");
+    else if (!std::strcmp(argv[i], "--size") && i + 1 < argc) {
+      const std::string sz = argv[++i];
+      if (sz != "S" && sz != "M") {
+        std::fprintf(stderr, "--size must be S or M, got %s\n", sz.c_str());
+        return 2;
+      }
+      g_m = sz == "M";
+    } else if (!std::strcmp(argv[i], "--kv") && i + 1 < argc) g_kv = kv_cache_type_from_name(argv[++i], "--kv");
     else types.push_back(parse_type(argv[i]));
   }
   if (types.empty()) types.push_back(DType::Q4_0);
@@ -101,9 +109,10 @@ int run(int argc, char** argv) {
     c.n_ff = 1024;
     c.n_ctx_train = 2048;
     c.n_rot = 64;
+    if (g_m) c.n_embd = 768, c.n_layer = 12, c.n_head = c.n_head_kv = 12, c.n_ff = 2048;
     SyntheticOptions o;
     o.matrix_type = ty;
-    o.tied_output = true;
+    o.tied_output = !g_m;
     auto m = load_synthetic_model(c, o);
     // Median time of one decode step of n sequences (one new token each, after a 32-token prompt).
     auto step_time = [&](const Model& mm, int n) {

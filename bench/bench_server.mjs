@@ -3,7 +3,7 @@
 // sending streamed /v1/completions of a fixed length (ignore_eos); total decode tokens/s and
 // p50/p99 time to first token; then the same with one of the two cores held by `yes > /dev/null`.
 //
-//   node bench/bench_server.mjs [--size S|M | --model FILE.gguf] [--tokens 64] [--requests 3] [--threads 2]
+//   node bench/bench_server.mjs [--size S|M | --model FILE.gguf] [--tokens 64] [--requests 3] [--threads 2] [--only flops|llama] [--quiet-only]
 // Defaults: the random-weight Q4_0 llama of --size written by build/bench/bench_server_model: S
 // (24M, the default; its weights fit in L3) or M (134M; a one-sequence step reads the weights
 // from memory, as with any real model).
@@ -22,6 +22,10 @@ const TOKENS = Number(arg('tokens', 64));
 const REQUESTS = Number(arg('requests', 3));
 const THREADS = arg('threads', '2');
 const SIZE = arg('size', 'S');
+// --only flops|llama and --quiet-only: a shorter run while working on one server (the table then
+// has only the rows measured).
+const ONLY = arg('only', '');
+const QUIET_ONLY = process.argv.includes('--quiet-only');
 let MODEL = arg('model', '');
 if (!MODEL) {
   if (SIZE !== 'S' && SIZE !== 'M') { console.error(`--size must be S or M, got ${SIZE}`); process.exit(2); }
@@ -111,7 +115,8 @@ async function run(srv, clients) {
 
 const results = [];
 async function measure(load) {
-  for (const start of [startFlops, startLlama]) {
+  const starts = ONLY === 'flops' ? [startFlops] : ONLY === 'llama' ? [startLlama] : [startFlops, startLlama];
+  for (const start of starts) {
     const srv = await start();
     try {
       for (const clients of [1, 8]) {
@@ -130,15 +135,17 @@ console.error(`model ${MODEL}, ${TOKENS} tokens per request, ${REQUESTS} request
 try {
   await measure('quiet');
 } catch (e) { console.error(e); process.exit(1); }
-const yes = spawn('sh', ['-c', 'exec yes > /dev/null'], { stdio: 'ignore' });
-try {
-  await new Promise((r) => setTimeout(r, 500));
-  await measure('yes on one core');
-} catch (e) {
-  console.error(e);
-  process.exit(1);
-} finally {
-  yes.kill('SIGKILL');
+if (!QUIET_ONLY) {
+  const yes = spawn('sh', ['-c', 'exec yes > /dev/null'], { stdio: 'ignore' });
+  try {
+    await new Promise((r) => setTimeout(r, 500));
+    await measure('yes on one core');
+  } catch (e) {
+    console.error(e);
+    process.exit(1);
+  } finally {
+    yes.kill('SIGKILL');
+  }
 }
 
 const get = (load, server, clients) => results.find((r) => r.load === load && r.server === server && r.clients === clients);
@@ -147,10 +154,12 @@ console.log('|---|---|---:|---:|---:|---:|---:|');
 for (const load of ['quiet', 'yes on one core'])
   for (const server of ['flops serve', 'llama-server']) {
     const a = get(load, server, 1), b = get(load, server, 8);
+    if (!a || !b) continue;
     console.log(`| ${load} | ${server} | ${a.tps.toFixed(0)} | ${b.tps.toFixed(0)} | ${(b.tps / a.tps).toFixed(2)}x | ` +
       `${a.p50.toFixed(0)} / ${a.p99.toFixed(0)} ms | ${b.p50.toFixed(0)} / ${b.p99.toFixed(0)} ms |`);
   }
 for (const server of ['flops serve', 'llama-server']) {
   const q = get('quiet', server, 8), y = get('yes on one core', server, 8);
+  if (!q || !y) continue;
   console.log(`\n${server}: 8 clients keep ${((y.tps / q.tps) * 100).toFixed(0)}% of their quiet throughput with one core busy`);
 }

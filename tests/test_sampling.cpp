@@ -113,3 +113,42 @@ TEST(Sampling, TopKKeepsTheKBestTiesByIndex) {
   for (auto& [t, n] : h) got.insert(t);
   EXPECT_EQ(got, want);
 }
+
+// Top-p and min-p without top-k over a large vocabulary (only a prefix is sorted, in growing
+// steps): exactly the tokens a full sort keeps are ever drawn. The reference sorts all of them
+// and applies top-p, then min-p, as the sampler documents.
+TEST(Sampling, TopPMinPWithoutTopKKeepWhatAFullSortKeeps) {
+  std::vector<float> l(3000);
+  for (size_t i = 0; i < l.size(); i++) l[i] = 0.004f * (float)((i * 7919) % 1500);  // pairs of ties
+  auto reference = [&](float top_p, float min_p) {
+    std::vector<int32_t> idx(l.size());
+    for (size_t i = 0; i < idx.size(); i++) idx[i] = (int32_t)i;
+    std::stable_sort(idx.begin(), idx.end(), [&](int a, int b) { return l[a] > l[b]; });
+    double z = 0, mx = l[idx[0]];
+    for (float x : l) z += std::exp(x - mx);
+    double cum = 0;
+    size_t keep = idx.size();
+    for (size_t i = 0; i < idx.size(); i++)
+      if ((cum += std::exp(l[idx[i]] - mx) / z) >= top_p) {
+        keep = i + 1;
+        break;
+      }
+    size_t k2 = 1;
+    while (k2 < keep && std::exp(l[idx[k2]] - mx) >= min_p) k2++;
+    if (min_p > 0) keep = k2;
+    return std::set<int>(idx.begin(), idx.begin() + keep);
+  };
+  for (auto [top_p, min_p] : {std::pair{0.5f, 0.0f}, std::pair{1.0f, 0.2f}, std::pair{0.5f, 0.15f}, std::pair{0.01f, 0.0f}}) {
+    SamplingParams sp;
+    sp.temp = 1000.0f;  // nearly uniform over what is kept, so that every kept token shows up
+    sp.top_k = 0;
+    sp.top_p = top_p;
+    sp.min_p = min_p;
+    const std::set<int> want = reference(top_p, min_p);
+    ASSERT_GT(want.size(), top_p == 0.01f ? 1u : 300u) << "the cut must pass the first sorted block";
+    auto h = histogram(sp, l, 12 * (int)want.size());
+    std::set<int> got;
+    for (auto& [t, n] : h) got.insert(t);
+    EXPECT_EQ(got, want) << "top_p " << top_p << " min_p " << min_p;
+  }
+}

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <numeric>
 
+#include "core/ops.h"
+
 namespace flops {
 
 namespace {
@@ -32,6 +34,64 @@ std::vector<int32_t> top_k_indices(const float* l, int n, size_t k) {
   return heap;
 }
 
+// A draw from softmax(l / temp) over all n tokens, walked in index order.
+int32_t draw_all(const float* l, int n, float temp, std::mt19937_64& rng) {
+  thread_local std::vector<float> w;
+  w.resize(n);
+  const float inv = 1.0f / temp;
+  float mx = -INFINITY;
+  for (int i = 0; i < n; i++) mx = std::max(mx, w[i] = l[i] * inv);
+  const double sum = exp_sum(w.data(), n, mx);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  const double r = u(rng) * sum;
+  double cum = 0;
+  for (int i = 0; i < n; i++) {
+    cum += w[i];
+    if (r < cum) return i;
+  }
+  for (int i = n - 1; i > 0; i--)  // r at the very top of the range: the last token with weight
+    if (w[i] > 0) return i;
+  return 0;
+}
+
+// Top-p then min-p over the whole vocabulary (probabilities at temperature 1), best first: the
+// same tokens as sorting all n, but only a prefix is ever sorted. min-p keeps the tokens within a
+// factor min_p of the best, so they are chosen by one comparison each; top-p needs the smallest
+// sorted prefix whose mass reaches top_p, found by sorting the best k for k = 256, 2048, ...
+std::vector<int32_t> top_p_min_p_prefix(const float* l, int n, float top_p, float min_p) {
+  auto better = [&](int32_t a, int32_t b) { return l[a] > l[b] || (l[a] == l[b] && a < b); };
+  thread_local std::vector<float> e;
+  e.assign(l, l + n);
+  const float mx = *std::max_element(l, l + n);
+  const double z = exp_sum(e.data(), n, mx);
+  std::vector<int32_t> idx;
+  idx.reserve(n);
+  for (int i = 0; i < n; i++)
+    if (min_p <= 0 || e[i] >= min_p) idx.push_back(i);  // e[i] is p_i / p_best
+  if (top_p >= 1.0f) {
+    std::sort(idx.begin(), idx.end(), better);
+    return idx;
+  }
+  for (size_t k = 256;; k *= 8) {
+    const bool all = k >= idx.size();
+    if (all) std::sort(idx.begin(), idx.end(), better);
+    else {
+      std::nth_element(idx.begin(), idx.begin() + k, idx.end(), better);
+      std::sort(idx.begin(), idx.begin() + k, better);
+    }
+    double cum = 0;
+    const size_t m = all ? idx.size() : k;
+    for (size_t i = 0; i < m; i++) {
+      cum += e[idx[i]] / z;
+      if (cum >= top_p) {
+        idx.resize(i + 1);
+        return idx;
+      }
+    }
+    if (all) return idx;
+  }
+}
+
 }  // namespace
 
 int32_t Sampler::sample(const float* logits, int n_vocab, const std::vector<int32_t>& history) {
@@ -54,14 +114,12 @@ int32_t Sampler::sample(const float* logits, int n_vocab, const std::vector<int3
   }
   if (p.temp <= 0) return (int32_t)(std::max_element(l, l + n_vocab) - l);
 
-  std::vector<int32_t> idx;
-  if (p.top_k > 0 && p.top_k < n_vocab) {
-    idx = top_k_indices(l, n_vocab, (size_t)p.top_k);
-  } else {
-    idx.resize(n_vocab);
-    std::iota(idx.begin(), idx.end(), 0);
-    std::sort(idx.begin(), idx.end(), [&](int a, int b) { return l[a] > l[b] || (l[a] == l[b] && a < b); });
-  }
+  const bool top_k = p.top_k > 0 && p.top_k < n_vocab;
+  // Without top-k, top-p or min-p every token stays a candidate: draw from the whole softmax in
+  // index order, one pass, no sort (OpenAI's defaults; a 128K vocabulary's sort took longer than a
+  // small model's decode step).
+  if (!top_k && p.top_p >= 1.0f && p.min_p <= 0) return draw_all(l, n_vocab, p.temp, rng);
+  std::vector<int32_t> idx = top_k ? top_k_indices(l, n_vocab, (size_t)p.top_k) : top_p_min_p_prefix(l, n_vocab, p.top_p, p.min_p);
   // Probabilities of the kept candidates at temperature 1 for the top-p and min-p cut-offs.
   auto probs = [&](float temp) {
     std::vector<double> pr(idx.size());
@@ -70,7 +128,9 @@ int32_t Sampler::sample(const float* logits, int n_vocab, const std::vector<int3
     for (auto& x : pr) x /= sum;
     return pr;
   };
-  if (p.top_p < 1.0f) {
+  // After top-k the cut-offs renormalize over its k; without it, top_p_min_p_prefix applied them
+  // over the whole vocabulary already.
+  if (top_k && p.top_p < 1.0f) {
     auto pr = probs(1.0f);
     double cum = 0;
     size_t keep = idx.size();
@@ -83,7 +143,7 @@ int32_t Sampler::sample(const float* logits, int n_vocab, const std::vector<int3
     }
     idx.resize(keep);
   }
-  if (p.min_p > 0) {
+  if (top_k && p.min_p > 0) {
     auto pr = probs(1.0f);
     size_t keep = 1;
     while (keep < pr.size() && pr[keep] >= p.min_p * pr[0]) keep++;
