@@ -4,7 +4,7 @@
 // matrix products alone (the layer shapes and the output matrix) for T = 1..8 rows. Types with a
 // packed form (core/repack.h: Q4_0) are timed both row-major and repacked 8 rows at a time.
 // "x N=1" is the step's tokens/s over one sequence's: the speed-up continuous batching can give.
-//   bench_batch [-t THREADS] [--cpu] [--kv f32|f16] [--profile N] [--size S|M] [TYPE...]   (types: Q4_0 Q8_0 Q4_K Q6_K F32 ...; default Q4_0)
+//   bench_batch [-t THREADS] [--cpu] [--kv f32|f16] [--profile N] [--size S|M] [--prompt 32] [TYPE...]   (types: Q4_0 Q8_0 Q4_K Q6_K F32 ...; default Q4_0)
 // --cpu (with -t 1) times by the calling thread's CPU time instead of the wall clock: on a
 // machine shared with other work, the kernels' cost without the time slices lost to others.
 #include <algorithm>
@@ -35,6 +35,7 @@ namespace {
 bool g_cpu = false;
 DType g_kv = DType::F32;  // --kv: the caches' type
 int g_profile = 0;        // --profile N: only N-sequence packed steps, for 10 s, for a profiler
+int g_prompt = 32;        // --prompt N: tokens in each sequence's cache before the timed steps
 bool g_m = false;         // --size M: bench_server_model's M shape (768 wide, 12 layers, untied)
 
 double now_s() {
@@ -81,6 +82,7 @@ int run(int argc, char** argv) {
     if (!std::strcmp(argv[i], "-t") && i + 1 < argc) threads = std::atoi(argv[++i]);
     else if (!std::strcmp(argv[i], "--cpu")) g_cpu = true;
     else if (!std::strcmp(argv[i], "--profile") && i + 1 < argc) g_profile = std::atoi(argv[++i]);
+    else if (!std::strcmp(argv[i], "--prompt") && i + 1 < argc) g_prompt = std::max(1, std::atoi(argv[++i]));
     else if (!std::strcmp(argv[i], "--size") && i + 1 < argc) {
       const std::string sz = argv[++i];
       if (sz != "S" && sz != "M") {
@@ -114,7 +116,7 @@ int run(int argc, char** argv) {
     o.matrix_type = ty;
     o.tied_output = !g_m;
     auto m = load_synthetic_model(c, o);
-    // Median time of one decode step of n sequences (one new token each, after a 32-token prompt).
+    // Median time of one decode step of n sequences (one new token each, after a --prompt-token prompt).
     auto step_time = [&](const Model& mm, int n) {
       std::vector<KVCache> kv;
       for (int i = 0; i < n; i++) kv.push_back(make_kv_cache(c, 512, {g_kv, g_kv}));
@@ -123,7 +125,7 @@ int run(int argc, char** argv) {
         std::vector<SeqInput> pre(n);
         for (int i = 0; i < n; i++) {
           pre[i].kv = &kv[i];
-          for (int t = 0; t < 32; t++) pre[i].tokens.push_back(1 + (t * 7 + i) % 250);
+          for (int t = 0; t < g_prompt; t++) pre[i].tokens.push_back(1 + (t * 7 + i) % 250);
         }
         forward_multi(mm, pre, logits);
       }
@@ -136,14 +138,14 @@ int run(int argc, char** argv) {
         }
         forward_multi(mm, in, logits);
         if (++step % 64 == 0)
-          for (auto& k : kv) k.truncate(32);
+          for (auto& k : kv) k.truncate(g_prompt);
       });
     };
     // The same model with its matrices repacked for decoding (model.h: repack_for_decode), timed
     // alternately with the row-major one, step count by step count.
     auto packed = load_synthetic_model(c, o);
     const bool has_packed = repack_for_decode(*packed) > 0;
-    std::printf("\n%s: forward_multi, N sequences x 1 new token (after a 32-token prompt each)%s\n", std::string(dtype_name(ty)).c_str(),
+    std::printf("\n%s: forward_multi, N sequences x 1 new token (after a %d-token prompt each)%s\n", std::string(dtype_name(ty)).c_str(), g_prompt,
                 has_packed ? "; row-major weights, then repacked 8 rows at a time" : "");
     std::printf("%3s %10s %10s %8s", "N", "step ms", "tok/s", "x N=1");
     if (has_packed) std::printf(" %12s %10s %8s %9s", "packed ms", "tok/s", "x N=1", "speed-up");

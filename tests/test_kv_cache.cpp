@@ -76,6 +76,16 @@ TEST(HalfRows, DotAndAxpyVsNaiveEveryVariant) {
           }
           EXPECT_NEAR(out[i], want, 1e-5 * (1 + mag)) << "column " << i;
         }
+        // Naming the rows read next (for prefetching, more or fewer of them) changes no bit.
+        const auto other = random_halves((size_t)(40 * ld), 5);
+        for (int64_t next_nr : {nr + 6, nr / 2}) {
+          std::vector<float> y2((size_t)nr, -1.0f);
+          f16_rows_dot(rows.data(), ld, nr, x.data(), n, 0.37f, y2.data(), other.data(), next_nr);
+          EXPECT_EQ(y2, y);
+          auto out2 = before;
+          f16_rows_axpy(p.data(), rows.data(), ld, nr, n, out2.data(), other.data(), next_nr);
+          EXPECT_EQ(out2, out);
+        }
       }
   });
 }

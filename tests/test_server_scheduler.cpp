@@ -73,7 +73,7 @@ TEST(Scheduler, BatchedJobsMatchSingleSequenceGeneration) {
     wait(*jobs[i]);
     SamplingParams sp = jobs[i]->p.sp;
     GenerateResult ref = generate(*m, prompts[i], 20, 128, sp, true);
-    // generate() stops at EOS; the scheduler at any control token (EOS is the only one here).
+    // Both stop at an end-of-generation token (EOS here).
     EXPECT_EQ(ids(*jobs[i]), ref.tokens) << prompts[i];
     EXPECT_EQ(jobs[i]->finish_reason, ref.stopped_at_eos ? "stop" : "length");
     EXPECT_GT(jobs[i]->cost.flops.total(), 0u);
@@ -98,6 +98,50 @@ TEST(Scheduler, ReusesACachedPrefix) {
   GenerateResult ref = generate(*m, "shared prefix of a prompt, then two", 8, 128, b->p.sp, true);
   EXPECT_EQ(ids(*b), ref.tokens);
   // Less work for the reused prefix.
+  EXPECT_LT(b->cost.flops.total(), a->cost.flops.total());
+}
+
+// A second slot starting a prompt that a busy slot holds copies that slot's keys and values
+// instead of computing them, and generates what it would have generated alone.
+TEST(Scheduler, CopiesAPrefixFromAnotherSlot) {
+  auto m = tiny();
+  std::mutex mu;
+  SchedulerOptions o;
+  o.n_slots = 2;
+  o.n_ctx = 4096;
+  Scheduler s(*m, o, mu);
+  const std::string shared = "a system prompt that every client sends first; ";
+  // The donor decodes until it is cancelled, so that it is still busy when the second job comes.
+  auto a = make_job(*m, shared + "then one", 4000);
+  a->p.ignore_eos = true;
+  ASSERT_TRUE(s.submit(a));
+  for (int i = 0; i < 2000; i++) {  // until a has its prompt in its cache and decodes
+    {
+      std::lock_guard<std::mutex> lk(a->mu);
+      if (!a->tokens.empty()) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  auto b = make_job(*m, shared + "then two", 8);
+  ASSERT_TRUE(s.submit(b));
+  wait(*b);
+  {
+    std::lock_guard<std::mutex> lk(a->mu);
+    EXPECT_FALSE(a->done) << "the donor slot was still busy";
+  }
+  a->cancel = true;
+  wait(*a);
+  EXPECT_EQ(a->cached_tokens, 0);
+  EXPECT_EQ(b->cached_tokens, (int)shared.size() + std::string("then ").size() + 1);  // bytes + BOS
+  GenerateResult ref = generate(*m, shared + "then two", 8, 4096, b->p.sp, true);
+  EXPECT_EQ(ids(*b), ref.tokens);
+  // The donor, cancelled after b's 8 steps (and more), went on as it would have alone.
+  const auto got_a = ids(*a);
+  ASSERT_GE(got_a.size(), 8u);
+  StopConditions no_stop;
+  no_stop.at_end_of_turn = false;  // a ignores EOS
+  GenerateResult ref_a = generate(*m, shared + "then one", (int)got_a.size(), 4096, a->p.sp, true, {}, no_stop);
+  EXPECT_EQ(got_a, ref_a.tokens) << "the donor is unchanged";
   EXPECT_LT(b->cost.flops.total(), a->cost.flops.total());
 }
 

@@ -67,9 +67,12 @@ using GemmTileFn = void (*)(const float* A, int64_t lda, int mr, const float* P,
 // Rows of halves (an F16 KV cache: nr rows of n elements, ld elements apart) against floats, for
 // the one-query attention loops. Dots: y[j] = scale * dot(row j, x), j < nr. Axpy: y[i] +=
 // sum over j of p[j] * row j [i], i < n (the rows weighted by the attention probabilities).
+// `next` (may be null): next_nr rows at the same ld that the caller reads after these (the next
+// head's keys or values), prefetched while these are read; no result depends on it.
 using HalfRowsDotFn = void (*)(const uint16_t* rows, int64_t ld, int64_t nr, const float* x, int64_t n, float scale,
-                               float* y);
-using HalfRowsAxpyFn = void (*)(const float* p, const uint16_t* rows, int64_t ld, int64_t nr, int64_t n, float* y);
+                               float* y, const uint16_t* next, int64_t next_nr);
+using HalfRowsAxpyFn = void (*)(const float* p, const uint16_t* rows, int64_t ld, int64_t nr, int64_t n, float* y,
+                                const uint16_t* next, int64_t next_nr);
 
 struct Table {
   const char* name;

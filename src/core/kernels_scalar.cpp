@@ -348,10 +348,12 @@ void silu_mul(float* g, const float* u, int64_t n) {
 
 // ---- rows of halves (F16 KV cache) -----------------------------------------------------
 
-void f16_rows_dot(const uint16_t* rows, int64_t ld, int64_t nr, const float* x, int64_t n, float scale, float* y) {
+void f16_rows_dot(const uint16_t* rows, int64_t ld, int64_t nr, const float* x, int64_t n, float scale, float* y,
+                  const uint16_t*, int64_t) {
   for (int64_t j = 0; j < nr; j++) y[j] = scale * fdot_f16(rows + j * ld, x, n);
 }
-void f16_rows_axpy(const float* p, const uint16_t* rows, int64_t ld, int64_t nr, int64_t n, float* y) {
+void f16_rows_axpy(const float* p, const uint16_t* rows, int64_t ld, int64_t nr, int64_t n, float* y, const uint16_t*,
+                   int64_t) {
   for (int64_t j = 0; j < nr; j++)
     for (int64_t i = 0; i < n; i++) y[i] += p[j] * h(rows[j * ld + i]);
 }

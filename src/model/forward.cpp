@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <omp.h>
+#include <optional>
 
 #include <cblas.h>
 
@@ -206,8 +207,28 @@ void attention(const Model& m, std::vector<SeqPass>& seqs, int layer, bool slidi
         visible_rows_f32(kv.type_v, kv.v_head(layer, kh), kv.v_elem(), nk, hd, s, conv_v[si].data() + kh * per_head);
     }
   }
-  // One (sequence, head, query block): returns the number of visible keys it scored.
-  auto run_item = [&](size_t ii, std::vector<float>& S, std::vector<float>& Kg, std::vector<float>& Vg) -> uint64_t {
+  // The F16 keys and values a one-query item reads straight from the cache (else nulls): what the
+  // item before it prefetches (core/attention_kernels.h).
+  struct HalfHead {
+    const uint16_t *k = nullptr, *v = nullptr;
+    int64_t nk = 0;
+  };
+  auto half_head = [&](size_t ii) {
+    HalfHead r;
+    const Item& it = items[ii];
+    const SeqPass& s = seqs[it.seq];
+    const KVCache& kv = *s.kv;
+    if (it.t1 - it.t0 != 1 || !s.contiguous || !conv_k[it.seq].empty()) return r;
+    const int kh = it.head / group;
+    r.nk = (int64_t)s.prefix.size() + (causal ? it.t1 : s.T);
+    if (kv.type_k == DType::F16) r.k = (const uint16_t*)kv.k_head(layer, kh);
+    if (kv.type_v == DType::F16) r.v = (const uint16_t*)kv.v_head(layer, kh);
+    return r;
+  };
+  // One (sequence, head, query block): returns the number of visible keys it scored. `next`: the
+  // item the same thread runs after it (or none).
+  auto run_item = [&](size_t ii, std::optional<size_t> next, std::vector<float>& S, std::vector<float>& Kg,
+                      std::vector<float>& Vg) -> uint64_t {
     uint64_t visible = 0;
     const Item& it = items[ii];
     const SeqPass& s = seqs[it.seq];
@@ -230,10 +251,12 @@ void attention(const Model& m, std::vector<SeqPass>& seqs, int layer, bool slidi
     const float* Q = q + (s.row0 + it.t0) * qd + it.head * hd;
     float* O = out + (s.row0 + it.t0) * qd + it.head * hd;
     S.resize(rows * nk);
+    HalfHead nx;
+    if (next && items[*next].head / group != kh) nx = half_head(*next);  // a new kv head: not in cache yet
     // A decode step's single query: plain loops. sgemm's packing of its operands costs more
     // than the product at this size (it was a tenth of a server's decode time).
     if (one && Kr.f16) {
-      f16_rows_dot(Kr.f16, ld, nk, Q, hd, scale, S.data());
+      f16_rows_dot(Kr.f16, ld, nk, Q, hd, scale, S.data(), nx.k, nx.nk);
     } else if (one) {
       // Four keys at a time: four independent sums, not one chain of dependent adds.
       int j = 0;
@@ -291,7 +314,7 @@ void attention(const Model& m, std::vector<SeqPass>& seqs, int layer, bool slidi
     }
     if (one && Vr.f16) {
       std::fill(O, O + hd, 0.0f);
-      f16_rows_axpy(S.data(), Vr.f16, ld, nk, hd, O);
+      f16_rows_axpy(S.data(), Vr.f16, ld, nk, hd, O, nx.v, nx.nk);
     } else if (one) {
       std::fill(O, O + hd, 0.0f);
       int j = 0;
@@ -321,13 +344,18 @@ void attention(const Model& m, std::vector<SeqPass>& seqs, int layer, bool slidi
   uint64_t visible = 0;
   if (!parallel) {
     std::vector<float> S, Kg, Vg;
-    for (size_t ii = 0; ii < items.size(); ii++) visible += run_item(ii, S, Kg, Vg);
+    for (size_t ii = 0; ii < items.size(); ii++)
+      visible += run_item(ii, ii + 1 < items.size() ? std::optional<size_t>(ii + 1) : std::nullopt, S, Kg, Vg);
   } else if (max_item_macs < (1 << 18)) {
     std::atomic<uint64_t> seen{0};
-    shared_pool().parallel_for((int64_t)items.size(), 1, [&](int64_t b, int64_t e) {
+    // Runs of consecutive items per chunk, so that each item knows the next one its thread reads;
+    // four chunks per thread still balance the sequences' different lengths.
+    const int64_t grain = std::max<int64_t>(1, (int64_t)items.size() / (4 * shared_pool().size()));
+    shared_pool().parallel_for((int64_t)items.size(), grain, [&](int64_t b, int64_t e) {
       thread_local std::vector<float> S, Kg, Vg;
       uint64_t v = 0;
-      for (int64_t ii = b; ii < e; ii++) v += run_item((size_t)ii, S, Kg, Vg);
+      for (int64_t ii = b; ii < e; ii++)
+        v += run_item((size_t)ii, ii + 1 < e ? std::optional<size_t>(ii + 1) : std::nullopt, S, Kg, Vg);
       seen += v;
     });
     visible = seen.load();
@@ -336,7 +364,7 @@ void attention(const Model& m, std::vector<SeqPass>& seqs, int layer, bool slidi
     {
       std::vector<float> S, Kg, Vg;
 #pragma omp for schedule(dynamic, 1)
-      for (size_t ii = 0; ii < items.size(); ii++) visible += run_item(ii, S, Kg, Vg);
+      for (size_t ii = 0; ii < items.size(); ii++) visible += run_item(ii, std::nullopt, S, Kg, Vg);
     }
   }
   counter::add_attention(visible * 4 * (uint64_t)hd);
@@ -414,6 +442,7 @@ void run(const Model& m, std::vector<SeqPass>& seqs) {
     for (auto& s : seqs)
       for (int64_t t = 0; t < s.T; t++) {
         s.kv->write(l, s.first_slot + t, kbuf.data() + (s.row0 + t) * kvd, vbuf.data() + (s.row0 + t) * kvd);
+        if (s.T == 1) s.kv->prefetch_write(l + 1, s.first_slot);  // in cache by the next layer's write
       }
     attention(m, seqs, l, layer_is_sliding(c, l), q.data(), att.data());
     linear(w.wo, att.data(), R, tmp.data(), w.bo, seqs);

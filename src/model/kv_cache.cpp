@@ -56,6 +56,16 @@ void KVCache::write(int layer, int slot, const float* keys, const float* values)
   }
 }
 
+void KVCache::prefetch_write(int layer, int slot) const {
+  if (layer >= n_layer || slot >= n_ctx) return;
+  for (int h = 0; h < n_head_kv; h++) {
+    const char* kp = (const char*)k_head(layer, h, slot);
+    const char* vp = (const char*)v_head(layer, h, slot);
+    for (size_t b = 0; b < head_dim * k_elem(); b += 64) __builtin_prefetch(kp + b, 1, 3);
+    for (size_t b = 0; b < head_dim * v_elem(); b += 64) __builtin_prefetch(vp + b, 1, 3);
+  }
+}
+
 void KVCache::read_k(int layer, int slot, float* out) const {
   for (int h = 0; h < n_head_kv; h++) dequantize_row(type_k, k_head(layer, h, slot), out + (size_t)h * head_dim, head_dim);
 }

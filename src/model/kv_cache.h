@@ -52,6 +52,10 @@ struct KVCache {
 
   // Stores one slot's kv_dim keys and values (rounded to the cache's types).
   void write(int layer, int slot, const float* keys, const float* values);
+  // Asks for the lines write(layer, slot, ...) will store to, ahead of it: a decode step writes
+  // one row per head far from the last (the cache of each sequence is large), and the store
+  // otherwise waits for each line to come from DRAM first.
+  void prefetch_write(int layer, int slot) const;
   // One slot's kv_dim keys / values as floats.
   void read_k(int layer, int slot, float* out) const;
   void read_v(int layer, int slot, float* out) const;

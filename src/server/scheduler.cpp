@@ -172,7 +172,8 @@ void Scheduler::finish(SlotState& s, const std::string& reason, const std::strin
 }
 
 // Waiting jobs take free slots: the slot whose cached tokens share the longest prefix with the
-// prompt (its cache is then kept up to there), else the emptiest one.
+// prompt (its cache is then kept up to there), else the emptiest one; when another slot, busy or
+// not, holds a longer prefix, the chosen slot copies it from there.
 void Scheduler::admit() {
   std::lock_guard<std::mutex> lk(mu_);
   while (!queue_.empty()) {
@@ -186,26 +187,39 @@ void Scheduler::admit() {
       job->cv.notify_all();
       continue;
     }
-    int best = -1;
-    size_t best_lcp = 0;
-    for (auto& s : slots_) {
-      if (s->job) continue;
+    const auto& p = job->p.prompt;
+    auto common_prefix = [&](const SlotState& s) {
       size_t lcp = 0;
-      const auto& p = job->p.prompt;
       // A cache computed with another adapter holds other keys and values: nothing to reuse.
-      while (s->cached_lora == job->p.lora && lcp < s->cached.size() && lcp < p.size() && s->cached[lcp] == p[lcp]) lcp++;
-      if (best < 0 || lcp > best_lcp || (lcp == best_lcp && s->cached.size() < slots_[best]->cached.size())) {
+      while (s.cached_lora == job->p.lora && lcp < s.cached.size() && lcp < p.size() && s.cached[lcp] == p[lcp]) lcp++;
+      return lcp;
+    };
+    int best = -1, donor = -1;
+    size_t best_lcp = 0, donor_lcp = 0;
+    for (auto& s : slots_) {
+      const size_t lcp = common_prefix(*s);
+      if (!s->job && (best < 0 || lcp > best_lcp || (lcp == best_lcp && s->cached.size() < slots_[best]->cached.size()))) {
         best = s->id;
         best_lcp = lcp;
       }
+      if (lcp > donor_lcp) donor = s->id, donor_lcp = lcp;
     }
     if (best < 0) return;
     queue_.pop_front();
     SlotState& s = *slots_[best];
-    const auto& p = job->p.prompt;
     // At least one prompt token is fed, for the logits of the first new token; scoring the
     // prompt needs the logits of all of it.
     size_t keep = job->p.score_prompt ? 0 : std::min(best_lcp, p.size() - 1);
+    // Another slot (busy or not) holds more of the prompt: its keys and values are copied, which
+    // costs a memcpy where computing them costs a forward pass over the tokens (clients that
+    // share a system prompt, or the same prompt sent n times).
+    const size_t donor_keep =
+        job->p.score_prompt || donor < 0 ? 0 : std::min({donor_lcp, p.size() - 1, (size_t)slots_[donor]->kv.n});
+    if (donor >= 0 && donor != best && donor_keep > keep) {
+      s.kv.copy_prefix(slots_[donor]->kv, (int)donor_keep);
+      s.cached.assign(p.begin(), p.begin() + donor_keep);
+      keep = donor_keep;
+    }
     s.kv.truncate((int)keep);
     s.cached.resize(keep);
     s.cached_lora = job->p.lora;
@@ -374,7 +388,7 @@ void Scheduler::step(std::vector<int>& active) {
     int32_t tok = s.sampler->sample(pick_from, V, s.history);
     sampled_now++;
     if (job.t_first == 0) job.t_first = steady_seconds();
-    if (m_.tok.is_control(tok) && !job.p.ignore_eos && !(s.jc && !s.jc->can_end())) {
+    if (m_.tok.is_eog(tok) && !job.p.ignore_eos && !(s.jc && !s.jc->can_end())) {
       finish(s, "stop");
       continue;
     }

@@ -1,7 +1,8 @@
 #pragma once
 // Continuous batching. The scheduler owns -np slots, each with its own KV cache, positions,
 // sampler and JSON constraint. One thread runs steps: between steps, waiting jobs take free
-// slots (the slot whose cache shares the longest prefix with the prompt, which is then reused)
+// slots (the slot whose cache shares the longest prefix with the prompt, which is then reused, or
+// copied from a busy slot that holds more of it)
 // and finished or cancelled jobs leave; each step is one forward_multi over every active slot's
 // new tokens (a prompt chunk, or the token sampled last step).
 //
