@@ -3,7 +3,7 @@
 // sending streamed /v1/completions of a fixed length (ignore_eos); total decode tokens/s and
 // p50/p99 time to first token; then the same with one of the two cores held by `yes > /dev/null`.
 //
-//   node bench/bench_server.mjs [--size S|M | --model FILE.gguf] [--tokens 64] [--requests 3] [--threads 2] [--only flops|llama] [--quiet-only]
+//   node bench/bench_server.mjs [--size S|M | --model FILE.gguf] [--tokens 64] [--requests 3] [--rounds 3] [--threads 2] [--only flops|llama] [--quiet-only]
 // Defaults: the random-weight Q4_0 llama of --size written by build/bench/bench_server_model: S
 // (24M, the default; its weights fit in L3) or M (134M; a one-sequence step reads the weights
 // from memory, as with any real model).
@@ -20,6 +20,7 @@ const FLOPS = arg('flops', path.join(root, 'build/flops'));
 const LLAMA = arg('llama', path.resolve(root, '../shared/reference/llama.cpp/bin/llama-server'));
 const TOKENS = Number(arg('tokens', 64));
 const REQUESTS = Number(arg('requests', 3));
+const ROUNDS = Number(arg('rounds', 3));
 const THREADS = arg('threads', '2');
 const SIZE = arg('size', 'S');
 // --only flops|llama and --quiet-only: a shorter run while working on one server (the table then
@@ -101,28 +102,41 @@ function streamOnce(srv) {
 
 const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))]; };
 
+// One round of `clients` concurrent clients, REQUESTS streamed completions each: tokens/s over
+// the round's wall time, and each request's time to first token.
 async function run(srv, clients) {
-  await streamOnce(srv);  // warm-up
   const ttfts = [];
   const t0 = performance.now();
   await Promise.all(Array.from({ length: clients }, async () => {
     for (let r = 0; r < REQUESTS; r++) ttfts.push((await streamOnce(srv)).ttft);
   }));
   const secs = (performance.now() - t0) / 1000;
-  const tokens = clients * REQUESTS * TOKENS;
-  return { tps: tokens / secs, p50: pct(ttfts, 0.5), p99: pct(ttfts, 0.99) };
+  return { tps: clients * REQUESTS * TOKENS / secs, ttfts };
 }
 
+const median = (xs) => pct(xs, 0.5);
 const results = [];
+// ROUNDS rounds of 1 then 8 clients, alternately, so that the machine's drift (this VM's speed
+// moves 10-40% over minutes) falls on both; each reports the median round's tokens/s and the
+// percentiles of every request's TTFT.
 async function measure(load) {
   const starts = ONLY === 'flops' ? [startFlops] : ONLY === 'llama' ? [startLlama] : [startFlops, startLlama];
   for (const start of starts) {
     const srv = await start();
     try {
+      await streamOnce(srv);  // warm-up
+      const rounds = { 1: [], 8: [] }, ttfts = { 1: [], 8: [] };
+      for (let k = 0; k < ROUNDS; k++)
+        for (const clients of [1, 8]) {
+          const r = await run(srv, clients);
+          rounds[clients].push(r.tps);
+          ttfts[clients].push(...r.ttfts);
+        }
       for (const clients of [1, 8]) {
-        const r = await run(srv, clients);
+        const r = { tps: median(rounds[clients]), p50: pct(ttfts[clients], 0.5), p99: pct(ttfts[clients], 0.99) };
         results.push({ load, server: srv.name, clients, ...r });
-        console.error(`${load} ${srv.name} ${clients} client(s): ${r.tps.toFixed(0)} tok/s, TTFT p50 ${r.p50.toFixed(0)} ms p99 ${r.p99.toFixed(0)} ms`);
+        console.error(`${load} ${srv.name} ${clients} client(s): ${r.tps.toFixed(0)} tok/s (rounds ${rounds[clients].map((x) => x.toFixed(0)).join(', ')}), ` +
+          `TTFT p50 ${r.p50.toFixed(0)} ms p99 ${r.p99.toFixed(0)} ms`);
       }
     } finally {
       srv.proc.kill('SIGTERM');
@@ -131,7 +145,7 @@ async function measure(load) {
   }
 }
 
-console.error(`model ${MODEL}, ${TOKENS} tokens per request, ${REQUESTS} requests per client, ${THREADS} threads, ${os.loadavg()[0].toFixed(1)} load`);
+console.error(`model ${MODEL}, ${TOKENS} tokens per request, ${REQUESTS} requests per client, ${ROUNDS} rounds, ${THREADS} threads, ${os.loadavg()[0].toFixed(1)} load`);
 try {
   await measure('quiet');
 } catch (e) { console.error(e); process.exit(1); }

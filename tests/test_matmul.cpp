@@ -606,3 +606,53 @@ TEST(MatmulRows8, GemmKernelGivesTheDecodeKernelsBits) {
   EXPECT_GT(checked, 0);  // the x86 variants have Q4_0's
 #endif
 }
+
+// Several products of one X in one call: for every pair of packed types (sharing X's
+// quantization or not), T from a decode step to a prompt, 1 and 2 threads, the values are bit for
+// bit one matmul_rows8 each, and the FLOPs counted are theirs.
+TEST(MatmulRows8, ManyProductsGiveEachProductsBits) {
+  const int prev = get_threads();
+  const int64_t cols = 2 * QK_K;
+  struct M {
+    DType t;
+    int64_t rows;
+    std::vector<uint8_t> packed;
+  };
+  std::vector<M> ms;
+  uint32_t seed = 90;
+  for (DType t : kPacked)
+    for (int64_t rows : {264, 40}) {  // 33 and 5 groups: chunks end inside a matrix, past the pool threshold
+      auto w = make_weights(t, rows, cols, seed++);
+      M m{t, rows, std::vector<uint8_t>(w.bytes.size())};
+      pack_rows8(t, w.bytes.data(), rows, cols, m.packed.data());
+      ms.push_back(std::move(m));
+    }
+  for (int threads : {1, 2}) {
+    set_threads(threads);
+    for (int64_t T : {1, 5, 8, 20}) {
+      const auto X = random_x(T * cols, 91);
+      for (size_t a = 0; a < ms.size(); a++)
+        for (size_t b = 0; b < ms.size(); b += 3) {
+          const M* pick[3] = {&ms[a], &ms[b], &ms[(a + b) % ms.size()]};
+          std::vector<std::vector<float>> one(3), many(3);
+          uint64_t want = 0;
+          for (int i = 0; i < 3; i++) {
+            one[i].assign((size_t)(T * pick[i]->rows), -1.0f);
+            many[i].assign((size_t)(T * pick[i]->rows), -2.0f);
+            counter::Scope s;
+            matmul_rows8(pick[i]->t, pick[i]->packed.data(), pick[i]->rows, cols, X.data(), T, one[i].data());
+            want += s.elapsed().matmul;
+          }
+          Rows8Product ps[3];
+          for (int i = 0; i < 3; i++) ps[i] = {pick[i]->t, pick[i]->packed.data(), pick[i]->rows, many[i].data()};
+          counter::Scope s;
+          matmul_rows8_many(ps, 3, cols, X.data(), T);
+          EXPECT_EQ(s.elapsed().matmul, want);
+          for (int i = 0; i < 3; i++)
+            EXPECT_EQ(many[i], one[i]) << dtype_name(pick[i]->t) << " in " << dtype_name(pick[0]->t) << "/" << dtype_name(pick[1]->t)
+                                       << "/" << dtype_name(pick[2]->t) << " T=" << T << " threads " << threads;
+        }
+    }
+  }
+  set_threads(prev);
+}

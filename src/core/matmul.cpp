@@ -45,16 +45,17 @@ int threads_for(int64_t rows, int64_t cols) {
 // do not depend on the schedule.
 int64_t rows_per_chunk(int64_t rows, int nt) { return std::max<int64_t>(4, rows / ((int64_t)nt * 8)); }
 
-// body(r0, r1) over the rows [0, rows), on the shared pool when the product is large enough.
+// body(r0, r1) over the rows [0, rows), on the shared pool when the product is large enough;
+// chunks are a multiple of `align` rows (the packed GEMM takes groups in pairs).
 template <typename F>
-void for_rows(int64_t rows, int64_t macs, F&& body, int64_t min_macs = kParallelMinMacs) {
+void for_rows(int64_t rows, int64_t macs, F&& body, int64_t min_macs = kParallelMinMacs, int64_t align = 1) {
   ThreadPool& pool = shared_pool();
   const int nt = std::min<int>(pool.size(), get_threads());
   if (nt <= 1 || macs < min_macs || rows < 2) {
     body(0, rows);
     return;
   }
-  pool.parallel_for(rows, rows_per_chunk(rows, nt), body);
+  pool.parallel_for(rows, (rows_per_chunk(rows, nt) + align - 1) / align * align, body);
 }
 
 void check_args(const char* fn, DType t, int64_t rows, int64_t cols, int64_t T) {
@@ -207,21 +208,15 @@ void matmul(DType t, const void* W, int64_t rows, int64_t cols, const float* X, 
   dequantized_sgemm(rows, cols, X, T, Y, [&](int64_t r, float* out) { dequantize_row(t, (const char*)W + r * stride, out, cols); });
 }
 
-void matmul_rows8(DType t, const void* W, int64_t rows, int64_t cols, const float* X, int64_t T, float* Y) {
-  check_args("matmul_rows8", t, rows, cols, T);
-  if (!rows8_packable(t, rows, cols)) fail("matmul_rows8: a {} x {} {} matrix has no packed form", rows, cols, dtype_name(t));
-  counter::add_matmul(2 * (uint64_t)rows * (uint64_t)cols * (uint64_t)T);
-  if (T == 0) return;
+namespace {
+
+// Groups [g0, g1) of 8 rows of one packed matrix against the T quantized rows xv (the work of
+// matmul_rows8 on one thread): Y's columns g0 * 8 .. g1 * 8 of every row.
+void rows8_groups(DType t, const void* W, int64_t rows, int64_t cols, const kern::QAct* xv, int64_t T, float* Y,
+                  int64_t g0, int64_t g1) {
   const size_t stride = dtype_row_bytes(t, cols);
   constexpr int G = kern::kPackRows;
   const kern::Table& k = kern::active();
-  if (T > kMatmulMatvecMaxT && !k.gemm_rows8[(uint32_t)t] && gemm_available()) {
-    // No int8 GEMM for this packed type: its exact dequantized rows through the F32 GEMM.
-    gemm_nt(t, W, true, rows, cols, X, T, Y);
-    return;
-  }
-  const int64_t macs = rows * cols * T;
-  const kern::QAct* xv = quantize_acts(k, t, X, T, cols, T > kMatmulMatvecMaxT ? macs : 0);
   const char* base = (const char*)W;
   const kern::DotRows8Fn fn = k.dot_rows8[(uint32_t)t];
   const kern::DotRowsFn rows_fn = k.dot_rows[(uint32_t)t];
@@ -231,41 +226,94 @@ void matmul_rows8(DType t, const void* W, int64_t rows, int64_t cols, const floa
   static const bool no_gemm8 = std::getenv("FLOPS_NO_GEMM8") != nullptr;  // an A/B switch, read once
   const kern::Gemm8Fn gemm = (T > kMatmulMatvecMaxT || k.gemm_rows8_any_t) && !no_gemm8 ? k.gemm_rows8[(uint32_t)t] : nullptr;
   const int64_t tile = gemm_tile_rows(cols);
-  // Chunks of whole groups: for_rows splits [0, rows / G). Within a chunk, each tile of X is
-  // run against every group of the chunk: the group stays in L1 while the kernel's steps of a
-  // few rows of X pass over it, and the tile stays in L2 for the next group.
-  for_rows(rows / G, macs, [&](int64_t g0, int64_t g1) {
-    float out[kern::kDotRows * G];
-    thread_local std::vector<uint8_t> unpacked;
-    for (int64_t t0 = 0; t0 < T; t0 += tile) {
-      const int64_t t1 = std::min(T, t0 + tile);
-      if (gemm) {
-        gemm(base + g0 * G * stride, g1 - g0, G * stride, xv + t0, t1 - t0, cols, Y + t0 * rows + g0 * G, rows);
-        continue;
+  // Within a chunk of groups, each tile of X is run against every group of the chunk: the group
+  // stays in L1 while the kernel's steps of a few rows of X pass over it, and the tile stays in
+  // L2 for the next group.
+  float out[kern::kDotRows * G];
+  thread_local std::vector<uint8_t> unpacked;
+  for (int64_t t0 = 0; t0 < T; t0 += tile) {
+    const int64_t t1 = std::min(T, t0 + tile);
+    if (gemm) {
+      gemm(base + g0 * G * stride, g1 - g0, G * stride, xv + t0, t1 - t0, cols, Y + t0 * rows + g0 * G, rows);
+      continue;
+    }
+    for (int64_t g = g0; g < g1; g++) {
+      const char* group = base + g * G * stride;
+      if (!fn) {  // a variant without the packed kernel: back to row-major rows
+        unpacked.resize(stride * G);
+        for (int r = 0; r < G; r++) unpack_row8(t, W, g * G + r, cols, unpacked.data() + r * stride);
       }
-      for (int64_t g = g0; g < g1; g++) {
-        const char* group = base + g * G * stride;
-        if (!fn) {  // a variant without the packed kernel: back to row-major rows
-          unpacked.resize(stride * G);
-          for (int r = 0; r < G; r++) unpack_row8(t, W, g * G + r, cols, unpacked.data() + r * stride);
-        }
-        for (int64_t i0 = t0; i0 < t1; i0 += kern::kDotRows) {
-          const int nx = (int)std::min<int64_t>(kern::kDotRows, t1 - i0);
-          if (fn) {
-            fn(group, xv + i0, nx, cols, out);
-          } else {
-            for (int r = 0; r < G; r++) {
-              float o[kern::kDotRows];
-              rows_fn(unpacked.data() + r * stride, xv + i0, nx, cols, o);
-              for (int j = 0; j < nx; j++) out[j * G + r] = o[j];
-            }
+      for (int64_t i0 = t0; i0 < t1; i0 += kern::kDotRows) {
+        const int nx = (int)std::min<int64_t>(kern::kDotRows, t1 - i0);
+        if (fn) {
+          fn(group, xv + i0, nx, cols, out);
+        } else {
+          for (int r = 0; r < G; r++) {
+            float o[kern::kDotRows];
+            rows_fn(unpacked.data() + r * stride, xv + i0, nx, cols, o);
+            for (int j = 0; j < nx; j++) out[j * G + r] = o[j];
           }
-          for (int j = 0; j < nx; j++)
-            std::memcpy(Y + (i0 + j) * rows + g * G, out + j * G, G * sizeof(float));
         }
+        for (int j = 0; j < nx; j++) std::memcpy(Y + (i0 + j) * rows + g * G, out + j * G, G * sizeof(float));
       }
     }
-  }, T > kMatmulMatvecMaxT ? kParallelMinMacs : packed_min_macs());
+  }
+}
+
+}  // namespace
+
+void matmul_rows8(DType t, const void* W, int64_t rows, int64_t cols, const float* X, int64_t T, float* Y) {
+  const Rows8Product p{t, W, rows, Y};
+  matmul_rows8_many(&p, 1, cols, X, T);
+}
+
+void matmul_rows8_many(const Rows8Product* ps, int n, int64_t cols, const float* X, int64_t T) {
+  constexpr int G = kern::kPackRows;
+  const kern::Table& k = kern::active();
+  for (int i = 0; i < n; i++) {
+    check_args("matmul_rows8", ps[i].t, ps[i].rows, cols, T);
+    if (!rows8_packable(ps[i].t, ps[i].rows, cols))
+      fail("matmul_rows8: a {} x {} {} matrix has no packed form", ps[i].rows, cols, dtype_name(ps[i].t));
+  }
+  // One quantization of X serves the products whose types quantize it alike (32-element blocks,
+  // or 256-element super-blocks); the GEMM fallback of a type without an int8 GEMM runs alone.
+  const auto shares = [&](int i) {
+    return dtype_super_block(ps[i].t) == dtype_super_block(ps[0].t) &&
+           !(T > kMatmulMatvecMaxT && !k.gemm_rows8[(uint32_t)ps[i].t] && gemm_available());
+  };
+  bool together = true;
+  for (int i = 0; i < n; i++) together &= shares(i);
+  if (!together || n == 0) {
+    for (int i = 0; i < n; i++) {
+      const Rows8Product& p = ps[i];
+      if (!shares(i) && dtype_super_block(p.t) == dtype_super_block(ps[0].t)) {
+        // No int8 GEMM for this packed type: its exact dequantized rows through the F32 GEMM.
+        counter::add_matmul(2 * (uint64_t)p.rows * (uint64_t)cols * (uint64_t)T);
+        gemm_nt(p.t, p.W, true, p.rows, cols, X, T, p.Y);
+      } else {
+        matmul_rows8_many(&p, 1, cols, X, T);  // alone: it shares with itself
+      }
+    }
+    return;
+  }
+  int64_t groups = 0;
+  for (int i = 0; i < n; i++) {
+    counter::add_matmul(2 * (uint64_t)ps[i].rows * (uint64_t)cols * (uint64_t)T);
+    groups += ps[i].rows / G;
+  }
+  if (T == 0) return;
+  const int64_t macs = groups * G * cols * T;
+  const kern::QAct* xv = quantize_acts(k, ps[0].t, X, T, cols, T > kMatmulMatvecMaxT ? macs : 0);
+  // One pool job over the groups of every matrix, end to end: a chunk that crosses from one
+  // matrix into the next runs its two parts.
+  for_rows(groups, macs, [&](int64_t g0, int64_t g1) {
+    int64_t first = 0;
+    for (int i = 0; i < n && first < g1; i++) {
+      const int64_t count = ps[i].rows / G, b = std::max(g0, first), e = std::min(g1, first + count);
+      if (b < e) rows8_groups(ps[i].t, ps[i].W, ps[i].rows, cols, xv, T, ps[i].Y, b - first, e - first);
+      first += count;
+    }
+  }, T > kMatmulMatvecMaxT ? kParallelMinMacs : packed_min_macs(), 2);
 }
 
 float dot_row_exact(DType t, const void* row, const float* x, int64_t n) {

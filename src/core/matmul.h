@@ -51,6 +51,18 @@ constexpr int64_t kMatmulMatvecMaxT = 8;
 // 2^18 multiply-adds (FLOPS_PACKED_MIN_MACS overrides; matmul's threshold is 2^16).
 void matmul_rows8(DType t, const void* W, int64_t rows, int64_t cols, const float* X, int64_t T, float* Y);
 
+// Several packed products of one X (a layer's q, k and v; its gate and up): the same values as
+// one matmul_rows8 each, with X quantized once and one pool job over all their groups, where
+// separate calls quantize X each time and wait for every thread at the end of each (a decode
+// step's fork-joins). Products whose types quantize X differently run one after the other.
+struct Rows8Product {
+  DType t;
+  const void* W;
+  int64_t rows;
+  float* Y;  // T x rows
+};
+void matmul_rows8_many(const Rows8Product* ps, int n, int64_t cols, const float* X, int64_t T);
+
 // Product of x (n floats) with a row of n elements of type t, no threading, no FLOP count.
 // The exact fp32 dequantize-then-dot for every type (no activation quantization): for
 // callers that need one dot product, e.g. reference checks.

@@ -83,10 +83,9 @@ void prepare(const Model& m, SeqPass& s, const std::vector<int32_t>& pos_given, 
   for (float b : kv.seg_log_scale) s.any_bias |= b != 0.0f;
 }
 
-// y = x W^T (+ bias), the base product once over every row; then each run of consecutive
-// sequences with the same LoRA adapters adds their low-rank products to its rows.
-void linear(const Weight& w, const float* x, int64_t R, float* y, const float* bias, const std::vector<SeqPass>& seqs) {
-  weight_matmul(w, x, R, y);
+// The bias and each run of consecutive sequences' LoRA adapters on y = x W^T: the adapters'
+// low-rank products once over the run's rows.
+void bias_and_adapters(const Weight& w, const float* x, int64_t R, float* y, const float* bias, const std::vector<SeqPass>& seqs) {
   if (bias) add_bias(y, bias, R, w.rows);
   for (size_t i = 0; i < seqs.size();) {
     size_t j = i + 1;
@@ -98,6 +97,27 @@ void linear(const Weight& w, const float* x, int64_t R, float* y, const float* b
       }
     i = j;
   }
+}
+
+// y = x W^T (+ bias), the base product once over every row, then the adapters.
+void linear(const Weight& w, const float* x, int64_t R, float* y, const float* bias, const std::vector<SeqPass>& seqs) {
+  weight_matmul(w, x, R, y);
+  bias_and_adapters(w, x, R, y, bias, seqs);
+}
+
+// The same for several weights of one input (q, k and v; gate and up): their base products in
+// one weight_matmul_many.
+struct Linear {
+  const Weight& w;
+  float* y;
+  const float* bias;
+};
+void linear_many(std::initializer_list<Linear> ls, const float* x, int64_t R, const std::vector<SeqPass>& seqs) {
+  WeightProduct ps[8];
+  int n = 0;
+  for (const Linear& l : ls) ps[n++] = {&l.w, l.y};
+  weight_matmul_many(ps, n, x, R);
+  for (const Linear& l : ls) bias_and_adapters(l.w, x, R, l.y, l.bias, seqs);
 }
 
 // The family's norm; y may be x.
@@ -428,9 +448,7 @@ void run(const Model& m, std::vector<SeqPass>& seqs) {
       linear(w.wqkv, h, R, fused.data(), w.bqkv, seqs);
       split_rows(fused.data(), R, {{q.data(), qd}, {kbuf.data(), kvd}, {vbuf.data(), kvd}});
     } else {
-      linear(w.wq, h, R, q.data(), w.bq, seqs);
-      linear(w.wk, h, R, kbuf.data(), w.bk, seqs);
-      linear(w.wv, h, R, vbuf.data(), w.bv, seqs);
+      linear_many({{w.wq, q.data(), w.bq}, {w.wk, kbuf.data(), w.bk}, {w.wv, vbuf.data(), w.bv}}, h, R, seqs);
     }
     if (a.rope != RopeStyle::None)
       for (int64_t r = 0; r < R; r++) {
@@ -463,8 +481,7 @@ void run(const Model& m, std::vector<SeqPass>& seqs) {
         linear(w.w_up, h, R, fused.data(), w.b_up, seqs);
         split_rows(fused.data(), R, {{g.data(), ff}, {u.data(), ff}});
       } else {
-        linear(w.w_gate, h, R, g.data(), w.b_gate, seqs);
-        linear(w.w_up, h, R, u.data(), w.b_up, seqs);
+        linear_many({{w.w_gate, g.data(), w.b_gate}, {w.w_up, u.data(), w.b_up}}, h, R, seqs);
       }
       if (a.ffn == FfnKind::SwiGLU)
         swiglu(g.data(), u.data(), R * ff);

@@ -75,6 +75,17 @@ void weight_matmul(const Weight& w, const float* x, int64_t R, float* y) {
     matmul(w.type, w.data, w.rows, w.cols, x, R, y);
 }
 
+void weight_matmul_many(const WeightProduct* ps, int n, const float* x, int64_t R) {
+  if (n > 8) fail("weight_matmul_many: {} products, at most 8", n);
+  Rows8Product packed[8];
+  int np = 0;
+  for (int i = 0; i < n; i++) {
+    if (ps[i].w->rows8) packed[np++] = {ps[i].w->type, ps[i].w->data, ps[i].w->rows, ps[i].y};
+    else weight_matmul(*ps[i].w, x, R, ps[i].y);
+  }
+  if (np > 0) matmul_rows8_many(packed, np, ps[0].w->cols, x, R);
+}
+
 uint64_t repack_for_decode(Model& m) {
   std::vector<Weight*> ws = {&m.output};
   if (!m.tied_output()) ws.push_back(&m.tok_embd);

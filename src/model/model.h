@@ -97,6 +97,13 @@ void embedding_row(const Weight& w, int64_t row, float* out);
 
 // y[R x w.rows] = x[R x w.cols] * w^T, through matmul or (packed weights) matmul_rows8.
 void weight_matmul(const Weight& w, const float* x, int64_t R, float* y);
+// y = x w^T for up to 8 weights of one input (q, k and v; gate and up): the packed ones in one
+// matmul_rows8_many (x quantized once, one pool job), the others one by one. Same values.
+struct WeightProduct {
+  const Weight* w;
+  float* y;
+};
+void weight_matmul_many(const WeightProduct* ps, int n, const float* x, int64_t R);
 
 // Repacks the matrices that have a packed form (core/repack.h: Q4_0, Q8_0, Q4_K and Q6_K with
 // rows a multiple of 8) for the packed kernels: small-batch decoding (one token for each of
