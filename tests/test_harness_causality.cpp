@@ -175,10 +175,13 @@ TEST(HarnessCausality, YesNoProtocolFromTheResultsFiles) {
     }
     EXPECT_NEAR(res["exact_match,yes-no"].get<double>(), sum / t.rows.size(), 1e-12) << file;
     EXPECT_NEAR(res["exact_match_weighted,yes-no"].get<double>(), wsum / wall, 1e-12) << file;
-    if (file == "results.txt") EXPECT_NEAR(sum / t.rows.size(), 0.8935185185, 1e-9);
+    if (file == "results.txt") {
+      EXPECT_NEAR(sum / t.rows.size(), 0.8935185185, 1e-9);
+    }
     // accuracy_results.log's "gpt-3.5-turbo system" line is this file's unweighted accuracy.
-    if (file != "results.txt")
+    if (file != "results.txt") {
       EXPECT_NEAR(res["exact_match,yes-no"].get<double>(), logged_accuracy("gpt-3.5-turbo system"), 1e-12);
+    }
   }
 }
 

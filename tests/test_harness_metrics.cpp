@@ -11,6 +11,15 @@
 using namespace flops;
 using namespace flops::harness;
 
+namespace {
+// A filter step that is only its function's name.
+FilterStep step_of(const char* function) {
+  FilterStep s;
+  s.function = function;
+  return s;
+}
+}  // namespace
+
 TEST(HarnessMetrics, MultipleChoiceAccAndNorm) {
   // acc takes the largest log-likelihood; acc_norm divides by the choice's length in characters.
   McScore s = score_multiple_choice({-10, -12}, {"a", "bbbbbb"}, {1});
@@ -82,7 +91,7 @@ TEST(HarnessMetrics, FiltersAsPythonFindall) {
     s.function = "regex";
     s.regex_pattern = pattern;
     s.group_select = group;
-    p.steps = {s, FilterStep{"take_first"}};
+    p.steps = {s, step_of("take_first")};
     return apply_filters(p, text);
   };
   EXPECT_EQ(run("(\\d+)", "a 12 b 34"), "12");
@@ -94,7 +103,7 @@ TEST(HarnessMetrics, FiltersAsPythonFindall) {
   EXPECT_EQ(run("(?P<n>\\d)", "x9"), "9");
   EXPECT_EQ(run("The answer is (.*)", "The answer is  42  "), "42");  // the match is stripped
   FilterPipeline lower;
-  lower.steps = {FilterStep{"lowercase"}, FilterStep{"remove_whitespace"}};
+  lower.steps = {step_of("lowercase"), step_of("remove_whitespace")};
   EXPECT_EQ(apply_filters(lower, "  YES"), "yes");
   try {
     run("(unclosed", "x");

@@ -515,9 +515,10 @@ TEST(MatmulRows8, VsNaiveBatchInvariantAnyThreadCount) {
                 ASSERT_NEAR(Y[i * rows + r], ref[i * rows + r], tolerance(w, r, X.data() + i * cols, int8_path))
                     << dtype_name(t) << " rows=" << rows << " cols=" << cols << " T=" << T << " threads=" << threads
                     << " i=" << i << " r=" << r;
-                if (int8_path)
+                if (int8_path) {
                   ASSERT_EQ(Y[i * rows + r], alone[i][r]) << dtype_name(t) << " rows=" << rows << " cols=" << cols
                                                           << " T=" << T << " threads=" << threads << " i=" << i << " r=" << r;
+                }
               }
           }
         }

@@ -84,7 +84,9 @@ TEST(Memory, InferenceLoadMovesF32MatricesIntoTheArena) {
   EXPECT_TRUE(inside(moved->layers[2].w_down));
   EXPECT_FALSE(moved->layers[0].wq.rows8);
   EXPECT_NE(moved->layers[0].wq.file, nullptr);  // LoRA lookups still find it by its bytes in the file
-  if (!moved->tied_output()) EXPECT_FALSE(inside(moved->tok_embd));
+  if (!moved->tied_output()) {
+    EXPECT_FALSE(inside(moved->tok_embd));
+  }
   const double matrices = (double)c.n_params_matmul() * 4;
   EXPECT_LT(grown, 1.5 * matrices) << "the file's pages were not released";
   std::vector<float> a, b;

@@ -227,7 +227,9 @@ TEST(QuantizeFile, MetadataFallbacksAndOutputThatLoads) {
     const GGUFTensorInfo* t = b.find_tensor(p.name);
     ASSERT_NE(t, nullptr);
     EXPECT_EQ(t->type, p.to);
-    if (p.shape.size() == 1) EXPECT_EQ(p.to, DType::F32) << p.name;
+    if (p.shape.size() == 1) {
+      EXPECT_EQ(p.to, DType::F32) << p.name;
+    }
     if (p.fallback) {
       fallbacks++;
       EXPECT_NE(p.note.find("rows of 96 are not a multiple of the"), std::string::npos) << p.note;
@@ -282,7 +284,9 @@ TEST(QuantizeFile, RefusesRequantizingUnlessAllowed) {
   const QuantizeResult same = quantize_file(in, out, quant_mix("Q8_0"), {});
   const GGUFFile a = gguf_open(in), b = gguf_open(out);
   for (const auto& t : a.tensors)
-    if (t.type == DType::Q8_0) EXPECT_EQ(std::memcmp(t.data, b.find_tensor(t.name)->data, t.n_bytes), 0) << t.name;
+    if (t.type == DType::Q8_0) {
+      EXPECT_EQ(std::memcmp(t.data, b.find_tensor(t.name)->data, t.n_bytes), 0) << t.name;
+    }
   (void)r;
   (void)same;
 }
@@ -329,7 +333,9 @@ TEST(QuantizeFile, AgreementWithLlamaQuantize) {
       total += a.n_bytes;
       const bool legacy = a.type == DType::Q4_0 || a.type == DType::Q4_1 || a.type == DType::Q5_0 ||
                           a.type == DType::Q5_1 || a.type == DType::Q8_0 || dtype_is_float(a.type);
-      if (legacy) EXPECT_EQ(s, a.n_bytes) << name << " " << a.name << " (" << dtype_name(a.type) << ")";
+      if (legacy) {
+        EXPECT_EQ(s, a.n_bytes) << name << " " << a.name << " (" << dtype_name(a.type) << ")";
+      }
       const int64_t cols = x.shape[0];
       std::vector<float> ya(cols), yb(cols);
       for (uint64_t r = 0; r < x.n_elements / cols; r++) {
@@ -344,8 +350,9 @@ TEST(QuantizeFile, AgreementWithLlamaQuantize) {
     }
     std::printf("%-7s bytes equal to llama-quantize's: %6.2f%%   squared error flops/llama-quantize: %.4f\n", name,
                 100.0 * (double)same / (double)total, err_ref > 0 ? err_mine / err_ref : 1.0);
-    if (std::string(name) == "F16" || std::string(name) == "BF16" || std::string(name) == "Q8_0")
+    if (std::string(name) == "F16" || std::string(name) == "BF16" || std::string(name) == "Q8_0") {
       EXPECT_EQ(same, total) << name;
+    }
     EXPECT_LE(err_mine, err_ref * 1.0001) << name;
     std::filesystem::remove(out);
   }
