@@ -113,7 +113,7 @@ struct Linear {
   const float* bias;
 };
 void linear_many(std::initializer_list<Linear> ls, const float* x, int64_t R, const std::vector<SeqPass>& seqs) {
-  WeightProduct ps[8];
+  WeightProduct ps[8] = {};
   int n = 0;
   for (const Linear& l : ls) ps[n++] = {&l.w, l.y};
   weight_matmul_many(ps, n, x, R);
@@ -401,8 +401,9 @@ void run(const Model& m, std::vector<SeqPass>& seqs) {
   int64_t R = 0;
   for (auto& s : seqs) s.row0 = R, R += s.T;
   std::vector<int32_t> pos(R);
+  std::vector<const SeqPass*> row_seq(R);
   for (auto& s : seqs)
-    for (int64_t t = 0; t < s.T; t++) pos[s.row0 + t] = s.kv->pos[s.first_slot + t];
+    for (int64_t t = 0; t < s.T; t++) pos[s.row0 + t] = s.kv->pos[s.first_slot + t], row_seq[s.row0 + t] = &s;
 
   // Input: token embedding (times sqrt(n_embd) for gemma), + learned position, + token type 0.
   std::vector<float> x(R * d), xn(R * d), tmp(R * d), row(d);
@@ -450,18 +451,24 @@ void run(const Model& m, std::vector<SeqPass>& seqs) {
     } else {
       linear_many({{w.wq, q.data(), w.bq}, {w.wk, kbuf.data(), w.bk}, {w.wv, vbuf.data(), w.bv}}, h, R, seqs);
     }
-    if (a.rope != RopeStyle::None)
-      for (int64_t r = 0; r < R; r++) {
-        const float* cs = rope_cos.data() + r * half_rot;
-        const float* sn = rope_sin.data() + r * half_rot;
-        for (int hh = 0; hh < c.n_head; hh++) rope_apply(q.data() + r * qd + hh * hd, c.n_rot, cs, sn, neox);
-        for (int hh = 0; hh < c.n_head_kv; hh++) rope_apply(kbuf.data() + r * kvd + hh * hd, c.n_rot, cs, sn, neox);
+    // Each row's query and key heads turned, then its keys and values into its cache slot: rows
+    // are independent, so a decode step's sequences split across the pool.
+    auto rope_and_store = [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; r++) {
+        if (a.rope != RopeStyle::None) {
+          const float* cs = rope_cos.data() + r * half_rot;
+          const float* sn = rope_sin.data() + r * half_rot;
+          for (int hh = 0; hh < c.n_head; hh++) rope_apply(q.data() + r * qd + hh * hd, c.n_rot, cs, sn, neox);
+          for (int hh = 0; hh < c.n_head_kv; hh++) rope_apply(kbuf.data() + r * kvd + hh * hd, c.n_rot, cs, sn, neox);
+        }
+        const SeqPass& s = *row_seq[r];
+        const int slot = s.first_slot + (int)(r - s.row0);
+        s.kv->write(l, slot, kbuf.data() + r * kvd, vbuf.data() + r * kvd);
+        if (s.T == 1) s.kv->prefetch_write(l + 1, slot);  // in cache by the next layer's write
       }
-    for (auto& s : seqs)
-      for (int64_t t = 0; t < s.T; t++) {
-        s.kv->write(l, s.first_slot + t, kbuf.data() + (s.row0 + t) * kvd, vbuf.data() + (s.row0 + t) * kvd);
-        if (s.T == 1) s.kv->prefetch_write(l + 1, s.first_slot);  // in cache by the next layer's write
-      }
+    };
+    if (seqs.size() >= 4 && R == (int64_t)seqs.size()) shared_pool().parallel_for(R, 1, rope_and_store);
+    else rope_and_store(0, R);
     attention(m, seqs, l, layer_is_sliding(c, l), q.data(), att.data());
     linear(w.wo, att.data(), R, tmp.data(), w.bo, seqs);
     if (a.sandwich_norms) norm(m, tmp.data(), w.post_attn_norm, nullptr, tmp.data(), R);
