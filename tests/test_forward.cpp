@@ -456,6 +456,40 @@ TEST_P(ForwardArch, MultiSequencePassEqualsSinglePasses) {
   }
 }
 
+// A decode step of several sequences (one new token each: the server's steady state, where rope
+// and the cache writes run per row on the pool) gives each sequence its single pass's logits.
+TEST_P(ForwardArch, DecodeStepOfSeveralSequencesEqualsSinglePasses) {
+  auto m = make();
+  if (!m->has_lm_head() || !m->cfg.causal) GTEST_SKIP() << "no decode step";
+  for (const KVCacheTypes types : {KVCacheTypes{}, kF16Cache}) {
+    const std::vector<int> fill = {4, 9, 1, 6, 3};
+    std::vector<KVCache> caches;
+    for (size_t i = 0; i < fill.size(); i++) {
+      caches.push_back(make_kv_cache(m->cfg, 16, types));
+      std::vector<float> l;
+      Batch b = make_batch(some_tokens(fill[i] + (int)i));
+      b.tokens.erase(b.tokens.begin(), b.tokens.begin() + (int)i);
+      forward(*m, caches.back(), b, l);
+    }
+    std::vector<KVCache> copies = caches;
+    std::vector<SeqInput> in;
+    for (size_t i = 0; i < fill.size(); i++) in.push_back(SeqInput{&caches[i], {(int32_t)(17 + 31 * i)}, false});
+    std::vector<std::vector<float>> logits;
+    forward_multi(*m, in, logits);
+    for (size_t i = 0; i < fill.size(); i++) {
+      std::vector<float> l;
+      forward(*m, copies[i], make_batch(in[i].tokens), l);
+      ASSERT_EQ(l.size(), logits[i].size());
+      double mx = 0;
+      for (size_t j = 0; j < l.size(); j++) mx = std::max(mx, (double)std::fabs(l[j] - logits[i][j]));
+      EXPECT_LT(mx, types.k == DType::F32 ? 1e-5 : 2e-4) << "sequence " << i;  // bounds of the test above
+      for (int l2 = 0; l2 < m->cfg.n_layer; l2++)
+        for (int j = 0; j < m->cfg.kv_dim(); j++)
+          ASSERT_NEAR(key(caches[i], l2, fill[i], j), key(copies[i], l2, fill[i], j), 1e-5 + std::ldexp(std::fabs(key(copies[i], l2, fill[i], j)), -10));
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Archs, ForwardArch,
                          ::testing::Values(Family{Arch::Llama, false, "llama"}, Family{Arch::Llama, true, "llama_rope_freqs_biases"},
                                            Family{Arch::Qwen2, false, "qwen2"}, Family{Arch::Phi3, false, "phi3"},
