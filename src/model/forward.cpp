@@ -313,15 +313,21 @@ void attention(const Model& m, std::vector<SeqPass>& seqs, int layer, bool slidi
         for (int j = 0; j < valid; j++) sr[j] = cap * std::tanh(sr[j] * inv);
       }
       float mx = -INFINITY;
-      for (int j = 0; j < valid; j++) {
-        const int sl = slot(j);
-        if (window > 0 && pq - kv.pos[sl] >= window) {
-          sr[j] = -INFINITY;
-          continue;
+      if (window == 0 && !s.any_bias) {  // every key visible, no bias: a plain maximum
+#pragma omp simd reduction(max : mx)
+        for (int j = 0; j < valid; j++) mx = std::max(mx, sr[j]);
+        visible += valid;
+      } else {
+        for (int j = 0; j < valid; j++) {
+          const int sl = slot(j);
+          if (window > 0 && pq - kv.pos[sl] >= window) {
+            sr[j] = -INFINITY;
+            continue;
+          }
+          if (s.any_bias) sr[j] += kv.seg_log_scale[kv.seg[sl]];
+          mx = std::max(mx, sr[j]);
+          visible++;
         }
-        if (s.any_bias) sr[j] += kv.seg_log_scale[kv.seg[sl]];
-        mx = std::max(mx, sr[j]);
-        visible++;
       }
       float sum = 0;
       if (mx == -INFINITY)
