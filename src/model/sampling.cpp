@@ -23,13 +23,23 @@ std::vector<int32_t> top_k_indices(const float* l, int n, size_t k) {
     std::push_heap(heap.begin(), heap.end(), better);
   }
   float worst = heap.empty() ? 0.0f : l[heap.front()];
-  for (; i < n; i++) {
-    if (!(l[i] > worst)) continue;
+  auto offer = [&](int j) {
+    if (!(l[j] > worst)) return;
     std::pop_heap(heap.begin(), heap.end(), better);
-    heap.back() = i;
+    heap.back() = j;
     std::push_heap(heap.begin(), heap.end(), better);
     worst = l[heap.front()];
+  };
+  // Sixteen at a time: one vector comparison rejects a whole run (all but a few runs of a large
+  // vocabulary once the heap holds good candidates).
+  for (; i + 16 <= n; i += 16) {
+    int any = 0;
+#pragma omp simd reduction(| : any)
+    for (int k = 0; k < 16; k++) any |= l[i + k] > worst;
+    if (any)
+      for (int k = 0; k < 16; k++) offer(i + k);
   }
+  for (; i < n; i++) offer(i);
   std::sort(heap.begin(), heap.end(), better);
   return heap;
 }
