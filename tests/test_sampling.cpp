@@ -152,3 +152,18 @@ TEST(Sampling, TopPMinPWithoutTopKKeepWhatAFullSortKeeps) {
     EXPECT_EQ(got, want) << "top_p " << top_p << " min_p " << min_p;
   }
 }
+
+// top_k_indices is a partial sort of all indices (ties by index), for any k up to past n.
+TEST(Sampling, TopKIndicesIsAPartialSort) {
+  std::vector<float> l(1000);
+  for (size_t i = 0; i < l.size(); i++) l[i] = (float)((i * 7919) % 37) - 0.5f * (float)(i % 3 == 0);
+  for (size_t k : {0u, 1u, 5u, 16u, 40u, 999u, 1000u, 1200u}) {
+    std::vector<int32_t> want(l.size());
+    for (size_t i = 0; i < want.size(); i++) want[i] = (int32_t)i;
+    const size_t kk = std::min(k, l.size());
+    std::partial_sort(want.begin(), want.begin() + kk, want.end(),
+                      [&](int a, int b) { return l[a] > l[b] || (l[a] == l[b] && a < b); });
+    want.resize(kk);
+    EXPECT_EQ(top_k_indices(l.data(), (int)l.size(), k), want) << "k " << k;
+  }
+}

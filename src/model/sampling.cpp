@@ -8,12 +8,12 @@
 
 namespace flops {
 
-namespace {
-
 // The k best of [0, n) (better: larger logit, then smaller index), best first: what a
 // partial_sort of all n indices gives, in one pass that rejects most candidates with one
 // comparison against the worst kept (scanning in index order, a tie with it is never better).
 std::vector<int32_t> top_k_indices(const float* l, int n, size_t k) {
+  k = std::min(k, (size_t)std::max(n, 0));
+  if (k == 0) return {};
   auto better = [&](int32_t a, int32_t b) { return l[a] > l[b] || (l[a] == l[b] && a < b); };
   std::vector<int32_t> heap;  // a max-heap under `better`: its front is the worst kept
   heap.reserve(k);
@@ -35,14 +35,16 @@ std::vector<int32_t> top_k_indices(const float* l, int n, size_t k) {
   for (; i + 16 <= n; i += 16) {
     int any = 0;
 #pragma omp simd reduction(| : any)
-    for (int k = 0; k < 16; k++) any |= l[i + k] > worst;
+    for (int u = 0; u < 16; u++) any |= l[i + u] > worst;
     if (any)
-      for (int k = 0; k < 16; k++) offer(i + k);
+      for (int u = 0; u < 16; u++) offer(i + u);
   }
   for (; i < n; i++) offer(i);
   std::sort(heap.begin(), heap.end(), better);
   return heap;
 }
+
+namespace {
 
 // A draw from softmax(l / temp) over all n tokens, walked in index order.
 int32_t draw_all(const float* l, int n, float temp, std::mt19937_64& rng) {

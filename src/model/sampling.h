@@ -16,6 +16,10 @@ struct SamplingParams {
   uint64_t seed = 42;
 };
 
+// The k best of n logits (larger, then smaller index), best first: what a partial sort of all n
+// indices gives, in one pass over them (k is capped at n).
+std::vector<int32_t> top_k_indices(const float* logits, int n, size_t k);
+
 struct Sampler {
   SamplingParams p;
   std::mt19937_64 rng;

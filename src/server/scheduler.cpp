@@ -49,13 +49,8 @@ TokenInfo token_info(const float* l, int n_vocab, int32_t token, int k) {
   for (int i = 0; i < n_vocab; i++) sum += std::exp((double)l[i] - mx);
   const double lse = mx + std::log(sum);
   t.logprob = (double)l[token] - lse;
-  if (k > 0) {
-    std::vector<int32_t> idx(n_vocab);
-    for (int i = 0; i < n_vocab; i++) idx[i] = i;
-    k = std::min(k, n_vocab);
-    std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [&](int a, int b) { return l[a] > l[b] || (l[a] == l[b] && a < b); });
-    for (int i = 0; i < k; i++) t.top.emplace_back(idx[i], (double)l[idx[i]] - lse);
-  }
+  if (k > 0)
+    for (int32_t i : top_k_indices(l, n_vocab, (size_t)k)) t.top.emplace_back(i, (double)l[i] - lse);
   return t;
 }
 
