@@ -54,7 +54,7 @@ TEST(Memory, Q4_0ModelIsNotExpandedToF32) {
   EXPECT_LT(grown, 0.5 * f32_size);
 }
 
-// An inference load (ModelLoadOptions::repack) moves an F32 model's matrices out of the file
+// An inference load (load_for_inference: ModelLoadOptions::repack) moves an F32 model's matrices out of the file
 // mapping into the huge-page arena, without a second copy staying resident (the file's pages are
 // released) and without changing a single logit (a copy, not a conversion). The untied
 // embedding matrix stays in the file: only the rows of the tokens seen are read from it.
@@ -70,10 +70,8 @@ TEST(Memory, InferenceLoadMovesF32MatricesIntoTheArena) {
   std::string path = test::temp_dir() + "/f32_arena.gguf";
   synthetic_model(c, SyntheticOptions{}).write(path);
   auto plain = load_model(path);
-  ModelLoadOptions lo;
-  lo.repack = true;
   double before = resident_bytes();
-  auto moved = load_model(path, lo);
+  auto moved = load_for_inference(path);
   const double grown = resident_bytes() - before;
   ASSERT_NE(moved->arena.data, nullptr);
   auto inside = [&](const Weight& w) {

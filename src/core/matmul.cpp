@@ -260,6 +260,33 @@ void rows8_groups(DType t, const void* W, int64_t rows, int64_t cols, const kern
   }
 }
 
+// The products ps[i] for which take(i) holds, with X quantized once (they quantize it alike) and
+// one pool job over all their groups, end to end: a chunk that crosses from one matrix into the
+// next runs its two parts.
+template <typename Take>
+void rows8_together(const Rows8Product* ps, int n, int64_t cols, const float* X, int64_t T, Take take) {
+  constexpr int G = kern::kPackRows;
+  int first = -1;
+  int64_t groups = 0;
+  for (int i = 0; i < n; i++)
+    if (take(i)) {
+      if (first < 0) first = i;
+      groups += ps[i].rows / G;
+    }
+  if (first < 0 || T == 0) return;
+  const int64_t macs = groups * G * cols * T;
+  const kern::QAct* xv = quantize_acts(kern::active(), ps[first].t, X, T, cols, T > kMatmulMatvecMaxT ? macs : 0);
+  for_rows(groups, macs, [&](int64_t g0, int64_t g1) {
+    int64_t at = 0;
+    for (int i = 0; i < n && at < g1; i++) {
+      if (!take(i)) continue;
+      const int64_t count = ps[i].rows / G, b = std::max(g0, at), e = std::min(g1, at + count);
+      if (b < e) rows8_groups(ps[i].t, ps[i].W, ps[i].rows, cols, xv, T, ps[i].Y, b - at, e - at);
+      at += count;
+    }
+  }, T > kMatmulMatvecMaxT ? kParallelMinMacs : packed_min_macs(), 2);
+}
+
 }  // namespace
 
 void matmul_rows8(DType t, const void* W, int64_t rows, int64_t cols, const float* X, int64_t T, float* Y) {
@@ -268,52 +295,21 @@ void matmul_rows8(DType t, const void* W, int64_t rows, int64_t cols, const floa
 }
 
 void matmul_rows8_many(const Rows8Product* ps, int n, int64_t cols, const float* X, int64_t T) {
-  constexpr int G = kern::kPackRows;
   const kern::Table& k = kern::active();
   for (int i = 0; i < n; i++) {
     check_args("matmul_rows8", ps[i].t, ps[i].rows, cols, T);
     if (!rows8_packable(ps[i].t, ps[i].rows, cols))
       fail("matmul_rows8: a {} x {} {} matrix has no packed form", ps[i].rows, cols, dtype_name(ps[i].t));
   }
-  // One quantization of X serves the products whose types quantize it alike (32-element blocks,
-  // or 256-element super-blocks); the GEMM fallback of a type without an int8 GEMM runs alone.
-  const auto shares = [&](int i) {
-    return dtype_super_block(ps[i].t) == dtype_super_block(ps[0].t) &&
-           !(T > kMatmulMatvecMaxT && !k.gemm_rows8[(uint32_t)ps[i].t] && gemm_available());
-  };
-  bool together = true;
-  for (int i = 0; i < n; i++) together &= shares(i);
-  if (!together || n == 0) {
-    for (int i = 0; i < n; i++) {
-      const Rows8Product& p = ps[i];
-      if (!shares(i) && dtype_super_block(p.t) == dtype_super_block(ps[0].t)) {
-        // No int8 GEMM for this packed type: its exact dequantized rows through the F32 GEMM.
-        counter::add_matmul(2 * (uint64_t)p.rows * (uint64_t)cols * (uint64_t)T);
-        gemm_nt(p.t, p.W, true, p.rows, cols, X, T, p.Y);
-      } else {
-        matmul_rows8_many(&p, 1, cols, X, T);  // alone: it shares with itself
-      }
-    }
-    return;
-  }
-  int64_t groups = 0;
-  for (int i = 0; i < n; i++) {
-    counter::add_matmul(2 * (uint64_t)ps[i].rows * (uint64_t)cols * (uint64_t)T);
-    groups += ps[i].rows / G;
-  }
-  if (T == 0) return;
-  const int64_t macs = groups * G * cols * T;
-  const kern::QAct* xv = quantize_acts(k, ps[0].t, X, T, cols, T > kMatmulMatvecMaxT ? macs : 0);
-  // One pool job over the groups of every matrix, end to end: a chunk that crosses from one
-  // matrix into the next runs its two parts.
-  for_rows(groups, macs, [&](int64_t g0, int64_t g1) {
-    int64_t first = 0;
-    for (int i = 0; i < n && first < g1; i++) {
-      const int64_t count = ps[i].rows / G, b = std::max(g0, first), e = std::min(g1, first + count);
-      if (b < e) rows8_groups(ps[i].t, ps[i].W, ps[i].rows, cols, xv, T, ps[i].Y, b - first, e - first);
-      first += count;
-    }
-  }, T > kMatmulMatvecMaxT ? kParallelMinMacs : packed_min_macs(), 2);
+  for (int i = 0; i < n; i++) counter::add_matmul(2 * (uint64_t)ps[i].rows * (uint64_t)cols * (uint64_t)T);
+  // A prompt against a packed type without an int8 GEMM: its exact dequantized rows through the
+  // F32 GEMM, alone.
+  const auto via_f32 = [&](int i) { return T > kMatmulMatvecMaxT && !k.gemm_rows8[(uint32_t)ps[i].t] && gemm_available(); };
+  for (int i = 0; i < n; i++)
+    if (via_f32(i)) gemm_nt(ps[i].t, ps[i].W, true, ps[i].rows, cols, X, T, ps[i].Y);
+  // The others by how they quantize X: 32-element blocks, or 256-element super-blocks.
+  for (const bool super : {false, true})
+    rows8_together(ps, n, cols, X, T, [&](int i) { return !via_f32(i) && dtype_super_block(ps[i].t) == super; });
 }
 
 float dot_row_exact(DType t, const void* row, const float* x, int64_t n) {

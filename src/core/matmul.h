@@ -54,7 +54,7 @@ void matmul_rows8(DType t, const void* W, int64_t rows, int64_t cols, const floa
 // Several packed products of one X (a layer's q, k and v; its gate and up): the same values as
 // one matmul_rows8 each, with X quantized once and one pool job over all their groups, where
 // separate calls quantize X each time and wait for every thread at the end of each (a decode
-// step's fork-joins). Products whose types quantize X differently run one after the other.
+// step's fork-joins). Products whose types quantize X differently form one such job per kind.
 struct Rows8Product {
   DType t;
   const void* W;

@@ -8,13 +8,20 @@
 
 namespace flops {
 
+namespace {
+// Larger logit first, then smaller index: the order every cut-off of the sampler ranks by.
+auto by_logit(const float* l) {
+  return [l](int32_t a, int32_t b) { return l[a] > l[b] || (l[a] == l[b] && a < b); };
+}
+}  // namespace
+
 // The k best of [0, n) (better: larger logit, then smaller index), best first: what a
 // partial_sort of all n indices gives, in one pass that rejects most candidates with one
 // comparison against the worst kept (scanning in index order, a tie with it is never better).
 std::vector<int32_t> top_k_indices(const float* l, int n, size_t k) {
   k = std::min(k, (size_t)std::max(n, 0));
   if (k == 0) return {};
-  auto better = [&](int32_t a, int32_t b) { return l[a] > l[b] || (l[a] == l[b] && a < b); };
+  const auto better = by_logit(l);
   std::vector<int32_t> heap;  // a max-heap under `better`: its front is the worst kept
   heap.reserve(k);
   int i = 0;
@@ -71,7 +78,7 @@ int32_t draw_all(const float* l, int n, float temp, std::mt19937_64& rng) {
 // factor min_p of the best, so they are chosen by one comparison each; top-p needs the smallest
 // sorted prefix whose mass reaches top_p, found by sorting the best k for k = 256, 2048, ...
 std::vector<int32_t> top_p_min_p_prefix(const float* l, int n, float top_p, float min_p) {
-  auto better = [&](int32_t a, int32_t b) { return l[a] > l[b] || (l[a] == l[b] && a < b); };
+  const auto better = by_logit(l);
   thread_local std::vector<float> e;
   e.assign(l, l + n);
   const float mx = *std::max_element(l, l + n);
