@@ -9,6 +9,7 @@
 // The environment variables that change the numbers (OPENBLAS_CORETYPE, OMP_WAIT_POLICY)
 // are printed with the table.
 //
+// `bench_kernels decode` prints only the decode-product table (decode_table below).
 // `bench_kernels rows8` prints only the packed-weight table: small-batch products (T = 1, 4, 8
 // activation rows) on one thread, row-major (matmul) against packed 8 rows at a time
 // (matmul_rows8, core/repack.h), the minimum thread CPU time of N calls, for every packed type.
@@ -25,6 +26,7 @@
 
 #include "core/cpu_features.h"
 #include "core/dtype.h"
+#include "core/huge_pages.h"
 #include "core/machine.h"
 #include "core/matmul.h"
 #include "core/quant.h"
@@ -111,11 +113,64 @@ void rows8_table() {
   }
 }
 
+// One decode-step product (T = 1) as the model runs it: the packed form for the packed types,
+// row-major for the float types, over copies of the matrix in one huge-page arena of >= 512 MB
+// (as a loaded model's matrices are), so that every call streams from DRAM. The fastest of 3
+// passes over all copies, in GB/s of weight bytes and as a fraction of the read bandwidth
+// measured just before; "hot" repeats one copy (L2/L3), the rate of the arithmetic alone.
+void decode_table() {
+  const int thread_counts[] = {1, 2};
+  double read[3] = {0, 0, 0};
+  for (int th : thread_counts) read[th] = measure_read_bandwidth(th, 1.0);
+  std::printf("\ndecode products (T = 1) from DRAM: GB/s of weights, best of 3 passes over >= 512 MB of copies\n");
+  std::printf("read bandwidth: %.1f GB/s on 1 thread, %.1f on 2\n", read[1] / 1e9, read[2] / 1e9);
+  std::printf("%-11s %-6s %4s %9s %9s %9s\n", "shape", "type", "thr", "cold", "cold/read", "hot");
+  const Shape shapes[] = {{2048, 768}, {768, 2048}};
+  for (const Shape& s : shapes) {
+    std::vector<float> x((size_t)s.cols), y((size_t)s.rows);
+    for (int64_t c = 0; c < s.cols; c++) x[c] = std::sin((double)c);
+    for (DType t : {DType::F32, DType::F16, DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q6_K}) {
+      auto one = make_matrix(t, s.rows, s.cols);
+      const bool packed = rows8_packable(t, s.rows, s.cols);
+      if (packed) {
+        std::vector<uint8_t> p(one.size());
+        pack_rows8(t, one.data(), s.rows, s.cols, p.data());
+        one.swap(p);
+      }
+      const size_t bytes = (one.size() + 63) / 64 * 64, copies = ((size_t)512 << 20) / bytes + 1;
+      HugePages arena(bytes * copies);
+      for (size_t k = 0; k < copies; k++) std::memcpy(arena.data + k * bytes, one.data(), one.size());
+      auto product = [&](const uint8_t* w) {
+        if (packed) matmul_rows8(t, w, s.rows, s.cols, x.data(), 1, y.data());
+        else matvec(t, w, s.rows, s.cols, x.data(), y.data());
+      };
+      for (int th : thread_counts) {
+        set_threads(th);
+        double best = 1e30;
+        for (int pass = 0; pass < 3; pass++) {
+          const double t0 = now_s();
+          for (size_t k = 0; k < copies; k++) product(arena.data + k * bytes);
+          best = std::min(best, now_s() - t0);
+        }
+        const double hot = best_time(0.2, 20, [&] { product(arena.data); });
+        const double cold_gbs = (double)one.size() * copies / best / 1e9;
+        std::printf("%5lldx%-5lld %-6s %4d %9.1f %8.0f%% %9.1f\n", (long long)s.rows, (long long)s.cols,
+                    std::string(dtype_name(t)).c_str(), th, cold_gbs, 100 * cold_gbs * 1e9 / read[th],
+                    one.size() / hot / 1e9);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc > 1 && std::string(argv[1]) == "rows8") {
     rows8_table();
+    return 0;
+  }
+  if (argc > 1 && std::string(argv[1]) == "decode") {
+    decode_table();
     return 0;
   }
   const Shape shapes[] = {{4096, 4096}, {768, 2048}};
