@@ -43,7 +43,7 @@ void gemm_nt(DType t, const void* W, bool rows8, int64_t rows, int64_t cols, con
         for (int64_t r = 0; r < nr; r++) {
           float* out = dequantized.data() + r * cols;
           if (rows8)
-            dequantize_row8(t, W, r0 + r, cols, out);
+            dequantize_row8(t, W, rows, r0 + r, cols, out);
           else
             dequantize_row(t, (const char*)W + (r0 + r) * stride, out, cols);
         }

@@ -39,16 +39,32 @@ using FloatDotFn = float (*)(const void* row, const float* x, int64_t n);
 // do not depend on which other sequences share its batch.
 constexpr int kDotRows = 4;
 using DotRowsFn = void (*)(const void* row, const QAct* x, int nx, int64_t n, float* y);
-// The same for one group of kPackRows weight rows in the packed layout of core/repack.h:
+// The same for one group of kPackRows weight rows in the packed layout of core/repack.h, whose
+// packed blocks (one block of each of the 8 rows) are `step` bytes apart (packed_group below):
 // y[i * kPackRows + r] = dot(row r of the group, x[i]), 1 <= nx <= kDotRows; y[i * kPackRows + r]
 // does not depend on nx either.
 constexpr int kPackRows = 8;
-using DotRows8Fn = void (*)(const void* group, const QAct* x, int nx, int64_t n, float* y);
-// The int8 GEMM of ng consecutive packed groups (each group_bytes long) against any number of
-// activation rows (prompts): y[i * ldy + 8 * g + r] = dot(row r of group g, x[i]) for i < nx,
-// g < ng, r < kPackRows, bit for bit the value DotRows8Fn gives for that row.
+using DotRows8Fn = void (*)(const void* group, size_t step, const QAct* x, int nx, int64_t n, float* y);
+// The int8 GEMM of ng consecutive packed groups (group_bytes each, the first at the start of a
+// pair) against any number of activation rows (prompts): y[i * ldy + 8 * g + r] = dot(row r of
+// group g, x[i]) for i < nx, g < ng, r < kPackRows, bit for bit the value DotRows8Fn gives for
+// that row. An odd ng ends on the matrix's lone last group.
 using Gemm8Fn = void (*)(const void* groups, int64_t ng, size_t group_bytes, const QAct* x, int64_t nx, int64_t n,
                          float* y, int64_t ldy);
+
+// Packed groups go in pairs whose packed blocks alternate (block b of group 2p, then block b of
+// group 2p + 1, each kPackRows * block_bytes long), so that a decode step reads a pair as one
+// sequential stream; an odd last group stands alone. Group k of the ng groups at `groups`:
+struct PackedGroup {
+  const uint8_t* at;
+  size_t step;  // bytes from one of its packed blocks to the next
+};
+inline PackedGroup packed_group(const void* groups, int64_t k, int64_t ng, size_t group_bytes, size_t block_bytes) {
+  const size_t b8 = (size_t)kPackRows * block_bytes;
+  const uint8_t* pair = (const uint8_t*)groups + (k & ~int64_t{1}) * group_bytes;
+  if ((k | 1) >= ng) return {pair, b8};  // the lone last group
+  return {pair + (k & 1) * b8, 2 * b8};
+}
 // Quantizes n activations (n a multiple of 32, or of 256 for the super-block form); s or
 // bsums is filled for the form the caller asks for (the other pointer is null).
 using QuantActFn = void (*)(const float* x, int64_t n, int8_t* q, float* d, float* s, int16_t* bsums);

@@ -229,34 +229,43 @@ void rows8_groups(DType t, const void* W, int64_t rows, int64_t cols, const kern
   // Within a chunk of groups, each tile of X is run against every group of the chunk: the group
   // stays in L1 while the kernel's steps of a few rows of X pass over it, and the tile stays in
   // L2 for the next group.
+  const int64_t ng = rows / G;
+  const size_t bb = dtype_block_bytes(t);
+  // The GEMM kernels start at a pair (kern::packed_group); a chunk that starts or ends inside a
+  // pair runs that group by itself, with the same bits.
+  int64_t p0 = g0, p1 = g1;
+  if (gemm) {
+    if (p0 & 1) p0++;
+    if ((p1 & 1) && p1 < ng) p1--;
+    p1 = std::max(p0, p1);
+  }
   float out[kern::kDotRows * G];
   thread_local std::vector<uint8_t> unpacked;
+  const auto one_group = [&](int64_t g, int64_t t0, int64_t t1) {
+    const kern::PackedGroup pg = kern::packed_group(base, g, ng, G * stride, bb);
+    if (!fn) {  // a variant without the packed kernel: back to row-major rows
+      unpacked.resize(stride * G);
+      for (int r = 0; r < G; r++) unpack_row8(t, W, rows, g * G + r, cols, unpacked.data() + r * stride);
+    }
+    for (int64_t i0 = t0; i0 < t1; i0 += kern::kDotRows) {
+      const int nx = (int)std::min<int64_t>(kern::kDotRows, t1 - i0);
+      if (fn) {
+        fn(pg.at, pg.step, xv + i0, nx, cols, out);
+      } else {
+        for (int r = 0; r < G; r++) {
+          float o[kern::kDotRows];
+          rows_fn(unpacked.data() + r * stride, xv + i0, nx, cols, o);
+          for (int j = 0; j < nx; j++) out[j * G + r] = o[j];
+        }
+      }
+      for (int j = 0; j < nx; j++) std::memcpy(Y + (i0 + j) * rows + g * G, out + j * G, G * sizeof(float));
+    }
+  };
   for (int64_t t0 = 0; t0 < T; t0 += tile) {
     const int64_t t1 = std::min(T, t0 + tile);
-    if (gemm) {
-      gemm(base + g0 * G * stride, g1 - g0, G * stride, xv + t0, t1 - t0, cols, Y + t0 * rows + g0 * G, rows);
-      continue;
-    }
-    for (int64_t g = g0; g < g1; g++) {
-      const char* group = base + g * G * stride;
-      if (!fn) {  // a variant without the packed kernel: back to row-major rows
-        unpacked.resize(stride * G);
-        for (int r = 0; r < G; r++) unpack_row8(t, W, g * G + r, cols, unpacked.data() + r * stride);
-      }
-      for (int64_t i0 = t0; i0 < t1; i0 += kern::kDotRows) {
-        const int nx = (int)std::min<int64_t>(kern::kDotRows, t1 - i0);
-        if (fn) {
-          fn(group, xv + i0, nx, cols, out);
-        } else {
-          for (int r = 0; r < G; r++) {
-            float o[kern::kDotRows];
-            rows_fn(unpacked.data() + r * stride, xv + i0, nx, cols, o);
-            for (int j = 0; j < nx; j++) out[j * G + r] = o[j];
-          }
-        }
-        for (int j = 0; j < nx; j++) std::memcpy(Y + (i0 + j) * rows + g * G, out + j * G, G * sizeof(float));
-      }
-    }
+    if (gemm && p1 > p0) gemm(base + p0 * G * stride, p1 - p0, G * stride, xv + t0, t1 - t0, cols, Y + t0 * rows + p0 * G, rows);
+    for (int64_t g = g0; g < g1; g++)
+      if (!gemm || g < p0 || g >= p1) one_group(g, t0, t1);
   }
 }
 

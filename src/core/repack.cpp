@@ -78,8 +78,9 @@ void pack_rows8(DType t, const void* src, int64_t rows, int64_t cols, void* dst)
   const size_t stride = dtype_row_bytes(t, cols);
   with_layout(t, [&](auto at) {
     for (int64_t g = 0; g < rows / kG; g++) {
-      uint8_t* out = (uint8_t*)dst + g * kG * stride;
-      for (int64_t b = 0; b < nb; b++, out += (size_t)kG * bb)
+      const kern::PackedGroup pg = kern::packed_group(dst, g, rows / kG, kG * stride, bb);
+      uint8_t* out = (uint8_t*)pg.at;
+      for (int64_t b = 0; b < nb; b++, out += pg.step)
         for (int r = 0; r < kG; r++) {
           const uint8_t* blk = (const uint8_t*)src + (g * kG + r) * stride + b * bb;
           for (int i = 0; i < bb; i++) out[at(r, i)] = blk[i];
@@ -88,24 +89,26 @@ void pack_rows8(DType t, const void* src, int64_t rows, int64_t cols, void* dst)
   });
 }
 
-void unpack_row8(DType t, const void* packed, int64_t row, int64_t cols, void* dst) {
-  check("unpack_row8", t, row / kG * kG + kG, cols);
+void unpack_row8(DType t, const void* packed, int64_t rows, int64_t row, int64_t cols, void* dst) {
+  check("unpack_row8", t, rows, cols);
+  if (row < 0 || row >= rows) fail("unpack_row8: row {} of a {}-row matrix", row, rows);
   const int64_t nb = cols / dtype_block_elems(t);
   const int bb = (int)dtype_block_bytes(t);
   const size_t stride = dtype_row_bytes(t, cols);
   const int r = (int)(row % kG);
   with_layout(t, [&](auto at) {
-    const uint8_t* in = (const uint8_t*)packed + row / kG * kG * stride;
+    const kern::PackedGroup pg = kern::packed_group(packed, row / kG, rows / kG, kG * stride, bb);
+    const uint8_t* in = pg.at;
     uint8_t* out = (uint8_t*)dst;
-    for (int64_t b = 0; b < nb; b++, in += (size_t)kG * bb, out += bb)
+    for (int64_t b = 0; b < nb; b++, in += pg.step, out += bb)
       for (int i = 0; i < bb; i++) out[i] = in[at(r, i)];
   });
 }
 
-void dequantize_row8(DType t, const void* packed, int64_t row, int64_t cols, float* out) {
+void dequantize_row8(DType t, const void* packed, int64_t rows, int64_t row, int64_t cols, float* out) {
   thread_local std::vector<uint8_t> buf;
   buf.resize(dtype_row_bytes(t, cols));
-  unpack_row8(t, packed, row, cols, buf.data());
+  unpack_row8(t, packed, rows, row, cols, buf.data());
   dequantize_row(t, buf.data(), out, cols);
 }
 

@@ -63,7 +63,7 @@ int64_t Model::n_params() const {
 }
 
 void embedding_row(const Weight& w, int64_t row, float* out) {
-  if (w.rows8) return dequantize_row8(w.type, w.data, row, w.cols, out);
+  if (w.rows8) return dequantize_row8(w.type, w.data, w.rows, row, w.cols, out);
   const uint8_t* p = (const uint8_t*)w.data + dtype_row_bytes(w.type, w.cols) * row;
   dequantize_row(w.type, p, out, w.cols);
 }
