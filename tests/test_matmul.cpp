@@ -461,15 +461,18 @@ TEST(PackRows8, UnpacksToTheOriginalRowsAndRefusesOtherShapes) {
       ASSERT_EQ(0, std::memcmp(deq.data(), w.deq.data() + r * cols, cols * sizeof(float))) << dtype_name(t) << " row " << r;
     }
     // Known bytes: every layout starts a packed block with the first byte of row 0's scale d
-    // (Q6_K's d is its block's last field). Groups 0 and 1 form a pair whose blocks alternate;
-    // group 2 stands alone, its blocks one after the other.
-    const size_t bb = dtype_block_bytes(t), b8 = 8 * bb;
+    // (Q6_K's d is its block's last field). Q4_0 and Q8_0: groups 0 and 1 form a pair whose
+    // blocks alternate, group 2 stands alone; the K-quants' groups follow each other whole.
+    // Either way a lone group's blocks are one after the other.
+    const size_t bb = dtype_block_bytes(t), b8 = 8 * bb, gb = 8 * stride;
     const size_t d0 = t == DType::Q6_K ? 208 : 0;
+    const bool alternate = t == DType::Q4_0 || t == DType::Q8_0;
+    EXPECT_EQ(kern::packs_alternating(t), alternate) << dtype_name(t);
     EXPECT_EQ(packed[0], w.bytes[d0]) << dtype_name(t);
-    EXPECT_EQ(packed[b8], w.bytes[8 * stride + d0]) << dtype_name(t) << ": group 1, block 0";
-    EXPECT_EQ(packed[2 * b8], w.bytes[bb + d0]) << dtype_name(t) << ": group 0, block 1";
-    EXPECT_EQ(packed[3 * b8], w.bytes[8 * stride + bb + d0]) << dtype_name(t) << ": group 1, block 1";
-    EXPECT_EQ(packed[16 * stride + b8], w.bytes[16 * stride + bb + d0]) << dtype_name(t) << ": lone group 2, block 1";
+    EXPECT_EQ(packed[alternate ? b8 : gb], w.bytes[gb + d0]) << dtype_name(t) << ": group 1, block 0";
+    EXPECT_EQ(packed[alternate ? 2 * b8 : b8], w.bytes[bb + d0]) << dtype_name(t) << ": group 0, block 1";
+    EXPECT_EQ(packed[alternate ? 3 * b8 : gb + b8], w.bytes[gb + bb + d0]) << dtype_name(t) << ": group 1, block 1";
+    EXPECT_EQ(packed[2 * gb + b8], w.bytes[2 * gb + bb + d0]) << dtype_name(t) << ": group 2, block 1";
     EXPECT_TRUE(rows8_packable(t, 8, dtype_block_elems(t)));
     EXPECT_FALSE(rows8_packable(t, 12, dtype_block_elems(t)));
   }
@@ -604,8 +607,7 @@ TEST(MatmulRows8, GemmKernelGivesTheDecodeKernelsBits) {
           for (int i0 = 0; i0 < nx; i0 += kern::kDotRows) {
             const int n = std::min(kern::kDotRows, nx - i0);
             float out[kern::kDotRows * kern::kPackRows];
-            const kern::PackedGroup pg = kern::packed_group(packed.data(), g, rows / kern::kPackRows, group_bytes,
-                                                            dtype_block_bytes(t));
+            const kern::PackedGroup pg = kern::packed_group(t, packed.data(), g, rows / kern::kPackRows, group_bytes);
             k.dot_rows8[(int)t](pg.at, pg.step, xv.data() + i0, n, cols, out);
             for (int i = 0; i < n; i++)
               for (int r = 0; r < kern::kPackRows; r++) dot[(i0 + i) * rows + g * kern::kPackRows + r] = out[i * kern::kPackRows + r];

@@ -230,7 +230,6 @@ void rows8_groups(DType t, const void* W, int64_t rows, int64_t cols, const kern
   // stays in L1 while the kernel's steps of a few rows of X pass over it, and the tile stays in
   // L2 for the next group.
   const int64_t ng = rows / G;
-  const size_t bb = dtype_block_bytes(t);
   // The GEMM kernels start at a pair (kern::packed_group); a chunk that starts or ends inside a
   // pair runs that group by itself, with the same bits.
   int64_t p0 = g0, p1 = g1;
@@ -242,7 +241,7 @@ void rows8_groups(DType t, const void* W, int64_t rows, int64_t cols, const kern
   float out[kern::kDotRows * G];
   thread_local std::vector<uint8_t> unpacked;
   const auto one_group = [&](int64_t g, int64_t t0, int64_t t1) {
-    const kern::PackedGroup pg = kern::packed_group(base, g, ng, G * stride, bb);
+    const kern::PackedGroup pg = kern::packed_group(t, base, g, ng, G * stride);
     if (!fn) {  // a variant without the packed kernel: back to row-major rows
       unpacked.resize(stride * G);
       for (int r = 0; r < G; r++) unpack_row8(t, W, rows, g * G + r, cols, unpacked.data() + r * stride);

@@ -78,7 +78,7 @@ void pack_rows8(DType t, const void* src, int64_t rows, int64_t cols, void* dst)
   const size_t stride = dtype_row_bytes(t, cols);
   with_layout(t, [&](auto at) {
     for (int64_t g = 0; g < rows / kG; g++) {
-      const kern::PackedGroup pg = kern::packed_group(dst, g, rows / kG, kG * stride, bb);
+      const kern::PackedGroup pg = kern::packed_group(t, dst, g, rows / kG, kG * stride);
       uint8_t* out = (uint8_t*)pg.at;
       for (int64_t b = 0; b < nb; b++, out += pg.step)
         for (int r = 0; r < kG; r++) {
@@ -97,7 +97,7 @@ void unpack_row8(DType t, const void* packed, int64_t rows, int64_t row, int64_t
   const size_t stride = dtype_row_bytes(t, cols);
   const int r = (int)(row % kG);
   with_layout(t, [&](auto at) {
-    const kern::PackedGroup pg = kern::packed_group(packed, row / kG, rows / kG, kG * stride, bb);
+    const kern::PackedGroup pg = kern::packed_group(t, packed, row / kG, rows / kG, kG * stride);
     const uint8_t* in = pg.at;
     uint8_t* out = (uint8_t*)dst;
     for (int64_t b = 0; b < nb; b++, in += pg.step, out += bb)
