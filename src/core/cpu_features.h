@@ -17,6 +17,8 @@ struct CpuFeatures {
   bool sse42 = false, avx = false, avx2 = false, fma = false, f16c = false;
   bool avx512f = false, avx512bw = false, avx512vl = false, avx512dq = false, avx512vnni = false;
   bool os_ymm = false, os_zmm = false;  // XCR0 enables the YMM / ZMM register state
+  bool amd = false;
+  int family = 0;  // CPUID's family, extended family included (AMD Zen 4: 25, Zen 5: 26)
 };
 const CpuFeatures& cpu_features();
 // "AVX2 FMA F16C" etc.: the features above that are present.

@@ -14,6 +14,7 @@
 #endif
 #include <immintrin.h>
 
+#include "core/cpu_features.h"
 #include "core/kernels.h"
 
 namespace flops::kern {
