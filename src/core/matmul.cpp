@@ -30,6 +30,13 @@ int64_t packed_min_macs() {
   static const int64_t v = std::getenv("FLOPS_PACKED_MIN_MACS") ? std::atoll(std::getenv("FLOPS_PACKED_MIN_MACS")) : (1 << 18);
   return v;
 }
+// A decode step's packed products in about 2 chunks per thread, not 8: each chunk is a new
+// sequential stream for the hardware prefetcher to pick up, and a packed decode kernel reads
+// it at 20-30 GB/s, so short chunks spend a large part of their time ramping up. M tg128 at 2
+// threads (Zen 4 VM, 3 alternations): Q4_0 312-370 tok/s with 8, 374-442 with 2; Q6_K 218-240
+// and 221-269. The float row dots measured no better with fewer (F16 120-143, 103-140) and
+// keep 8.
+constexpr int kPackedDecodeChunks = 2;
 // The dequantize-then-sgemm path keeps OpenMP (OpenBLAS's own threads) and its old threshold:
 // a passive OpenMP region costs tens of microseconds.
 constexpr int64_t kParallelMinElems = 1 << 22;
@@ -39,23 +46,27 @@ int threads_for(int64_t rows, int64_t cols) {
   return (int)std::max<int64_t>(1, std::min<int64_t>(get_threads(), rows));
 }
 
-// Chunks of about 1/8 of a thread's share, claimed dynamically: the cores are shared with
-// other processes, and a thread that loses its core would otherwise hold up the whole
-// product with its fixed half. Each row is still computed whole by one thread, so results
-// do not depend on the schedule.
-int64_t rows_per_chunk(int64_t rows, int nt) { return std::max<int64_t>(4, rows / ((int64_t)nt * 8)); }
+// Chunks of about 1/8 of a thread's share (by default), claimed dynamically: the cores are
+// shared with other processes, and a thread that loses its core would otherwise hold up the
+// whole product with its fixed half. Each row is still computed whole by one thread, so
+// results do not depend on the schedule.
+int64_t rows_per_chunk(int64_t rows, int nt, int per_thread = 8) {
+  return std::max<int64_t>(4, rows / ((int64_t)nt * per_thread));
+}
 
 // body(r0, r1) over the rows [0, rows), on the shared pool when the product is large enough;
-// chunks are a multiple of `align` rows (the packed GEMM takes groups in pairs).
+// chunks are a multiple of `align` rows (the packed GEMM takes groups in pairs), about
+// per_thread of them per thread.
 template <typename F>
-void for_rows(int64_t rows, int64_t macs, F&& body, int64_t min_macs = kParallelMinMacs, int64_t align = 1) {
+void for_rows(int64_t rows, int64_t macs, F&& body, int64_t min_macs = kParallelMinMacs, int64_t align = 1,
+              int per_thread = 8) {
   ThreadPool& pool = shared_pool();
   const int nt = std::min<int>(pool.size(), get_threads());
   if (nt <= 1 || macs < min_macs || rows < 2) {
     body(0, rows);
     return;
   }
-  pool.parallel_for(rows, (rows_per_chunk(rows, nt) + align - 1) / align * align, body);
+  pool.parallel_for(rows, (rows_per_chunk(rows, nt, per_thread) + align - 1) / align * align, body);
 }
 
 void check_args(const char* fn, DType t, int64_t rows, int64_t cols, int64_t T) {
@@ -292,7 +303,7 @@ void rows8_together(const Rows8Product* ps, int n, int64_t cols, const float* X,
       if (b < e) rows8_groups(ps[i].t, ps[i].W, ps[i].rows, cols, xv, T, ps[i].Y, b - at, e - at);
       at += count;
     }
-  }, T > kMatmulMatvecMaxT ? kParallelMinMacs : packed_min_macs(), 2);
+  }, T > kMatmulMatvecMaxT ? kParallelMinMacs : packed_min_macs(), 2, T > kMatmulMatvecMaxT ? 8 : kPackedDecodeChunks);
 }
 
 }  // namespace
