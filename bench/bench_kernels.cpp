@@ -176,7 +176,7 @@ int main(int argc, char** argv) {
   const Shape shapes[] = {{4096, 4096}, {768, 2048}};
   const int thread_counts[] = {1, 2};
   const int64_t T = 512;
-  std::printf("CPU: %s, %d hardware threads\n", cpu_model_name().c_str(), hardware_threads());
+  std::printf("CPU: %s, %d hardware threads\n", cpu_description().c_str(), hardware_threads());
   std::printf("kernels: %s, chosen at run time (CPU has: %s)\n", kernel_variant_name(kernel_variant()),
               cpu_features_string().c_str());
 

@@ -38,6 +38,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/cpu_features.h"
 #include "core/machine.h"
 #include "core/threads.h"
 #include "model/synthetic.h"
@@ -332,7 +333,7 @@ int main(int argc, char** argv) {
   fs::create_directories(dir);
 
   std::printf("# flops vs llama.cpp, %s\n\n", now_utc().c_str());
-  std::printf("machine: %s, %d cores; load average at start: %s\n", cpu_model_name().c_str(), hardware_threads(),
+  std::printf("machine: %s, %d cores; load average at start: %s\n", cpu_description().c_str(), hardware_threads(),
               load_avg().c_str());
   if (!tl.have_llama())
     std::printf("llama.cpp binaries not found (../shared/reference/llama.cpp/bin or $LLAMA_BIN): flops alone\n");

@@ -167,3 +167,24 @@ TEST(Dequant, AVX512VariantCompiledButNeedsTheCpu) {
   }
   EXPECT_EQ(supported_kernel_variants().back(), KernelVariant::AVX512);
 }
+
+// CPUID's family and model, which pick the prefetch hint of the streaming kernels, are the
+// ones Linux reports ("cpu family", "model" in /proc/cpuinfo).
+TEST(CpuFeatures, FamilyAndModelAsLinuxReportsThem) {
+  std::ifstream in("/proc/cpuinfo");
+  if (!in) GTEST_SKIP() << "no /proc/cpuinfo";
+  int family = -1, model = -1;
+  for (std::string line; std::getline(in, line) && (family < 0 || model < 0);) {
+    const size_t colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    const std::string key = line.substr(0, line.find_last_not_of(" \t", colon - 1) + 1);
+    if (key == "cpu family") family = std::stoi(line.substr(colon + 1));
+    if (key == "model") model = std::stoi(line.substr(colon + 1));
+  }
+  if (family < 0 || model < 0) GTEST_SKIP() << "/proc/cpuinfo names no cpu family and model (not x86?)";
+  EXPECT_EQ(cpu_features().family, family);
+  EXPECT_EQ(cpu_features().model, model);
+  EXPECT_NE(cpu_description().find("(family " + std::to_string(family) + ", model " + std::to_string(model) + ")"),
+            std::string::npos)
+      << cpu_description();
+}

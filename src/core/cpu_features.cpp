@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/kernels.h"
 #include "core/log.h"
+#include "core/machine.h"
 
 namespace flops {
 
@@ -27,6 +28,8 @@ CpuFeatures detect() {
   if (!__get_cpuid(1, &a, &b, &c, &d)) return f;
   const int base_family = (int)((a >> 8) & 0xf);
   f.family = base_family == 0xf ? base_family + (int)((a >> 20) & 0xff) : base_family;
+  f.model = (int)((a >> 4) & 0xf);
+  if (base_family == 0xf || base_family == 0x6) f.model += (int)((a >> 16) & 0xf) << 4;
   f.sse42 = c & (1u << 20);
   f.fma = c & (1u << 12);
   f.f16c = c & (1u << 29);
@@ -89,6 +92,11 @@ void init_once() {
 const CpuFeatures& cpu_features() {
   static const CpuFeatures f = detect();
   return f;
+}
+
+std::string cpu_description() {
+  const CpuFeatures& f = cpu_features();
+  return cpu_model_name() + " (family " + std::to_string(f.family) + ", model " + std::to_string(f.model) + ")";
 }
 
 std::string cpu_features_string() {

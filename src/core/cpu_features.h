@@ -18,9 +18,12 @@ struct CpuFeatures {
   bool avx512f = false, avx512bw = false, avx512vl = false, avx512dq = false, avx512vnni = false;
   bool os_ymm = false, os_zmm = false;  // XCR0 enables the YMM / ZMM register state
   bool amd = false;
-  int family = 0;  // CPUID's family, extended family included (AMD Zen 4: 25, Zen 5: 26)
+  int family = 0, model = 0;  // CPUID's, extended fields included (AMD Zen 4: family 25, Zen 5: 26)
 };
 const CpuFeatures& cpu_features();
+// "AMD EPYC (family 25, model 17)": /proc/cpuinfo's model name with CPUID's family and model,
+// which tell the generations apart where the name does not (a VM's "AMD EPYC").
+std::string cpu_description();
 // "AVX2 FMA F16C" etc.: the features above that are present.
 std::string cpu_features_string();
 
