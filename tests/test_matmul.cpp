@@ -671,3 +671,27 @@ TEST(MatmulRows8, ManyProductsGiveEachProductsBits) {
   }
   set_threads(prev);
 }
+
+// The float row dots that prefetch ahead (kern::Table::fdot_stream, taken by matvec for large
+// matrices) give the bits of the plain ones, whose values the tests above check, for rows
+// shorter than a vector, with tails, and long.
+TEST(Matvec, StreamingFloatRowDotsGiveThePlainOnesBits) {
+  int checked = 0;
+  for_each_variant([&](KernelVariant) {
+    const kern::Table& k = kern::active();
+    for (DType t : {DType::F16, DType::BF16}) {
+      if (!k.fdot_stream[(int)t]) continue;
+      for (int64_t n : {1, 17, 64, 300, 768, 2048}) {
+        const auto w = random_x(n, 7 + (uint32_t)n), x = random_x(n, 8 + (uint32_t)n);
+        std::vector<uint16_t> h((size_t)n);
+        for (int64_t i = 0; i < n; i++) h[i] = t == DType::F16 ? fp32_to_fp16(w[i]) : fp32_to_bf16(w[i]);
+        EXPECT_EQ(k.fdot_stream[(int)t](h.data(), x.data(), n), k.fdot[(int)t](h.data(), x.data(), n))
+            << k.name << " " << dtype_name(t) << " n=" << n;
+        checked++;
+      }
+    }
+  });
+#if defined(__x86_64__)
+  if (kernel_variant_supported(KernelVariant::AVX512)) EXPECT_GT(checked, 0);
+#endif
+}

@@ -98,6 +98,8 @@ struct Table {
   DequantFn dequant[kDTypeIdLimit];
   DotFn dot[kDTypeIdLimit];       // block types
   FloatDotFn fdot[kDTypeIdLimit];  // F32, F16, BF16
+  // The same with software prefetches ahead, for matrices that stream from DRAM (null: fdot)
+  FloatDotFn fdot_stream[kDTypeIdLimit];
   DotRowsFn dot_rows[kDTypeIdLimit];  // block types that have one (null: call dot per row)
   DotRows8Fn dot_rows8[kDTypeIdLimit];  // packed types that have one (null: unpack, then dot_rows)
   QuantActFn quant_act32;

@@ -30,6 +30,13 @@ int64_t packed_min_macs() {
   static const int64_t v = std::getenv("FLOPS_PACKED_MIN_MACS") ? std::atoll(std::getenv("FLOPS_PACKED_MIN_MACS")) : (1 << 18);
   return v;
 }
+// Float matrices of at least kStreamBytes, with rows of at least kStreamCols elements, get the
+// row dots that prefetch ahead (kern::Table::fdot_stream, F16 and BF16). On a Zen 4 VM the
+// prefetch into L2 took M F16 tg128 (rows of 768 and 2048) on one thread from 83-89 to 93-100
+// tok/s; S F16 fell from 530-780 to 355-434 with it, and to 380-395 with it on the output
+// matrix alone (32000 rows of 288): short rows lose more than the prefetch brings, for a
+// reason not found. With both limits S is as without it (600-690 against 650-700).
+constexpr int64_t kStreamBytes = 1 << 20, kStreamCols = 512;
 // A decode step's packed products in about 2 chunks per thread, not 8: each chunk is a new
 // sequential stream for the hardware prefetcher to pick up, and a packed decode kernel reads
 // it at 20-30 GB/s, so short chunks spend a large part of their time ramping up. M tg128 at 2
@@ -135,7 +142,8 @@ void matvec_impl(DType t, const void* W, int64_t rows, int64_t cols, const float
   const int64_t macs = rows * cols * T;
   const kern::Table& k = kern::active();
   if (dtype_is_float(t)) {
-    const kern::FloatDotFn dot = k.fdot[(uint32_t)t];
+    const bool streams = cols >= kStreamCols && rows * stride >= kStreamBytes && k.fdot_stream[(uint32_t)t];
+    const kern::FloatDotFn dot = streams ? k.fdot_stream[(uint32_t)t] : k.fdot[(uint32_t)t];
     for_rows(rows, macs, [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; r++)
         for (int64_t i = 0; i < T; i++) Y[i * rows + r] = dot(base + r * stride, X + i * cols, cols);
