@@ -692,6 +692,8 @@ TEST(Matvec, StreamingFloatRowDotsGiveThePlainOnesBits) {
     }
   });
 #if defined(__x86_64__)
-  if (kernel_variant_supported(KernelVariant::AVX512)) EXPECT_GT(checked, 0);
+  if (kernel_variant_supported(KernelVariant::AVX512)) {
+    EXPECT_GT(checked, 0);
+  }
 #endif
 }

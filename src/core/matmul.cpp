@@ -53,11 +53,12 @@ int threads_for(int64_t rows, int64_t cols) {
   return (int)std::max<int64_t>(1, std::min<int64_t>(get_threads(), rows));
 }
 
-// Chunks of about 1/8 of a thread's share (by default), claimed dynamically: the cores are
-// shared with other processes, and a thread that loses its core would otherwise hold up the
-// whole product with its fixed half. Each row is still computed whole by one thread, so
+// Chunks of about 1/kChunksPerThread of a thread's share (by default), claimed dynamically: the
+// cores are shared with other processes, and a thread that loses its core would otherwise hold
+// up the whole product with its fixed half. Each row is still computed whole by one thread, so
 // results do not depend on the schedule.
-int64_t rows_per_chunk(int64_t rows, int nt, int per_thread = 8) {
+constexpr int kChunksPerThread = 8;
+int64_t rows_per_chunk(int64_t rows, int nt, int per_thread = kChunksPerThread) {
   return std::max<int64_t>(4, rows / ((int64_t)nt * per_thread));
 }
 
@@ -66,7 +67,7 @@ int64_t rows_per_chunk(int64_t rows, int nt, int per_thread = 8) {
 // per_thread of them per thread.
 template <typename F>
 void for_rows(int64_t rows, int64_t macs, F&& body, int64_t min_macs = kParallelMinMacs, int64_t align = 1,
-              int per_thread = 8) {
+              int per_thread = kChunksPerThread) {
   ThreadPool& pool = shared_pool();
   const int nt = std::min<int>(pool.size(), get_threads());
   if (nt <= 1 || macs < min_macs || rows < 2) {
@@ -311,7 +312,7 @@ void rows8_together(const Rows8Product* ps, int n, int64_t cols, const float* X,
       if (b < e) rows8_groups(ps[i].t, ps[i].W, ps[i].rows, cols, xv, T, ps[i].Y, b - at, e - at);
       at += count;
     }
-  }, T > kMatmulMatvecMaxT ? kParallelMinMacs : packed_min_macs(), 2, T > kMatmulMatvecMaxT ? 8 : kPackedDecodeChunks);
+  }, T > kMatmulMatvecMaxT ? kParallelMinMacs : packed_min_macs(), 2, T > kMatmulMatvecMaxT ? kChunksPerThread : kPackedDecodeChunks);
 }
 
 }  // namespace

@@ -5,7 +5,7 @@
 // all 8 (core/kernels_x86_rows8.inc states the layout). Q4_0's and Q8_0's groups go in pairs
 // whose packed blocks alternate (kern::packed_group): the two-group kernels read a pair as one
 // sequential stream, which the hardware prefetcher follows; two streams a group apart, both
-// jumping at the pair's end, ran at half that speed from DRAM on one thread (Zen 5, 12-13
+// jumping at the pair's end, ran at half that speed from DRAM on one thread (Zen 4, 12-13
 // against 27-29 GB/s for a 2048 x 768 Q4_0 matrix). The packed matrix has exactly the bytes
 // of the row-major one (same block count, same scales and codes, reordered): packing costs no
 // memory once the original is dropped. Q4_0, Q8_0, Q4_K and Q6_K have a packed form.
