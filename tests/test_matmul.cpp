@@ -674,7 +674,8 @@ TEST(MatmulRows8, ManyProductsGiveEachProductsBits) {
 
 // The float row dots that prefetch ahead (kern::Table::fdot_stream, taken by matvec for large
 // matrices) give the bits of the plain ones, whose values the tests above check, for rows
-// shorter than a vector, with tails, and long.
+// shorter than a vector, with tails, and long. On Zen 5 (AMD family 26 on) the plain ones
+// prefetch themselves and there is no separate streaming form.
 TEST(Matvec, StreamingFloatRowDotsGiveThePlainOnesBits) {
   int checked = 0;
   for_each_variant([&](KernelVariant) {
@@ -692,8 +693,9 @@ TEST(Matvec, StreamingFloatRowDotsGiveThePlainOnesBits) {
     }
   });
 #if defined(__x86_64__)
+  const bool plain_prefetch = cpu_features().amd && cpu_features().family >= 26;
   if (kernel_variant_supported(KernelVariant::AVX512)) {
-    EXPECT_GT(checked, 0);
+    EXPECT_EQ(checked > 0, !plain_prefetch);
   }
 #endif
 }
