@@ -72,6 +72,19 @@ TEST(Gemm, VsNaiveOverOddShapes) {
       }
 }
 
+// Rows and k values that are not multiples of the packing's 16 x 16 blocks (float types only).
+TEST(Gemm, FloatWeightsWithRaggedEdges) {
+  if (!gemm_available()) GTEST_SKIP() << "no GEMM tile on this CPU's kernel variant (OpenBLAS does these products)";
+  for (DType t : {DType::F32, DType::F16})
+    for (auto [rows, cols] : {std::pair<int64_t, int64_t>{17, 200}, {48, 263}, {64, 16}, {100, 300}})
+      for (int64_t T : {9, 33}) {
+        Case c = make(t, rows, cols, T, (uint32_t)(rows * 5 + T));
+        std::vector<float> Y((size_t)(T * rows), -1.0f);
+        gemm_nt(t, c.w.data(), false, rows, cols, c.x.data(), T, Y.data());
+        expect_near_reference(c, rows, cols, T, Y, std::string(dtype_name(t)).c_str());
+      }
+}
+
 TEST(Gemm, PackedWeightsGiveTheRowMajorResult) {
   if (!gemm_available()) GTEST_SKIP() << "no GEMM tile on this CPU's kernel variant";
   const int64_t rows = 72, cols = 320, T = 23;

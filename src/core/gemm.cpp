@@ -29,6 +29,7 @@ bool gemm_available() { return kern::active().gemm_f32_tile != nullptr; }
 
 void gemm_nt(DType t, const void* W, bool rows8, int64_t rows, int64_t cols, const float* X, int64_t T, float* Y) {
   const kern::GemmTileFn tile = kern::active().gemm_f32_tile;
+  const auto pack = kern::active().gemm_f32_pack;
   ThreadPool& pool = shared_pool();
   const int nt = std::max(1, std::min<int>(pool.size(), get_threads()));
   const int64_t G = group_rows(rows, nt), groups = (rows + G - 1) / G;
@@ -51,11 +52,17 @@ void gemm_nt(DType t, const void* W, bool rows8, int64_t rows, int64_t cols, con
       const float* src = direct ? (const float*)W + r0 * cols : dequantized.data();
       for (int64_t k0 = 0; k0 < cols; k0 += kKC) {
         const int64_t kc = std::min(kKC, cols - k0);
-        panels.assign((size_t)(np * kc * kNR), 0.0f);
-        for (int64_t r = 0; r < nr; r++) {
-          const float* row = src + r * cols + k0;
-          float* p = panels.data() + (r / kNR) * kc * kNR + r % kNR;
-          for (int64_t k = 0; k < kc; k++) p[k * kNR] = row[k];
+        // Rows past nr in the last panel stay zero; a full last panel needs no clearing.
+        if (nr % kNR) panels.assign((size_t)(np * kc * kNR), 0.0f);
+        else panels.resize((size_t)(np * kc * kNR));
+        if (pack) {
+          pack(src + k0, cols, nr, kc, panels.data());
+        } else {
+          for (int64_t r = 0; r < nr; r++) {
+            const float* row = src + r * cols + k0;
+            float* p = panels.data() + (r / kNR) * kc * kNR + r % kNR;
+            for (int64_t k = 0; k < kc; k++) p[k * kNR] = row[k];
+          }
         }
         for (int64_t i0 = 0; i0 < T; i0 += kMR) {
           const int mr = (int)std::min<int64_t>(kMR, T - i0);

@@ -37,6 +37,7 @@ const Table& table_avx512() {
   static const Table t = [] {
     Table v = avx512::make_table("avx512");
     v.gemm_f32_tile = avx512::gemm_f32_tile;
+    v.gemm_f32_pack = avx512::gemm_f32_pack;
     return v;
   }();
   return t;
