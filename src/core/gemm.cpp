@@ -55,15 +55,7 @@ void gemm_nt(DType t, const void* W, bool rows8, int64_t rows, int64_t cols, con
         // Rows past nr in the last panel stay zero; a full last panel needs no clearing.
         if (nr % kNR) panels.assign((size_t)(np * kc * kNR), 0.0f);
         else panels.resize((size_t)(np * kc * kNR));
-        if (pack) {
-          pack(src + k0, cols, nr, kc, panels.data());
-        } else {
-          for (int64_t r = 0; r < nr; r++) {
-            const float* row = src + r * cols + k0;
-            float* p = panels.data() + (r / kNR) * kc * kNR + r % kNR;
-            for (int64_t k = 0; k < kc; k++) p[k * kNR] = row[k];
-          }
-        }
+        pack(src + k0, cols, nr, kc, panels.data());
         for (int64_t i0 = 0; i0 < T; i0 += kMR) {
           const int mr = (int)std::min<int64_t>(kMR, T - i0);
           for (int64_t p = 0; p < np; p++)

@@ -109,7 +109,7 @@ struct Table {
   ExpSumFn exp_sum;
   SiluMulFn silu_mul;
   GemmTileFn gemm_f32_tile;
-  // Packs rows of W into the tile's panels (null: a plain loop); layout in core/gemm.cpp.
+  // Packs rows of W into the tile's panels (layout: kernels_x86_gemm.inc); set with gemm_f32_tile.
   void (*gemm_f32_pack)(const float* src, int64_t ld, int64_t nr, int64_t kc, float* panels);
   Gemm8Fn gemm_rows8[kDTypeIdLimit];  // packed types that have one (null: dot_rows8 per 4 rows)
   // gemm_rows8 is also the faster kernel for a decode step's few rows (AVX-512 VNNI: two groups
