@@ -9,6 +9,9 @@
 //   pp512, tg128 from an empty context; decode at a 2,048-token context (M, 2 threads), from
 //   pp2048 and pp2048+tg128 (the llama-bench here has no depth option, so both tools get it
 //   the same way: 128 tokens over the difference of the two times).
+// Decode rates are also given as weight bytes per second, against the read bandwidth measured
+// at the start and against the mean of two measurements taken just before and just after the
+// row's own samples (the machine's bandwidth drifts; the second is the fairer fraction).
 // Options:
 //   --load   the S and M Q4_0 rows again with one core held by `yes > /dev/null`
 //   --rss    peak resident memory of flops perplexity and llama-perplexity on M Q4_0, -c 512
@@ -170,6 +173,7 @@ struct Row {
   Samples fl, ll;
   MeanNs fl_ns, ll_ns;
   bool ll_ok = true, fl_ok = true;
+  double bw_near = NAN;  // read bandwidth at this thread count, mean of just before and just after
 };
 
 // ABBA: llama, flops, flops, llama, each with `reps` repetitions of every test.
@@ -364,7 +368,12 @@ int main(int argc, char** argv) {
       for (int th : threads) {
         Row r;
         r.label = sn + " " + ty + ", " + std::to_string(th);
+        // On a shared VM the read bandwidth drifts by half within minutes (2 threads: 47 to 72
+        // GB/s on one morning), so each row's fraction is also given against the bandwidth
+        // measured on either side of its own samples.
+        const double bw0 = measure_read_bandwidth(th, 0.5);
         measure(tl, *file, th, reps, {"-p", "512", "-n", "128"}, r);
+        r.bw_near = (bw0 + measure_read_bandwidth(th, 0.5)) / 2;
         rows.push_back(std::move(r));
         const Row& x = rows.back();
         std::fprintf(stderr, "%s: pp %s / %s, tg %s / %s\n", x.label.c_str(), fmt_rate(median(x.fl.count("pp512") ? x.fl.at("pp512") : std::vector<double>{})).c_str(),
@@ -377,8 +386,8 @@ int main(int argc, char** argv) {
 
   auto get = [](const Samples& s, const std::string& k) { return s.count(k) ? median(s.at(k)) : NAN; };
   std::printf("\nmedian tok/s of all samples, flops / llama.cpp (ratio); bold: flops slower\n\n");
-  std::printf("| model, type, threads | prompt pp512 | decode tg128 | decode GB/s of weights, flops / llama.cpp (%% of read bw) | spread pp flops; llama | spread tg flops; llama |\n");
-  std::printf("|---|---|---|---|---|---|\n");
+  std::printf("| model, type, threads | prompt pp512 | decode tg128 | decode GB/s of weights, flops / llama.cpp (%% of read bw at start) | read bw around the row, GB/s: flops %%, llama.cpp %% of it | spread pp flops; llama | spread tg flops; llama |\n");
+  std::printf("|---|---|---|---|---|---|---|\n");
   for (auto& r : rows) {
     std::string sz = r.label.substr(0, 1), ty = r.label.substr(2, r.label.find(',') - 2);
     int th = std::stoi(r.label.substr(r.label.find(',') + 1));
@@ -387,8 +396,13 @@ int main(int argc, char** argv) {
     char g[128];
     std::snprintf(g, sizeof g, "%.1f (%.0f%%) / %.1f (%.0f%%)", ft * wb / 1e9, 100 * ft * wb / bw[th], lt * wb / 1e9,
                   100 * lt * wb / bw[th]);
-    std::printf("| %s | %s | %s | %s | %s; %s | %s; %s |\n", r.label.c_str(), cell(fp, lp, tl.have_llama()).c_str(),
-                cell(ft, lt, tl.have_llama()).c_str(), tl.have_llama() ? g : "-",
+    char nb[96];
+    if (tl.have_llama())
+      std::snprintf(nb, sizeof nb, "%.1f: %.0f%%, %.0f%%", r.bw_near / 1e9, 100 * ft * wb / r.bw_near, 100 * lt * wb / r.bw_near);
+    else
+      std::snprintf(nb, sizeof nb, "%.1f: %.0f%%", r.bw_near / 1e9, 100 * ft * wb / r.bw_near);
+    std::printf("| %s | %s | %s | %s | %s | %s; %s | %s; %s |\n", r.label.c_str(), cell(fp, lp, tl.have_llama()).c_str(),
+                cell(ft, lt, tl.have_llama()).c_str(), tl.have_llama() ? g : "-", nb,
                 spread(r.fl.count("pp512") ? r.fl.at("pp512") : std::vector<double>{}).c_str(),
                 spread(r.ll.count("pp512") ? r.ll.at("pp512") : std::vector<double>{}).c_str(),
                 spread(r.fl.count("tg128") ? r.fl.at("tg128") : std::vector<double>{}).c_str(),
