@@ -368,8 +368,8 @@ int main(int argc, char** argv) {
       for (int th : threads) {
         Row r;
         r.label = sn + " " + ty + ", " + std::to_string(th);
-        // On a shared VM the read bandwidth drifts by half within minutes (2 threads: 47 to 72
-        // GB/s on one morning), so each row's fraction is also given against the bandwidth
+        // On a shared VM the read bandwidth drifts by half within minutes (2 threads: 41 to 79
+        // GB/s within one hour on 2026-12-03), so each row's fraction is also given against the bandwidth
         // measured on either side of its own samples.
         const double bw0 = measure_read_bandwidth(th, 0.5);
         measure(tl, *file, th, reps, {"-p", "512", "-n", "128"}, r);
