@@ -38,13 +38,15 @@ int64_t packed_min_macs() {
 // matrix alone (32000 rows of 288): short rows lose more than the prefetch brings, for a
 // reason not found. With both limits S is as without it (600-690 against 650-700).
 constexpr int64_t kStreamBytes = 1 << 20, kStreamCols = 512;
-// A decode step's packed products in about 2 chunks per thread, not 8: each chunk is a new
-// sequential stream for the hardware prefetcher to pick up, and a packed decode kernel reads
-// it at 20-30 GB/s, so short chunks spend a large part of their time ramping up. M tg128 at 2
-// threads (Zen 4 VM, 3 alternations): Q4_0 312-370 tok/s with 8, 374-442 with 2; Q6_K 218-240
-// and 221-269. The float row dots measured no better with fewer (F16 120-143, 103-140) and
-// keep 8.
-constexpr int kPackedDecodeChunks = 2;
+// A decode step's products in about 2 chunks per thread, not 8: each chunk is a new sequential
+// stream for the hardware prefetcher to pick up (and, on Zen 5, the row dots' software
+// prefetch runs 8 KB past a chunk's end into rows another thread reads), so short chunks
+// spend a large part of their time ramping up. Packed types, M tg128 at 2 threads (Zen 4 VM,
+// 3 alternations): Q4_0 312-370 tok/s with 8, 374-442 with 2; Q6_K 218-240 and 221-269. The
+// float row dots measured no better with fewer there (F16 120-143, 103-140), but on the Zen 5
+// VM, M F16 tg64 at 2 threads alternating 10 times, 131-179 (median 145) with 8 against
+// 139-205 (182) with 2; with `yes` on one core 82-107 against 91-117; F32 as before or better.
+constexpr int kDecodeChunks = 2;
 // The dequantize-then-sgemm path keeps OpenMP (OpenBLAS's own threads) and its old threshold:
 // a passive OpenMP region costs tens of microseconds.
 constexpr int64_t kParallelMinElems = 1 << 22;
@@ -149,7 +151,7 @@ void matvec_impl(DType t, const void* W, int64_t rows, int64_t cols, const float
     for_rows(rows, macs, [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; r++)
         for (int64_t i = 0; i < T; i++) Y[i * rows + r] = dot(base + r * stride, X + i * cols, cols);
-    });
+    }, kParallelMinMacs, 1, kDecodeChunks);
     return;
   }
   const kern::QAct* xv = quantize_acts(k, t, X, T, cols);
@@ -313,7 +315,7 @@ void rows8_together(const Rows8Product* ps, int n, int64_t cols, const float* X,
       if (b < e) rows8_groups(ps[i].t, ps[i].W, ps[i].rows, cols, xv, T, ps[i].Y, b - at, e - at);
       at += count;
     }
-  }, T > kMatmulMatvecMaxT ? kParallelMinMacs : packed_min_macs(), 2, T > kMatmulMatvecMaxT ? kChunksPerThread : kPackedDecodeChunks);
+  }, T > kMatmulMatvecMaxT ? kParallelMinMacs : packed_min_macs(), 2, T > kMatmulMatvecMaxT ? kChunksPerThread : kDecodeChunks);
 }
 
 }  // namespace
