@@ -2,7 +2,9 @@
 // threads than cores, with and without spinning, from nested and concurrent callers.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <mutex>
 #include <numeric>
 #include <random>
 #include <stdexcept>
@@ -37,6 +39,45 @@ void check_exactly_once(ThreadPool& pool, int jobs, uint64_t seed) {
   }
 }
 
+// Guided jobs (parallel_for_guided) of random sizes, interleaved with even ones on the same
+// pool: every item exactly once, and the chunks are the ones the rule gives, worked out here
+// naively: chunk k takes ceil(left / parts) items rounded up to a multiple of align, at least
+// min_grain, the last one whatever is left.
+void check_guided(ThreadPool& pool, int jobs, uint64_t seed) {
+  pool.set_stall(0, 0);
+  std::mt19937_64 rng(seed);
+  std::vector<std::atomic<int>> hits(5000);
+  std::mutex mu;
+  for (int j = 0; j < jobs; j++) {
+    const int64_t n = (int64_t)(rng() % hits.size()) + 1;
+    const int64_t align = 1 + (int64_t)(rng() % 3), parts = 1 + (int64_t)(rng() % 4);
+    const int64_t min_grain = align * (1 + (int64_t)(rng() % 8));
+    std::vector<std::pair<int64_t, int64_t>> want, got;
+    for (int64_t b = 0, left = n; left > 0;) {
+      int64_t c = std::max(min_grain, (left + parts - 1) / parts);
+      c = std::min(left, (c + align - 1) / align * align);
+      want.push_back({b, b + c});
+      b += c;
+      left -= c;
+    }
+    for (int64_t i = 0; i < n; i++) hits[i].store(0, std::memory_order_relaxed);
+    pool.parallel_for_guided(n, min_grain, align, (int)parts, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; i++) hits[i].fetch_add(1, std::memory_order_relaxed);
+      std::lock_guard<std::mutex> lk(mu);
+      got.push_back({b, e});
+    });
+    for (int64_t i = 0; i < n; i++)
+      ASSERT_EQ(hits[i].load(), 1) << "guided job " << j << " (n=" << n << ") item " << i;
+    std::sort(got.begin(), got.end());
+    // A pool that runs a job inline (one thread) splits it evenly by min_grain instead.
+    if (pool.size() > 1 && (n + min_grain - 1) / min_grain > 1) {
+      ASSERT_EQ(got, want) << "guided job " << j << " n=" << n << " align=" << align << " parts=" << parts
+                           << " min_grain=" << min_grain;
+    }
+    if (j % 3 == 0) check_exactly_once(pool, 1, seed + (uint64_t)j);
+  }
+}
+
 }  // namespace
 
 TEST(ThreadPool, SizeCountsTheCaller) {
@@ -58,6 +99,21 @@ TEST(ThreadPool, EveryItemExactlyOnceTwoThreads) {
 TEST(ThreadPool, EveryItemExactlyOnceMoreThreadsThanCores) {
   ThreadPool pool(over_subscribed());
   check_exactly_once(pool, 1000, 3);
+}
+
+TEST(ThreadPool, GuidedChunksOneThread) {
+  ThreadPool pool(1);
+  check_guided(pool, 200, 11);
+}
+
+TEST(ThreadPool, GuidedChunksTwoThreads) {
+  ThreadPool pool(2);
+  check_guided(pool, 2000, 12);
+}
+
+TEST(ThreadPool, GuidedChunksMoreThreadsThanCores) {
+  ThreadPool pool(over_subscribed());
+  check_guided(pool, 1000, 13);
 }
 
 // No spinning: every hand-off goes through the futexes, where a lost wake-up would hang.

@@ -38,15 +38,20 @@ int64_t packed_min_macs() {
 // matrix alone (32000 rows of 288): short rows lose more than the prefetch brings, for a
 // reason not found. With both limits S is as without it (600-690 against 650-700).
 constexpr int64_t kStreamBytes = 1 << 20, kStreamCols = 512;
-// A decode step's products in about 2 chunks per thread, not 8: each chunk is a new sequential
-// stream for the hardware prefetcher to pick up (and, on Zen 5, the row dots' software
-// prefetch runs 8 KB past a chunk's end into rows another thread reads), so short chunks
-// spend a large part of their time ramping up. Packed types, M tg128 at 2 threads (Zen 4 VM,
-// 3 alternations): Q4_0 312-370 tok/s with 8, 374-442 with 2; Q6_K 218-240 and 221-269. The
-// float row dots measured no better with fewer there (F16 120-143, 103-140), but on the Zen 5
-// VM, M F16 tg64 at 2 threads alternating 10 times, 131-179 (median 145) with 8 against
-// 139-205 (182) with 2; with `yes` on one core 82-107 against 91-117; F32 as before or better.
-constexpr int kDecodeChunks = 2;
+// A decode step's products go in few, large chunks: each chunk is a new sequential stream for
+// the hardware prefetcher to pick up (and, on Zen 5, the row dots' software prefetch runs 8 KB
+// past a chunk's end into rows another thread reads), so short chunks spend a large part of
+// their time ramping up. Even chunks, M tg128 at 2 threads (Zen 4 VM, 3 alternations): Q4_0
+// 312-370 tok/s with 8 per thread, 374-442 with 2; Q6_K 218-240 and 221-269; on the Zen 5 VM,
+// M F16 tg64 alternating 10 times, 131-179 (median 145) with 8 against 139-205 (182) with 2.
+// Guided chunks do better still: the first takes half of the rows (a thread's share), the next
+// half of the rest divided among the threads, and so on down to kDecodeMinChunkBytes, so the
+// thread that finishes first takes the small ones at the end instead of waiting, and a
+// thread's consecutive claims are mostly neighbours that continue its stream. Against 2 even
+// chunks per thread, tg8 alternated within one process 60-150 times (Zen 5 VM, 2 threads),
+// median tok/s: M Q4_0 756 -> 792 (with `yes` on one core 417 -> 441), Q4_K_M 529 -> 558, Q6_K
+// 390 -> 408, F16 167 -> 170, F32 108 -> 102 (means 101 -> 102), S F16 1,791 -> 1,911.
+constexpr int64_t kDecodeMinChunkBytes = 32 << 10;
 // The dequantize-then-sgemm path keeps OpenMP (OpenBLAS's own threads) and its old threshold:
 // a passive OpenMP region costs tens of microseconds.
 constexpr int64_t kParallelMinElems = 1 << 22;
@@ -61,23 +66,30 @@ int threads_for(int64_t rows, int64_t cols) {
 // up the whole product with its fixed half. Each row is still computed whole by one thread, so
 // results do not depend on the schedule.
 constexpr int kChunksPerThread = 8;
-int64_t rows_per_chunk(int64_t rows, int nt, int per_thread = kChunksPerThread) {
-  return std::max<int64_t>(4, rows / ((int64_t)nt * per_thread));
+int64_t rows_per_chunk(int64_t rows, int nt) {
+  return std::max<int64_t>(4, rows / ((int64_t)nt * kChunksPerThread));
 }
 
 // body(r0, r1) over the rows [0, rows), on the shared pool when the product is large enough;
-// chunks are a multiple of `align` rows (the packed GEMM takes groups in pairs), about
-// per_thread of them per thread.
+// chunks are a multiple of `align` rows (the packed GEMM takes groups in pairs). A prompt's
+// products (unit_bytes 0) go in about kChunksPerThread even chunks per thread, a decode step's
+// (unit_bytes: the weight bytes of one of the rows) in guided chunks of at least
+// kDecodeMinChunkBytes.
 template <typename F>
 void for_rows(int64_t rows, int64_t macs, F&& body, int64_t min_macs = kParallelMinMacs, int64_t align = 1,
-              int per_thread = kChunksPerThread) {
+              int64_t unit_bytes = 0) {
   ThreadPool& pool = shared_pool();
   const int nt = std::min<int>(pool.size(), get_threads());
   if (nt <= 1 || macs < min_macs || rows < 2) {
     body(0, rows);
     return;
   }
-  pool.parallel_for(rows, (rows_per_chunk(rows, nt, per_thread) + align - 1) / align * align, body);
+  if (unit_bytes > 0) {
+    const int64_t min_rows = (kDecodeMinChunkBytes + unit_bytes - 1) / unit_bytes;
+    pool.parallel_for_guided(rows, (min_rows + align - 1) / align * align, align, nt, body);
+    return;
+  }
+  pool.parallel_for(rows, (rows_per_chunk(rows, nt) + align - 1) / align * align, body);
 }
 
 void check_args(const char* fn, DType t, int64_t rows, int64_t cols, int64_t T) {
@@ -151,7 +163,7 @@ void matvec_impl(DType t, const void* W, int64_t rows, int64_t cols, const float
     for_rows(rows, macs, [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; r++)
         for (int64_t i = 0; i < T; i++) Y[i * rows + r] = dot(base + r * stride, X + i * cols, cols);
-    }, kParallelMinMacs, 1, kDecodeChunks);
+    }, kParallelMinMacs, 1, (int64_t)stride);
     return;
   }
   const kern::QAct* xv = quantize_acts(k, t, X, T, cols);
@@ -315,7 +327,7 @@ void rows8_together(const Rows8Product* ps, int n, int64_t cols, const float* X,
       if (b < e) rows8_groups(ps[i].t, ps[i].W, ps[i].rows, cols, xv, T, ps[i].Y, b - at, e - at);
       at += count;
     }
-  }, T > kMatmulMatvecMaxT ? kParallelMinMacs : packed_min_macs(), 2, T > kMatmulMatvecMaxT ? kChunksPerThread : kDecodeChunks);
+  }, T > kMatmulMatvecMaxT ? kParallelMinMacs : packed_min_macs(), 2, T > kMatmulMatvecMaxT ? 0 : (int64_t)(G * dtype_row_bytes(ps[first].t, cols)));
 }
 
 }  // namespace

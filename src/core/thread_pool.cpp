@@ -88,7 +88,8 @@ bool ThreadPool::solo() const {
 }
 
 void ThreadPool::run_chunk(int64_t chunk) {
-  const int64_t b = chunk * grain_, e = std::min(n_, b + grain_);
+  const int64_t b = guided_ ? bounds_[chunk] : chunk * grain_;
+  const int64_t e = guided_ ? bounds_[chunk + 1] : std::min(n_, b + grain_);
   t_in_chunk = true;
   try {
     fn_(ctx_, b, e);
@@ -133,16 +134,28 @@ void ThreadPool::worker_loop() {
   }
 }
 
-void ThreadPool::run(int64_t n, int64_t grain, ChunkFn fn, void* ctx) {
+void ThreadPool::run(int64_t n, int64_t grain, ChunkFn fn, void* ctx, int64_t align, int parts) {
   if (n <= 0) return;
   grain = std::max<int64_t>(1, grain);
   if ((n + grain - 1) / grain > kMaxChunks) grain = (n + kMaxChunks - 1) / kMaxChunks;
-  const int64_t n_chunks = (n + grain - 1) / grain;
+  int64_t n_chunks = (n + grain - 1) / grain;
   std::unique_lock<std::mutex> own(owner_, std::defer_lock);
   if (workers_.empty() || n_chunks == 1 || t_in_chunk || solo() || !own.try_lock()) {
-    // Inline, chunk by chunk as the pool would split it. Exceptions propagate directly.
+    // Inline, chunk by chunk as the pool would split it (uniformly). Exceptions propagate directly.
     for (int64_t b = 0; b < n; b += grain) fn(ctx, b, std::min(n, b + grain));
     return;
+  }
+  guided_ = parts > 0;
+  if (guided_) {
+    bounds_.assign(1, 0);
+    align = std::max<int64_t>(1, align);
+    for (int64_t b = 0; b < n;) {
+      int64_t c = std::max(grain, (n - b + parts - 1) / parts);
+      c = (c + align - 1) / align * align;
+      b = std::min(n, b + c);
+      bounds_.push_back(b);
+    }
+    n_chunks = (int64_t)bounds_.size() - 1;
   }
   fn_ = fn;
   ctx_ = ctx;

@@ -51,6 +51,14 @@ class ThreadPool {
     auto call = [](void* ctx, int64_t b, int64_t e) { (*static_cast<std::remove_reference_t<F>*>(ctx))(b, e); };
     run(n, grain, call, (void*)&f);
   }
+  // The same in guided chunks, which shrink toward the end: chunk k takes 1/parts of the items
+  // the chunks before it left (rounded up to a multiple of `align`, at least min_grain). The
+  // bounds depend on n and the arguments only, never on which thread claims what.
+  template <typename F>
+  void parallel_for_guided(int64_t n, int64_t min_grain, int64_t align, int parts, F&& f) {
+    auto call = [](void* ctx, int64_t b, int64_t e) { (*static_cast<std::remove_reference_t<F>*>(ctx))(b, e); };
+    run(n, min_grain, call, (void*)&f, align, std::max(1, parts));
+  }
 
   // How long an idle worker spins before it sleeps (default 1 ms; FLOPS_SPIN_US overrides).
   // With packed weights a small model's products below the parallel threshold leave the worker
@@ -72,7 +80,8 @@ class ThreadPool {
 
  private:
   using ChunkFn = void (*)(void*, int64_t, int64_t);
-  void run(int64_t n, int64_t grain, ChunkFn fn, void* ctx);
+  // parts > 0: guided chunks (parallel_for_guided), their bounds in bounds_.
+  void run(int64_t n, int64_t grain, ChunkFn fn, void* ctx, int64_t align = 1, int parts = 0);
   void worker_loop();
   // Claims and runs chunks of the current job until none is left; returns how many it ran.
   int64_t work_on();
@@ -86,6 +95,8 @@ class ThreadPool {
   ChunkFn fn_ = nullptr;
   void* ctx_ = nullptr;
   int64_t n_ = 0, grain_ = 0;
+  std::vector<int64_t> bounds_;  // chunk c is [bounds_[c], bounds_[c + 1]) when guided_
+  bool guided_ = false;
   std::exception_ptr error_;
   std::mutex error_mu_;
 
