@@ -28,6 +28,7 @@
 #include "core/dtype.h"
 #include "core/huge_pages.h"
 #include "core/machine.h"
+#include "core/f32_coded.h"
 #include "core/matmul.h"
 #include "core/quant.h"
 #include "core/repack.h"
@@ -114,9 +115,11 @@ void rows8_table() {
 }
 
 // One decode-step product (T = 1) as the model runs it: the packed form for the packed types,
-// row-major for the float types, over copies of the matrix in one huge-page arena of >= 512 MB
-// (as a loaded model's matrices are), so that every call streams from DRAM. The fastest of 3
-// passes over all copies, in GB/s of weight bytes and as a fraction of the read bandwidth
+// row-major for the float types, and F32 also coded (core/f32_coded.h, "f32c", where the CPU
+// has its kernel), over copies of the matrix in one huge-page arena of >= 512 MB (as a loaded
+// model's matrices are), so that every call streams from DRAM. The fastest of 3 passes over
+// all copies, in GB/s of the weights' bytes as the file holds them (f32c: F32's, so that it
+// compares with the F32 row; it reads 7/8 of them) and as a fraction of the read bandwidth
 // measured just before; "hot" repeats one copy (L2/L3), the rate of the arithmetic alone.
 void decode_table() {
   const int thread_counts[] = {1, 2};
@@ -126,22 +129,38 @@ void decode_table() {
   std::printf("read bandwidth: %.1f GB/s on 1 thread, %.1f on 2\n", read[1] / 1e9, read[2] / 1e9);
   std::printf("%-11s %-6s %4s %9s %9s %9s\n", "shape", "type", "thr", "cold", "cold/read", "hot");
   const Shape shapes[] = {{2048, 768}, {768, 2048}};
+  struct Form {
+    DType t;
+    bool coded;
+  };
+  std::vector<Form> forms = {{DType::F32, false}};
+  if (f32_coded_available()) forms.push_back({DType::F32, true});
+  for (DType t : {DType::F16, DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q6_K}) forms.push_back({t, false});
   for (const Shape& s : shapes) {
     std::vector<float> x((size_t)s.cols), y((size_t)s.rows);
     for (int64_t c = 0; c < s.cols; c++) x[c] = std::sin((double)c);
-    for (DType t : {DType::F32, DType::F16, DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q6_K}) {
+    for (const Form& f : forms) {
+      const DType t = f.t;
       auto one = make_matrix(t, s.rows, s.cols);
+      const size_t file_bytes = one.size();
       const bool packed = rows8_packable(t, s.rows, s.cols);
       if (packed) {
         std::vector<uint8_t> p(one.size());
         pack_rows8(t, one.data(), s.rows, s.cols, p.data());
         one.swap(p);
       }
+      if (f.coded) {
+        const F32CodedPlan plan = f32_coded_plan((const float*)one.data(), s.rows, s.cols);
+        std::vector<uint8_t> c(plan.bytes);
+        f32_coded_pack((const float*)one.data(), s.rows, s.cols, plan, c.data());
+        one.swap(c);
+      }
       const size_t bytes = (one.size() + 63) / 64 * 64, copies = ((size_t)512 << 20) / bytes + 1;
       HugePages arena(bytes * copies);
       for (size_t k = 0; k < copies; k++) std::memcpy(arena.data + k * bytes, one.data(), one.size());
       auto product = [&](const uint8_t* w) {
         if (packed) matmul_rows8(t, w, s.rows, s.cols, x.data(), 1, y.data());
+        else if (f.coded) matmul_f32_coded(w, s.rows, s.cols, x.data(), 1, y.data());
         else matvec(t, w, s.rows, s.cols, x.data(), y.data());
       };
       for (int th : thread_counts) {
@@ -153,10 +172,10 @@ void decode_table() {
           best = std::min(best, now_s() - t0);
         }
         const double hot = best_time(0.2, 20, [&] { product(arena.data); });
-        const double cold_gbs = (double)one.size() * copies / best / 1e9;
+        const double cold_gbs = (double)file_bytes * copies / best / 1e9;
         std::printf("%5lldx%-5lld %-6s %4d %9.1f %8.0f%% %9.1f\n", (long long)s.rows, (long long)s.cols,
-                    std::string(dtype_name(t)).c_str(), th, cold_gbs, 100 * cold_gbs * 1e9 / read[th],
-                    one.size() / hot / 1e9);
+                    f.coded ? "f32c" : std::string(dtype_name(t)).c_str(), th, cold_gbs, 100 * cold_gbs * 1e9 / read[th],
+                    file_bytes / hot / 1e9);
       }
     }
   }

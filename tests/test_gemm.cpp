@@ -67,7 +67,7 @@ TEST(Gemm, VsNaiveOverOddShapes) {
         const int64_t cc = t == DType::Q6_K ? cols : cols + (cols == 512 ? 32 : 0);  // 544: a partial k block
         Case c = make(t, rows, cc, T, (uint32_t)(rows * 7 + T));
         std::vector<float> Y((size_t)(T * rows), -1.0f);
-        gemm_nt(t, c.w.data(), false, rows, cc, c.x.data(), T, Y.data());
+        gemm_nt(t, c.w.data(), WeightLayout::RowMajor, rows, cc, c.x.data(), T, Y.data());
         expect_near_reference(c, rows, cc, T, Y, std::string(dtype_name(t)).c_str());
       }
 }
@@ -80,7 +80,7 @@ TEST(Gemm, FloatWeightsWithRaggedEdges) {
       for (int64_t T : {9, 33}) {
         Case c = make(t, rows, cols, T, (uint32_t)(rows * 5 + T));
         std::vector<float> Y((size_t)(T * rows), -1.0f);
-        gemm_nt(t, c.w.data(), false, rows, cols, c.x.data(), T, Y.data());
+        gemm_nt(t, c.w.data(), WeightLayout::RowMajor, rows, cols, c.x.data(), T, Y.data());
         expect_near_reference(c, rows, cols, T, Y, std::string(dtype_name(t)).c_str());
       }
 }
@@ -92,8 +92,8 @@ TEST(Gemm, PackedWeightsGiveTheRowMajorResult) {
   std::vector<uint8_t> packed(c.w.size());
   pack_rows8(DType::Q4_0, c.w.data(), rows, cols, packed.data());
   std::vector<float> a((size_t)(T * rows)), b(a.size());
-  gemm_nt(DType::Q4_0, c.w.data(), false, rows, cols, c.x.data(), T, a.data());
-  gemm_nt(DType::Q4_0, packed.data(), true, rows, cols, c.x.data(), T, b.data());
+  gemm_nt(DType::Q4_0, c.w.data(), WeightLayout::RowMajor, rows, cols, c.x.data(), T, a.data());
+  gemm_nt(DType::Q4_0, packed.data(), WeightLayout::Rows8, rows, cols, c.x.data(), T, b.data());
   EXPECT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(float)));
   expect_near_reference(c, rows, cols, T, b, "packed");
 }
@@ -105,16 +105,16 @@ TEST(Gemm, SameBitsForAnyThreadCountAndAnyT) {
   Case c = make(DType::F32, rows, cols, T, 9);
   std::vector<float> ref((size_t)(T * rows));
   set_threads(1);
-  gemm_nt(DType::F32, c.w.data(), false, rows, cols, c.x.data(), T, ref.data());
+  gemm_nt(DType::F32, c.w.data(), WeightLayout::RowMajor, rows, cols, c.x.data(), T, ref.data());
   for (int th : {2, 5}) {
     set_threads(th);
     std::vector<float> y(ref.size());
-    gemm_nt(DType::F32, c.w.data(), false, rows, cols, c.x.data(), T, y.data());
+    gemm_nt(DType::F32, c.w.data(), WeightLayout::RowMajor, rows, cols, c.x.data(), T, y.data());
     EXPECT_EQ(0, std::memcmp(ref.data(), y.data(), y.size() * sizeof(float))) << th << " threads";
   }
   // The first 13 rows of X alone: the same rows of Y, bit for bit.
   std::vector<float> part((size_t)(13 * rows));
-  gemm_nt(DType::F32, c.w.data(), false, rows, cols, c.x.data(), 13, part.data());
+  gemm_nt(DType::F32, c.w.data(), WeightLayout::RowMajor, rows, cols, c.x.data(), 13, part.data());
   EXPECT_EQ(0, std::memcmp(ref.data(), part.data(), part.size() * sizeof(float)));
   set_threads(prev);
 }

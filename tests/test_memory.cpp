@@ -87,9 +87,24 @@ TEST(Memory, InferenceLoadMovesF32MatricesIntoTheArena) {
   }
   const double matrices = (double)c.n_params_matmul() * 4;
   EXPECT_LT(grown, 1.5 * matrices) << "the file's pages were not released";
+  // Where the CPU has the coded row dot, the matrices 128-multiple wide are coded (7/8 of the
+  // bytes) and the others copied; either way the logits are the same bits, for a prompt of
+  // decode size, one of GEMM size and single-token steps.
+  EXPECT_EQ(moved->layers[0].wq.f32_coded, f32_coded_available());
+  EXPECT_FALSE(moved->layers[0].w_down.f32_coded);  // 704 columns: not whole blocks of 128
   std::vector<float> a, b;
-  KVCache ka = make_kv_cache(c, 32), kb = make_kv_cache(c, 32);
+  KVCache ka = make_kv_cache(c, 64), kb = make_kv_cache(c, 64);
   forward(*plain, ka, make_batch({1, 2, 3, 4, 5}, false), a);
   forward(*moved, kb, make_batch({1, 2, 3, 4, 5}, false), b);
   EXPECT_EQ(a, b);
+  std::vector<int32_t> long_prompt;
+  for (int i = 0; i < 20; i++) long_prompt.push_back(7 + 13 * i);
+  forward(*plain, ka, make_batch(long_prompt, false), a);
+  forward(*moved, kb, make_batch(long_prompt, false), b);
+  EXPECT_EQ(a, b);
+  for (int32_t t : {42, 43}) {
+    forward(*plain, ka, make_batch({t}, false), a);
+    forward(*moved, kb, make_batch({t}, false), b);
+    EXPECT_EQ(a, b) << "token " << t;
+  }
 }

@@ -47,6 +47,7 @@ CpuFeatures detect() {
     f.avx512bw = b & (1u << 30);
     f.avx512vl = b & (1u << 31);
     f.avx512vnni = c & (1u << 11);
+    f.avx512vbmi = c & (1u << 1);
   }
   return f;
 }
@@ -117,6 +118,7 @@ std::string cpu_features_string() {
   add(f.avx512vl && f.os_zmm, "AVX512VL");
   add(f.avx512dq && f.os_zmm, "AVX512DQ");
   add(f.avx512vnni && f.os_zmm, "AVX512_VNNI");
+  add(f.avx512vbmi && f.os_zmm, "AVX512_VBMI");
   return s.empty() ? "none of SSE4.2/AVX/AVX2/AVX-512" : s;
 }
 

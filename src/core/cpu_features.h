@@ -16,6 +16,7 @@ namespace flops {
 struct CpuFeatures {
   bool sse42 = false, avx = false, avx2 = false, fma = false, f16c = false;
   bool avx512f = false, avx512bw = false, avx512vl = false, avx512dq = false, avx512vnni = false;
+  bool avx512vbmi = false;  // byte permutes: only the coded F32 row dot needs it
   bool os_ymm = false, os_zmm = false;  // XCR0 enables the YMM / ZMM register state
   bool amd = false;
   int family = 0, model = 0;  // CPUID's, extended fields included (AMD Zen 4: family 25, Zen 5: 26)

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "core/f32_coded.h"
 #include "core/kernels.h"
 #include "core/quant.h"
 #include "core/repack.h"
@@ -27,13 +28,14 @@ int64_t group_rows(int64_t rows, int nt) {
 
 bool gemm_available() { return kern::active().gemm_f32_tile != nullptr; }
 
-void gemm_nt(DType t, const void* W, bool rows8, int64_t rows, int64_t cols, const float* X, int64_t T, float* Y) {
+void gemm_nt(DType t, const void* W, WeightLayout layout, int64_t rows, int64_t cols, const float* X, int64_t T,
+             float* Y) {
   const kern::GemmTileFn tile = kern::active().gemm_f32_tile;
   const auto pack = kern::active().gemm_f32_pack;
   ThreadPool& pool = shared_pool();
   const int nt = std::max(1, std::min<int>(pool.size(), get_threads()));
   const int64_t G = group_rows(rows, nt), groups = (rows + G - 1) / G;
-  const bool direct = t == DType::F32 && !rows8;
+  const bool direct = t == DType::F32 && layout == WeightLayout::RowMajor;
   const size_t stride = dtype_row_bytes(t, cols);
   auto run = [&](int64_t g0, int64_t g1) {
     thread_local std::vector<float> dequantized, panels;
@@ -43,8 +45,10 @@ void gemm_nt(DType t, const void* W, bool rows8, int64_t rows, int64_t cols, con
         dequantized.resize((size_t)(nr * cols));
         for (int64_t r = 0; r < nr; r++) {
           float* out = dequantized.data() + r * cols;
-          if (rows8)
+          if (layout == WeightLayout::Rows8)
             dequantize_row8(t, W, rows, r0 + r, cols, out);
+          else if (layout == WeightLayout::F32Coded)
+            f32_coded_row(W, rows, r0 + r, cols, out);
           else
             dequantize_row(t, (const char*)W + (r0 + r) * stride, out, cols);
         }

@@ -21,8 +21,13 @@ namespace flops {
 // Whether the active kernel variant has the GEMM tile (else gemm_nt must not be called).
 bool gemm_available();
 
-// Y = X * W^T as above. rows8: W is packed 8 rows at a time (core/repack.h). Uses
-// get_threads() threads of the shared pool; no FLOP accounting (its callers count).
-void gemm_nt(DType t, const void* W, bool rows8, int64_t rows, int64_t cols, const float* X, int64_t T, float* Y);
+// How W is stored: row-major in its type, packed 8 rows at a time (core/repack.h), or an F32
+// matrix in the coded form of core/f32_coded.h.
+enum class WeightLayout { RowMajor, Rows8, F32Coded };
+
+// Y = X * W^T as above. Uses get_threads() threads of the shared pool; no FLOP accounting (its
+// callers count).
+void gemm_nt(DType t, const void* W, WeightLayout layout, int64_t rows, int64_t cols, const float* X, int64_t T,
+             float* Y);
 
 }  // namespace flops

@@ -93,6 +93,14 @@ using HalfRowsDotFn = void (*)(const uint16_t* rows, int64_t ld, int64_t nr, con
 using HalfRowsAxpyFn = void (*)(const float* p, const uint16_t* rows, int64_t ld, int64_t nr, int64_t n, float* y,
                                 const uint16_t* next, int64_t next_nr);
 
+// Dot product of one row of a coded F32 matrix (core/f32_coded.h: row, the matrix's 64-byte
+// code table, the row's n_esc escapes) with n floats (n a multiple of 128), bit for bit the
+// F32 row dot of the decoded row.
+using F32CodedDotFn = float (*)(const uint8_t* row, const uint8_t* table, const uint32_t* esc_col,
+                                const uint8_t* esc_byte, uint32_t n_esc, const float* x, int64_t n);
+// kernels_avx512vbmi.cpp's, with or without its software prefetch (as fdot's on this CPU).
+F32CodedDotFn f32_coded_dot_vbmi(bool prefetch);
+
 struct Table {
   const char* name;
   DequantFn dequant[kDTypeIdLimit];
@@ -117,6 +125,9 @@ struct Table {
   bool gemm_rows8_any_t;
   HalfRowsDotFn f16_rows_dot;
   HalfRowsAxpyFn f16_rows_axpy;
+  // Null where the variant or the CPU has none (AVX-512 VBMI): coded F32 matrices are then not
+  // made (repack_for_decode), and any that exist are decoded row by row for fdot.
+  F32CodedDotFn fdot_f32_coded;
 };
 
 const Table& table_scalar();

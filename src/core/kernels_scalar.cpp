@@ -16,18 +16,26 @@ inline float h(uint16_t v) { return fp16_to_fp32(v); }
 
 // ---- dequantization ----------------------------------------------------------
 
+// The scalar kernels read any bytes at any address (a GGUF may align its tensors to 1 byte, and
+// the fuzzer hands them over as they lie): fields through copies, never through a cast pointer.
+template <typename T>
+T load(const void* p, int64_t i) {
+  T v;
+  std::memcpy(&v, (const uint8_t*)p + i * (int64_t)sizeof(T), sizeof(T));
+  return v;
+}
+
 template <typename B, typename F>
 void each_block(const void* src, int64_t n, int elems, F&& f) {
-  const B* b = (const B*)src;
-  for (int64_t i = 0; i < n / elems; i++) f(b[i], i * elems);
+  for (int64_t i = 0; i < n / elems; i++) f(load<B>(src, i), i * elems);
 }
 
 void dq_f32(const void* s, float* y, int64_t n) { std::memcpy(y, s, (size_t)n * 4); }
 void dq_f16(const void* s, float* y, int64_t n) {
-  for (int64_t i = 0; i < n; i++) y[i] = h(((const uint16_t*)s)[i]);
+  for (int64_t i = 0; i < n; i++) y[i] = h(load<uint16_t>(s, i));
 }
 void dq_bf16(const void* s, float* y, int64_t n) {
-  for (int64_t i = 0; i < n; i++) y[i] = bf16_to_fp32(((const uint16_t*)s)[i]);
+  for (int64_t i = 0; i < n; i++) y[i] = bf16_to_fp32(load<uint16_t>(s, i));
 }
 
 // The 4-bit (Q4_x, IQ4_NL) and 5-bit (Q5_x) element codes of a 32-element block.
@@ -286,13 +294,13 @@ float fdot(const float* x, int64_t n, F&& w) {
   return (s[0] + s[1]) + (s[2] + s[3]);
 }
 float fdot_f32(const void* r, const float* x, int64_t n) {
-  return fdot(x, n, [&](int64_t i) { return ((const float*)r)[i]; });
+  return fdot(x, n, [&](int64_t i) { return load<float>(r, i); });
 }
 float fdot_f16(const void* r, const float* x, int64_t n) {
-  return fdot(x, n, [&](int64_t i) { return h(((const uint16_t*)r)[i]); });
+  return fdot(x, n, [&](int64_t i) { return h(load<uint16_t>(r, i)); });
 }
 float fdot_bf16(const void* r, const float* x, int64_t n) {
-  return fdot(x, n, [&](int64_t i) { return bf16_to_fp32(((const uint16_t*)r)[i]); });
+  return fdot(x, n, [&](int64_t i) { return bf16_to_fp32(load<uint16_t>(r, i)); });
 }
 
 // ---- activations and half conversions ----------------------------------------------

@@ -9,6 +9,7 @@
 #include <cblas.h>
 #include "core/error.h"
 #include "core/flop_counter.h"
+#include "core/f32_coded.h"
 #include "core/gemm.h"
 #include "core/kernels.h"
 #include "core/quant.h"
@@ -231,7 +232,7 @@ void matmul(DType t, const void* W, int64_t rows, int64_t cols, const float* X, 
     return;
   }
   if (gemm_available()) {
-    gemm_nt(t, W, false, rows, cols, X, T, Y);
+    gemm_nt(t, W, WeightLayout::RowMajor, rows, cols, X, T, Y);
     return;
   }
   if (t == DType::F32) {
@@ -241,6 +242,39 @@ void matmul(DType t, const void* W, int64_t rows, int64_t cols, const float* X, 
   }
   const size_t stride = dtype_row_bytes(t, cols);
   dequantized_sgemm(rows, cols, X, T, Y, [&](int64_t r, float* out) { dequantize_row(t, (const char*)W + r * stride, out, cols); });
+}
+
+bool f32_coded_available() {
+  static const bool off = std::getenv("FLOPS_NO_F32_CODED") != nullptr;  // an A/B switch, read once
+  return !off && kern::active().fdot_f32_coded != nullptr;
+}
+
+void matmul_f32_coded(const void* W, int64_t rows, int64_t cols, const float* X, int64_t T, float* Y) {
+  check_args("matmul_f32_coded", DType::F32, rows, cols, T);
+  if (cols % kF32CodedBlock != 0) fail("matmul_f32_coded: {} columns is not a multiple of {}", cols, kF32CodedBlock);
+  counter::add_matmul(2 * (uint64_t)rows * (uint64_t)cols * (uint64_t)T);
+  if (rows == 0 || T == 0) return;
+  if (T > kMatmulMatvecMaxT) {
+    if (gemm_available()) return gemm_nt(DType::F32, W, WeightLayout::F32Coded, rows, cols, X, T, Y);
+    return dequantized_sgemm(rows, cols, X, T, Y, [&](int64_t r, float* out) { f32_coded_row(W, rows, r, cols, out); });
+  }
+  const F32CodedView v = f32_coded_view(W, rows, cols);
+  const kern::Table& k = kern::active();
+  const kern::F32CodedDotFn coded = k.fdot_f32_coded;
+  const kern::FloatDotFn dot = k.fdot[(uint32_t)DType::F32];
+  for_rows(rows, rows * cols * T, [&](int64_t r0, int64_t r1) {
+    // Without the coded kernel (another variant chosen since the load): decode, then fdot.
+    thread_local std::vector<float> decoded;
+    if (!coded) decoded.resize((size_t)cols);
+    for (int64_t r = r0; r < r1; r++) {
+      const uint32_t e0 = v.esc_start[r], ne = v.esc_start[r + 1] - e0;
+      const uint8_t* row = v.rows + (size_t)r * v.row_bytes;
+      if (!coded) f32_coded_row(W, rows, r, cols, decoded.data());
+      for (int64_t i = 0; i < T; i++)
+        Y[i * rows + r] = coded ? coded(row, v.table, v.esc_col + e0, v.esc_byte + e0, ne, X + i * cols, cols)
+                                : dot(decoded.data(), X + i * cols, cols);
+    }
+  }, kParallelMinMacs, 1, (int64_t)v.row_bytes);
 }
 
 namespace {
@@ -349,7 +383,7 @@ void matmul_rows8_many(const Rows8Product* ps, int n, int64_t cols, const float*
   // F32 GEMM, alone.
   const auto via_f32 = [&](int i) { return T > kMatmulMatvecMaxT && !k.gemm_rows8[(uint32_t)ps[i].t] && gemm_available(); };
   for (int i = 0; i < n; i++)
-    if (via_f32(i)) gemm_nt(ps[i].t, ps[i].W, true, ps[i].rows, cols, X, T, ps[i].Y);
+    if (via_f32(i)) gemm_nt(ps[i].t, ps[i].W, WeightLayout::Rows8, ps[i].rows, cols, X, T, ps[i].Y);
   // The others by how they quantize X: 32-element blocks, or 256-element super-blocks.
   for (const bool super : {false, true})
     rows8_together(ps, n, cols, X, T, [&](int i) { return !via_f32(i) && dtype_super_block(ps[i].t) == super; });

@@ -63,6 +63,14 @@ struct Rows8Product {
 };
 void matmul_rows8_many(const Rows8Product* ps, int n, int64_t cols, const float* X, int64_t T);
 
+// The same product as matmul's for F32 against an F32 matrix in the coded form of
+// core/f32_coded.h (cols a multiple of 128): the same bits as matmul on the original matrix for
+// every T, from 7/8 of its bytes. f32_coded_available(): the active kernel variant has the
+// coded row dot (AVX-512 VBMI); without it the rows are decoded first, which is slower than F32.
+// FLOPS_NO_F32_CODED=1 makes it false (repack_for_decode then keeps F32 as it is; for A/B timing).
+void matmul_f32_coded(const void* W, int64_t rows, int64_t cols, const float* X, int64_t T, float* Y);
+bool f32_coded_available();
+
 // Product of x (n floats) with a row of n elements of type t, no threading, no FLOP count.
 // The exact fp32 dequantize-then-dot for every type (no activation quantization): for
 // callers that need one dot product, e.g. reference checks.

@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/matmul.h"
 #include "core/quant.h"
+#include "core/f32_coded.h"
 #include "core/repack.h"
 #include "model/arch.h"
 
@@ -64,6 +65,7 @@ int64_t Model::n_params() const {
 
 void embedding_row(const Weight& w, int64_t row, float* out) {
   if (w.rows8) return dequantize_row8(w.type, w.data, w.rows, row, w.cols, out);
+  if (w.f32_coded) return f32_coded_row(w.data, w.rows, row, w.cols, out);
   const uint8_t* p = (const uint8_t*)w.data + dtype_row_bytes(w.type, w.cols) * row;
   dequantize_row(w.type, p, out, w.cols);
 }
@@ -71,6 +73,8 @@ void embedding_row(const Weight& w, int64_t row, float* out) {
 void weight_matmul(const Weight& w, const float* x, int64_t R, float* y) {
   if (w.rows8)
     matmul_rows8(w.type, w.data, w.rows, w.cols, x, R, y);
+  else if (w.f32_coded)
+    matmul_f32_coded(w.data, w.rows, w.cols, x, R, y);
   else
     matmul(w.type, w.data, w.rows, w.cols, x, R, y);
 }
@@ -97,26 +101,39 @@ uint64_t repack_for_decode(Model& m) {
   // rows of the tokens seen read from it: it stays in the file unless it is packed.
   auto packs = [&](const Weight* w) { return rows8_packable(w->type, w->rows, w->cols); };
   auto moves = [&](const Weight* w) {
-    if (!w->data || w->rows8 || m.arena.data) return false;
+    if (!w->data || w->rows8 || w->f32_coded || m.arena.data) return false;
     return packs(w) || (m.gguf.file_mapped && w != &m.tok_embd);
   };
+  // F32 matrices that the coded form makes smaller, where the CPU has its kernel.
+  std::vector<F32CodedPlan> plans(ws.size());
+  for (size_t i = 0; i < ws.size(); i++) {
+    const Weight* w = ws[i];
+    if (moves(w) && w->type == DType::F32 && f32_coded_available())
+      plans[i] = f32_coded_plan((const float*)w->data, w->rows, w->cols);
+  }
   auto bytes_of = [](const Weight* w) { return dtype_row_bytes(w->type, w->cols) * (size_t)w->rows; };
   auto aligned = [](size_t n) { return (n + 63) / 64 * 64; };
+  auto stored_bytes = [&](size_t i) { return plans[i].worth ? plans[i].bytes : bytes_of(ws[i]); };
   size_t total = 0;
-  for (Weight* w : ws)
-    if (moves(w)) total += aligned(bytes_of(w));
+  for (size_t i = 0; i < ws.size(); i++)
+    if (moves(ws[i])) total += aligned(stored_bytes(i));
   if (total == 0) return 0;
   HugePages arena(total);
   uint64_t packed = 0;
   size_t at = 0;
-  for (Weight* w : ws) {
+  for (size_t i = 0; i < ws.size(); i++) {
+    Weight* w = ws[i];
     if (!moves(w)) continue;
     const size_t n = bytes_of(w);
     uint8_t* dst = arena.data + at;
-    at += aligned(n);
+    at += aligned(stored_bytes(i));
     if (packs(w)) {
       pack_rows8(w->type, w->data, w->rows, w->cols, dst);
       w->rows8 = true;
+      packed += n;
+    } else if (plans[i].worth) {
+      f32_coded_pack((const float*)w->data, w->rows, w->cols, plans[i], dst);
+      w->f32_coded = true;
       packed += n;
     } else {
       std::memcpy(dst, w->data, n);

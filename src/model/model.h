@@ -23,6 +23,9 @@ struct Weight {
   // Packed 8 rows at a time by repack_for_decode (core/repack.h): data is then the packed copy.
   // file: the tensor's bytes in the file, its identity for LoRA lookups, when data is a copy.
   bool rows8 = false;
+  // An F32 matrix coded losslessly in 7/8 of its bytes by repack_for_decode (core/f32_coded.h):
+  // data is then the coded copy.
+  bool f32_coded = false;
   const void* file = nullptr;
   explicit operator bool() const { return data != nullptr; }
   const void* key() const { return file ? file : data; }
@@ -113,7 +116,9 @@ void weight_matmul_many(const WeightProduct* ps, int n, const float* x, int64_t 
 // embedding matrix that is not the output) are copied as they are: all of them then sit in one
 // arena of huge pages (core/huge_pages.h), which a decode step streams faster than the file's
 // 4 KB pages. The file's pages are released (the tensors in m.gguf still read correctly, from
-// the file). Logits change by float rounding only. Returns the bytes packed.
+// the file). Logits change by float rounding only. F32 matrices whose rows are a multiple of 128
+// wide are coded losslessly in 7/8 of their bytes (core/f32_coded.h) where the CPU has the
+// coded row dot (AVX-512 VBMI), with the same logits bit for bit. Returns the bytes packed.
 uint64_t repack_for_decode(Model& m);
 
 }  // namespace flops

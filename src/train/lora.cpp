@@ -28,7 +28,7 @@ const char* target_tensor(int i) {
 
 NetMatrix frozen(const Weight& w) {
   // The training pass reads row-major matrices (repack_for_decode is for serving only).
-  if (w.rows8) fail("LoRA training needs the base model's matrices row-major, not repacked for decoding");
+  if (w.rows8 || w.f32_coded) fail("LoRA training needs the base model's matrices row-major, not repacked for decoding");
   NetMatrix M;
   M.type = w.type;
   M.w = w.data;

@@ -1,0 +1,93 @@
+// The row dot of the coded F32 layout (core/f32_coded.h) on AVX-512 VBMI (byte permutes), which
+// the AVX-512 table takes where the CPU has it (Zen 4 and later, Ice Lake and later). Compiled
+// with AVX-512 F/BW/VL/DQ/VNNI/VBMI (CMakeLists.txt).
+//
+// Per 16 weights: the 48 bytes holding their low 3 bytes are picked out of two aligned
+// 64-byte loads into the low 3 bytes of 16 lanes (VPERMT2B); their 16 codes, 8 bytes, are
+// spread one nibble into byte 3 of each lane (VPMULTISHIFTQB) and looked up in the table
+// (VPERMB: it reads the low 6 bits of an index, so the table holds the 16 top bytes 4 times
+// and the nibble's neighbour bits need no masking). A row's escapes, rare, are patched in
+// memory. The sums are fdot_f32's (kernels_x86_32.inc), in its order: accumulator k % 4 takes
+// the k-th 16 weights of every 64, then (a0 + a1) + (a2 + a3) reduced, so the result is bit
+// for bit the F32 row dot of the decoded row.
+#if !defined(__AVX512F__) || !defined(__AVX512BW__) || !defined(__AVX512VBMI__)
+#error "kernels_avx512vbmi.cpp must be compiled with AVX-512 F/BW/VBMI enabled (see CMakeLists.txt)"
+#endif
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#include <immintrin.h>
+
+#include "core/kernels.h"
+
+namespace flops::kern {
+namespace {
+
+// Byte b < 3 of lane l of the k-th 16 weights of a block: byte 48k + 3l + b of the block's low
+// bytes, counted from the first of the two 64-byte loads it spans (loads 48k / 64 and the next).
+struct Indices {
+  alignas(64) uint8_t low[8][64];
+  alignas(64) uint8_t shift[64];  // VPMULTISHIFTQB: lane 2q's code at bit 8q, lane 2q+1's at 8q + 4
+  constexpr Indices() : low{}, shift{} {
+    for (int k = 0; k < 8; k++)
+      for (int l = 0; l < 16; l++)
+        for (int b = 0; b < 4; b++) low[k][4 * l + b] = b < 3 ? (uint8_t)(48 * k + 3 * l + b - 64 * (48 * k / 64)) : 0;
+    for (int q = 0; q < 8; q++) {
+      shift[8 * q + 3] = (uint8_t)(8 * q);
+      shift[8 * q + 7] = (uint8_t)(8 * q + 4);
+    }
+  }
+};
+// Built at compile time: a constructor run at start-up from this file could use AVX-512 on a
+// CPU without it (kernels.h).
+constexpr Indices kIdx{};
+
+constexpr int64_t kPrefetchBytes = 8192;  // as the F32 row dots (kernels_x86_32.inc)
+
+template <bool Prefetch>
+float dot_f32_coded(const uint8_t* row, const uint8_t* table, const uint32_t* esc_col, const uint8_t* esc_byte,
+                    uint32_t n_esc, const float* x, int64_t n) {
+  const __m512i shift = _mm512_load_si512(kIdx.shift);
+  const __m512i tab = _mm512_loadu_si512(table);
+  const __mmask64 low_bytes = 0x7777777777777777ull, top_bytes = 0x8888888888888888ull;
+  __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+  uint32_t e = 0;
+  uint32_t next_esc = n_esc ? esc_col[0] : 0xffffffffu;
+  for (int64_t i = 0; i < n; i += 128, row += 448) {
+    if constexpr (Prefetch) {
+#pragma GCC unroll 7
+      for (int l = 0; l < 7; l++) _mm_prefetch((const char*)row + kPrefetchBytes + 64 * l, _MM_HINT_T0);
+    }
+    __m512i lo[6];
+#pragma GCC unroll 6
+    for (int j = 0; j < 6; j++) lo[j] = _mm512_load_si512(row + 64 * j);
+    const uint8_t* nib = row + 384;
+#pragma GCC unroll 8
+    for (int k = 0; k < 8; k++) {
+      const int a = 48 * k / 64;
+      const __m512i idx = _mm512_load_si512(kIdx.low[k]);
+      __m512i v = a + 1 < 6 ? _mm512_maskz_permutex2var_epi8(low_bytes, lo[a], idx, lo[a + 1])
+                            : _mm512_maskz_permutexvar_epi8(low_bytes, idx, lo[a]);
+      int64_t codes;
+      __builtin_memcpy(&codes, nib + 8 * k, 8);
+      v = _mm512_mask_permutexvar_epi8(v, top_bytes, _mm512_multishift_epi64_epi8(shift, _mm512_set1_epi64(codes)), tab);
+      const int64_t j0 = i + 16 * k;
+      if (__builtin_expect(next_esc < (uint32_t)(j0 + 16), 0)) {
+        alignas(64) uint8_t bytes[64];
+        _mm512_store_si512(bytes, v);
+        for (; e < n_esc && esc_col[e] < (uint32_t)(j0 + 16); e++) bytes[4 * (esc_col[e] - j0) + 3] = esc_byte[e];
+        next_esc = e < n_esc ? esc_col[e] : 0xffffffffu;
+        v = _mm512_load_si512(bytes);
+      }
+      acc[k & 3] = _mm512_fmadd_ps(_mm512_castsi512_ps(v), _mm512_loadu_ps(x + j0), acc[k & 3]);
+    }
+  }
+  return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])));
+}
+
+}  // namespace
+
+F32CodedDotFn f32_coded_dot_vbmi(bool prefetch) { return prefetch ? dot_f32_coded<true> : dot_f32_coded<false>; }
+
+}  // namespace flops::kern
