@@ -5,6 +5,8 @@
 #include <cstring>
 #include <numeric>
 
+#include "core/kernels.h"
+
 namespace flops {
 namespace {
 
@@ -107,6 +109,9 @@ F32CodedView f32_coded_view(const void* coded, int64_t rows, int64_t cols) {
 void f32_coded_row(const void* coded, int64_t rows, int64_t r, int64_t cols, float* out) {
   const F32CodedView v = f32_coded_view(coded, rows, cols);
   const uint8_t* p = v.rows + (size_t)r * v.row_bytes;
+  const uint32_t e0 = v.esc_start[r];
+  if (const kern::F32CodedDecodeFn decode = kern::active().f32_coded_decode)
+    return decode(p, v.table, v.esc_col + e0, v.esc_byte + e0, v.esc_start[r + 1] - e0, out, cols);
   for (int64_t c0 = 0; c0 < cols; c0 += kF32CodedBlock, p += kF32CodedBlockBytes)
     for (int64_t j = 0; j < kF32CodedBlock; j++) {
       const uint8_t k = (p[3 * kF32CodedBlock + j / 2] >> (4 * (j & 1))) & 15;

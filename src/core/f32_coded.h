@@ -49,7 +49,8 @@ struct F32CodedView {
 };
 F32CodedView f32_coded_view(const void* coded, int64_t rows, int64_t cols);
 
-// out (cols floats) = row r, bit for bit the original.
+// out (cols floats) = row r, bit for bit the original (the active variant's vector decoder
+// where it has one).
 void f32_coded_row(const void* coded, int64_t rows, int64_t r, int64_t cols, float* out);
 
 }  // namespace flops

@@ -98,8 +98,12 @@ using HalfRowsAxpyFn = void (*)(const float* p, const uint16_t* rows, int64_t ld
 // F32 row dot of the decoded row.
 using F32CodedDotFn = float (*)(const uint8_t* row, const uint8_t* table, const uint32_t* esc_col,
                                 const uint8_t* esc_byte, uint32_t n_esc, const float* x, int64_t n);
-// kernels_avx512vbmi.cpp's, with or without its software prefetch (as fdot's on this CPU).
+// out (n floats) = the decoded row, the original bits.
+using F32CodedDecodeFn = void (*)(const uint8_t* row, const uint8_t* table, const uint32_t* esc_col,
+                                  const uint8_t* esc_byte, uint32_t n_esc, float* out, int64_t n);
+// kernels_avx512vbmi.cpp's, the dot with or without its software prefetch (as fdot's here).
 F32CodedDotFn f32_coded_dot_vbmi(bool prefetch);
+F32CodedDecodeFn f32_coded_decode_vbmi();
 
 struct Table {
   const char* name;
@@ -128,6 +132,7 @@ struct Table {
   // Null where the variant or the CPU has none (AVX-512 VBMI): coded F32 matrices are then not
   // made (repack_for_decode), and any that exist are decoded row by row for fdot.
   F32CodedDotFn fdot_f32_coded;
+  F32CodedDecodeFn f32_coded_decode;  // set with fdot_f32_coded
 };
 
 const Table& table_scalar();

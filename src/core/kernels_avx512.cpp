@@ -38,7 +38,10 @@ const Table& table_avx512() {
     Table v = avx512::make_table("avx512");
     v.gemm_f32_tile = avx512::gemm_f32_tile;
     v.gemm_f32_pack = avx512::gemm_f32_pack;
-    if (cpu_features().avx512vbmi) v.fdot_f32_coded = f32_coded_dot_vbmi(avx512::prefetch_into_l1());
+    if (cpu_features().avx512vbmi) {
+      v.fdot_f32_coded = f32_coded_dot_vbmi(avx512::prefetch_into_l1());
+      v.f32_coded_decode = f32_coded_decode_vbmi();
+    }
     return v;
   }();
   return t;

@@ -86,8 +86,35 @@ float dot_f32_coded(const uint8_t* row, const uint8_t* table, const uint32_t* es
   return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])));
 }
 
+// The same lanes stored instead of summed (a prompt's GEMM reads the decoded rows), the
+// escapes patched in the output afterwards.
+void decode_f32_coded(const uint8_t* row, const uint8_t* table, const uint32_t* esc_col, const uint8_t* esc_byte,
+                      uint32_t n_esc, float* out, int64_t n) {
+  const __m512i shift = _mm512_load_si512(kIdx.shift);
+  const __m512i tab = _mm512_loadu_si512(table);
+  const __mmask64 low_bytes = 0x7777777777777777ull, top_bytes = 0x8888888888888888ull;
+  for (int64_t i = 0; i < n; i += 128, row += 448) {
+    __m512i lo[6];
+#pragma GCC unroll 6
+    for (int j = 0; j < 6; j++) lo[j] = _mm512_load_si512(row + 64 * j);
+#pragma GCC unroll 8
+    for (int k = 0; k < 8; k++) {
+      const int a = 48 * k / 64;
+      const __m512i idx = _mm512_load_si512(kIdx.low[k]);
+      __m512i v = a + 1 < 6 ? _mm512_maskz_permutex2var_epi8(low_bytes, lo[a], idx, lo[a + 1])
+                            : _mm512_maskz_permutexvar_epi8(low_bytes, idx, lo[a]);
+      int64_t codes;
+      __builtin_memcpy(&codes, row + 384 + 8 * k, 8);
+      v = _mm512_mask_permutexvar_epi8(v, top_bytes, _mm512_multishift_epi64_epi8(shift, _mm512_set1_epi64(codes)), tab);
+      _mm512_storeu_si512(out + i + 16 * k, v);
+    }
+  }
+  for (uint32_t e = 0; e < n_esc; e++) ((uint8_t*)(out + esc_col[e]))[3] = esc_byte[e];
+}
+
 }  // namespace
 
 F32CodedDotFn f32_coded_dot_vbmi(bool prefetch) { return prefetch ? dot_f32_coded<true> : dot_f32_coded<false>; }
+F32CodedDecodeFn f32_coded_decode_vbmi() { return decode_f32_coded; }
 
 }  // namespace flops::kern
