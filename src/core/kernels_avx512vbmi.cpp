@@ -19,6 +19,8 @@
 #endif
 #include <immintrin.h>
 
+#include <type_traits>
+
 #include "core/kernels.h"
 
 namespace flops::kern {
@@ -45,12 +47,41 @@ constexpr Indices kIdx{};
 
 constexpr int64_t kPrefetchBytes = 8192;  // as the F32 row dots (kernels_x86_32.inc)
 
+// The table and the per-block loads of a coded row, and the k-th 16 weights of a block as lanes.
+struct Decoder {
+  __m512i shift, tab;
+  explicit Decoder(const uint8_t* table)
+      : shift(_mm512_load_si512(kIdx.shift)), tab(_mm512_loadu_si512(table)) {}
+  static void load(const uint8_t* block, __m512i* lo) {
+#pragma GCC unroll 6
+    for (int j = 0; j < 6; j++) lo[j] = _mm512_load_si512(block + 64 * j);
+  }
+  template <int K>
+  __m512i lanes(const uint8_t* block, const __m512i* lo) const {
+    constexpr int a = 48 * K / 64;
+    constexpr __mmask64 low_bytes = 0x7777777777777777ull, top_bytes = 0x8888888888888888ull;
+    const __m512i idx = _mm512_load_si512(kIdx.low[K]);
+    __m512i v;
+    if constexpr (a + 1 < 6) v = _mm512_maskz_permutex2var_epi8(low_bytes, lo[a], idx, lo[a + 1]);
+    else v = _mm512_maskz_permutexvar_epi8(low_bytes, idx, lo[a]);  // the last 48 bytes lie in one load
+    int64_t codes;
+    __builtin_memcpy(&codes, block + 384 + 8 * K, 8);
+    return _mm512_mask_permutexvar_epi8(v, top_bytes, _mm512_multishift_epi64_epi8(shift, _mm512_set1_epi64(codes)), tab);
+  }
+};
+
+template <int K, typename F>
+inline __attribute__((always_inline)) void each_k(F&& f) {
+  if constexpr (K < 8) {
+    f(std::integral_constant<int, K>{});
+    each_k<K + 1>(f);
+  }
+}
+
 template <bool Prefetch>
 float dot_f32_coded(const uint8_t* row, const uint8_t* table, const uint32_t* esc_col, const uint8_t* esc_byte,
                     uint32_t n_esc, const float* x, int64_t n) {
-  const __m512i shift = _mm512_load_si512(kIdx.shift);
-  const __m512i tab = _mm512_loadu_si512(table);
-  const __mmask64 low_bytes = 0x7777777777777777ull, top_bytes = 0x8888888888888888ull;
+  const Decoder d(table);
   __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
   uint32_t e = 0;
   uint32_t next_esc = n_esc ? esc_col[0] : 0xffffffffu;
@@ -60,18 +91,10 @@ float dot_f32_coded(const uint8_t* row, const uint8_t* table, const uint32_t* es
       for (int l = 0; l < 7; l++) _mm_prefetch((const char*)row + kPrefetchBytes + 64 * l, _MM_HINT_T0);
     }
     __m512i lo[6];
-#pragma GCC unroll 6
-    for (int j = 0; j < 6; j++) lo[j] = _mm512_load_si512(row + 64 * j);
-    const uint8_t* nib = row + 384;
-#pragma GCC unroll 8
-    for (int k = 0; k < 8; k++) {
-      const int a = 48 * k / 64;
-      const __m512i idx = _mm512_load_si512(kIdx.low[k]);
-      __m512i v = a + 1 < 6 ? _mm512_maskz_permutex2var_epi8(low_bytes, lo[a], idx, lo[a + 1])
-                            : _mm512_maskz_permutexvar_epi8(low_bytes, idx, lo[a]);
-      int64_t codes;
-      __builtin_memcpy(&codes, nib + 8 * k, 8);
-      v = _mm512_mask_permutexvar_epi8(v, top_bytes, _mm512_multishift_epi64_epi8(shift, _mm512_set1_epi64(codes)), tab);
+    Decoder::load(row, lo);
+    each_k<0>([&](auto kc) __attribute__((always_inline)) {
+      constexpr int k = decltype(kc)::value;
+      __m512i v = d.lanes<k>(row, lo);
       const int64_t j0 = i + 16 * k;
       if (__builtin_expect(next_esc < (uint32_t)(j0 + 16), 0)) {
         alignas(64) uint8_t bytes[64];
@@ -81,7 +104,7 @@ float dot_f32_coded(const uint8_t* row, const uint8_t* table, const uint32_t* es
         v = _mm512_load_si512(bytes);
       }
       acc[k & 3] = _mm512_fmadd_ps(_mm512_castsi512_ps(v), _mm512_loadu_ps(x + j0), acc[k & 3]);
-    }
+    });
   }
   return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])));
 }
@@ -90,24 +113,14 @@ float dot_f32_coded(const uint8_t* row, const uint8_t* table, const uint32_t* es
 // escapes patched in the output afterwards.
 void decode_f32_coded(const uint8_t* row, const uint8_t* table, const uint32_t* esc_col, const uint8_t* esc_byte,
                       uint32_t n_esc, float* out, int64_t n) {
-  const __m512i shift = _mm512_load_si512(kIdx.shift);
-  const __m512i tab = _mm512_loadu_si512(table);
-  const __mmask64 low_bytes = 0x7777777777777777ull, top_bytes = 0x8888888888888888ull;
+  const Decoder d(table);
   for (int64_t i = 0; i < n; i += 128, row += 448) {
     __m512i lo[6];
-#pragma GCC unroll 6
-    for (int j = 0; j < 6; j++) lo[j] = _mm512_load_si512(row + 64 * j);
-#pragma GCC unroll 8
-    for (int k = 0; k < 8; k++) {
-      const int a = 48 * k / 64;
-      const __m512i idx = _mm512_load_si512(kIdx.low[k]);
-      __m512i v = a + 1 < 6 ? _mm512_maskz_permutex2var_epi8(low_bytes, lo[a], idx, lo[a + 1])
-                            : _mm512_maskz_permutexvar_epi8(low_bytes, idx, lo[a]);
-      int64_t codes;
-      __builtin_memcpy(&codes, row + 384 + 8 * k, 8);
-      v = _mm512_mask_permutexvar_epi8(v, top_bytes, _mm512_multishift_epi64_epi8(shift, _mm512_set1_epi64(codes)), tab);
-      _mm512_storeu_si512(out + i + 16 * k, v);
-    }
+    Decoder::load(row, lo);
+    each_k<0>([&](auto kc) __attribute__((always_inline)) {
+      constexpr int k = decltype(kc)::value;
+      _mm512_storeu_si512(out + i + 16 * k, d.lanes<k>(row, lo));
+    });
   }
   for (uint32_t e = 0; e < n_esc; e++) ((uint8_t*)(out + esc_col[e]))[3] = esc_byte[e];
 }
