@@ -17,7 +17,8 @@ inline float h(uint16_t v) { return fp16_to_fp32(v); }
 // ---- dequantization ----------------------------------------------------------
 
 // The scalar kernels read any bytes at any address (a GGUF may align its tensors to 1 byte, and
-// the fuzzer hands them over as they lie): fields through copies, never through a cast pointer.
+// the fuzzer hands them over as they lie): weights and block fields through copies, never through
+// a cast pointer, in the dequantizers and the row dots alike.
 template <typename T>
 T load(const void* p, int64_t i) {
   T v;
@@ -153,17 +154,17 @@ void dq_iq4_xs(const void* s, float* y, int64_t n) {
 // row's arithmetic is the single-row product's, which is the rows form with nx = 1.
 template <typename B, typename Code>
 void dot32_rows(const void* row, const QAct* x, int nx, int64_t n, float* y, Code code, bool with_min) {
-  const B* w = (const B*)row;
   for (int r = 0; r < nx; r++) y[r] = 0.0f;
   int c[QK];
   for (int64_t b = 0; b < n / QK; b++) {
-    for (int j = 0; j < QK; j++) c[j] = code(w[b], j);
+    const B wb = load<B>(row, b);
+    for (int j = 0; j < QK; j++) c[j] = code(wb, j);
     for (int r = 0; r < nx; r++) {
       int32_t acc = 0;
       for (int j = 0; j < QK; j++) acc += c[j] * x[r].q[b * QK + j];
-      y[r] += (float)acc * (h(w[b].d) * x[r].d[b]);
-      if constexpr (requires { w[b].m; })
-        if (with_min) y[r] += h(w[b].m) * x[r].s[b];
+      y[r] += (float)acc * (h(wb.d) * x[r].d[b]);
+      if constexpr (requires { wb.m; })
+        if (with_min) y[r] += h(wb.m) * x[r].s[b];
     }
   }
 }
@@ -187,37 +188,37 @@ FLOPS_DOT32(iq4_nl, BlockIQ4_NL, false, kIQ4Values[nib(b.qs, j)])
 // 256-element types: integer sums per group, scaled by the group's integer scale, then one
 // float product per super-block. Mins use the activation sums of 16 (bsums).
 float dot_q2_k(const void* r, const QAct& x, int64_t n) {
-  const BlockQ2_K* w = (const BlockQ2_K*)r;
   float s = 0.0f;
   for (int64_t b = 0; b < n / QK_K; b++) {
+    const BlockQ2_K wb = load<BlockQ2_K>(r, b);
     const int8_t* q = x.q + b * QK_K;
     int32_t sum = 0, msum = 0;
-    for (int e = 0; e < QK_K; e++) sum += (w[b].scales[q2_group(e)] & 15) * q2_code(w[b].qs, e) * q[e];
-    for (int g = 0; g < 16; g++) msum += (w[b].scales[g] >> 4) * x.bsums[b * 16 + g];
-    s += x.d[b] * (h(w[b].d) * (float)sum - h(w[b].dmin) * (float)msum);
+    for (int e = 0; e < QK_K; e++) sum += (wb.scales[q2_group(e)] & 15) * q2_code(wb.qs, e) * q[e];
+    for (int g = 0; g < 16; g++) msum += (wb.scales[g] >> 4) * x.bsums[b * 16 + g];
+    s += x.d[b] * (h(wb.d) * (float)sum - h(wb.dmin) * (float)msum);
   }
   return s;
 }
 float dot_q3_k(const void* r, const QAct& x, int64_t n) {
-  const BlockQ3_K* w = (const BlockQ3_K*)r;
   float s = 0.0f;
   for (int64_t b = 0; b < n / QK_K; b++) {
+    const BlockQ3_K wb = load<BlockQ3_K>(r, b);
     const int8_t* q = x.q + b * QK_K;
     int32_t sum = 0;
-    for (int e = 0; e < QK_K; e++) sum += (q3k_scale(w[b].scales, q2_group(e)) - 32) * q3_code(w[b], e) * q[e];
-    s += x.d[b] * h(w[b].d) * (float)sum;
+    for (int e = 0; e < QK_K; e++) sum += (q3k_scale(wb.scales, q2_group(e)) - 32) * q3_code(wb, e) * q[e];
+    s += x.d[b] * h(wb.d) * (float)sum;
   }
   return s;
 }
 template <typename B>
 void dot_kmin_rows(const void* r, const QAct* x, int nx, int64_t n, float* y, int (*code)(const B&, int)) {
-  const B* w = (const B*)r;
   for (int k = 0; k < nx; k++) y[k] = 0.0f;
   int c[QK_K];
   for (int64_t b = 0; b < n / QK_K; b++) {
-    for (int e = 0; e < QK_K; e++) c[e] = code(w[b], e);
+    const B wb = load<B>(r, b);
+    for (int e = 0; e < QK_K; e++) c[e] = code(wb, e);
     int sc[8], mn[8];
-    for (int g = 0; g < 8; g++) kquant_scale_min(w[b].scales, g, sc[g], mn[g]);
+    for (int g = 0; g < 8; g++) kquant_scale_min(wb.scales, g, sc[g], mn[g]);
     for (int k = 0; k < nx; k++) {
       const int8_t* q = x[k].q + b * QK_K;
       int32_t sum = 0, msum = 0;
@@ -227,7 +228,7 @@ void dot_kmin_rows(const void* r, const QAct* x, int nx, int64_t n, float* y, in
         sum += sc[g] * gs;
         msum += mn[g] * (x[k].bsums[b * 16 + 2 * g] + x[k].bsums[b * 16 + 2 * g + 1]);
       }
-      y[k] += x[k].d[b] * (h(w[b].d) * (float)sum - h(w[b].dmin) * (float)msum);
+      y[k] += x[k].d[b] * (h(wb.d) * (float)sum - h(wb.dmin) * (float)msum);
     }
   }
 }
@@ -248,16 +249,16 @@ float dot_q5_k(const void* r, const QAct& x, int64_t n) {
   return y;
 }
 void dot_rows_q6_k(const void* r, const QAct* x, int nx, int64_t n, float* y) {
-  const BlockQ6_K* w = (const BlockQ6_K*)r;
   for (int k = 0; k < nx; k++) y[k] = 0.0f;
   int c[QK_K];
   for (int64_t b = 0; b < n / QK_K; b++) {
-    for (int e = 0; e < QK_K; e++) c[e] = w[b].scales[e / 16] * q6_code(w[b], e);
+    const BlockQ6_K wb = load<BlockQ6_K>(r, b);
+    for (int e = 0; e < QK_K; e++) c[e] = wb.scales[e / 16] * q6_code(wb, e);
     for (int k = 0; k < nx; k++) {
       const int8_t* q = x[k].q + b * QK_K;
       int32_t sum = 0;
       for (int e = 0; e < QK_K; e++) sum += c[e] * q[e];
-      y[k] += x[k].d[b] * h(w[b].d) * (float)sum;
+      y[k] += x[k].d[b] * h(wb.d) * (float)sum;
     }
   }
 }
@@ -267,17 +268,17 @@ float dot_q6_k(const void* r, const QAct& x, int64_t n) {
   return y;
 }
 float dot_iq4_xs(const void* r, const QAct& x, int64_t n) {
-  const BlockIQ4_XS* w = (const BlockIQ4_XS*)r;
   float s = 0.0f;
   for (int64_t b = 0; b < n / QK_K; b++) {
+    const BlockIQ4_XS wb = load<BlockIQ4_XS>(r, b);
     const int8_t* q = x.q + b * QK_K;
     int32_t sum = 0;
     for (int g = 0; g < 8; g++) {
       int gs = 0;
-      for (int l = 0; l < 32; l++) gs += kIQ4Values[iq4xs_code(w[b], 32 * g + l)] * q[32 * g + l];
-      sum += (iq4xs_scale(w[b], g) - 32) * gs;
+      for (int l = 0; l < 32; l++) gs += kIQ4Values[iq4xs_code(wb, 32 * g + l)] * q[32 * g + l];
+      sum += (iq4xs_scale(wb, g) - 32) * gs;
     }
-    s += x.d[b] * h(w[b].d) * (float)sum;
+    s += x.d[b] * h(wb.d) * (float)sum;
   }
   return s;
 }
