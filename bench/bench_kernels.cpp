@@ -26,9 +26,9 @@
 
 #include "core/cpu_features.h"
 #include "core/dtype.h"
+#include "core/f32_coded.h"
 #include "core/huge_pages.h"
 #include "core/machine.h"
-#include "core/f32_coded.h"
 #include "core/matmul.h"
 #include "core/quant.h"
 #include "core/repack.h"

@@ -119,7 +119,7 @@ void f32_coded_row(const void* coded, int64_t rows, int64_t r, int64_t cols, flo
                          (uint32_t)v.table[k] << 24;
       std::memcpy(out + c0 + j, &b, 4);
     }
-  for (uint32_t e = v.esc_start[r]; e < v.esc_start[r + 1]; e++) {
+  for (uint32_t e = e0; e < v.esc_start[r + 1]; e++) {
     uint32_t b;
     std::memcpy(&b, out + v.esc_col[e], 4);
     b = (b & 0x00ffffffu) | (uint32_t)v.esc_byte[e] << 24;

@@ -8,9 +8,9 @@
 #include <unordered_set>
 
 #include "core/error.h"
+#include "core/f32_coded.h"
 #include "core/matmul.h"
 #include "core/quant.h"
-#include "core/f32_coded.h"
 #include "core/repack.h"
 #include "model/arch.h"
 
