@@ -101,8 +101,8 @@ using F32CodedDotFn = float (*)(const uint8_t* row, const uint8_t* table, const 
 // out (n floats) = the decoded row, the original bits.
 using F32CodedDecodeFn = void (*)(const uint8_t* row, const uint8_t* table, const uint32_t* esc_col,
                                   const uint8_t* esc_byte, uint32_t n_esc, float* out, int64_t n);
-// kernels_avx512vbmi.cpp's, the dot with or without its software prefetch (as fdot's here).
-F32CodedDotFn f32_coded_dot_vbmi(bool prefetch);
+// kernels_avx512vbmi.cpp's, the dot with its software prefetch at a level of core/prefetch_plan.h.
+F32CodedDotFn f32_coded_dot_vbmi(int prefetch_level);
 F32CodedDecodeFn f32_coded_decode_vbmi();
 
 struct Table {

@@ -5,7 +5,10 @@
 #endif
 #include <immintrin.h>
 
+#include <type_traits>
+
 #include "core/kernels.h"
+#include "core/prefetch_plan.h"
 
 namespace flops::kern {
 namespace avx2 {

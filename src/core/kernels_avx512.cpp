@@ -14,8 +14,11 @@
 #endif
 #include <immintrin.h>
 
+#include <type_traits>
+
 #include "core/cpu_features.h"
 #include "core/kernels.h"
+#include "core/prefetch_plan.h"
 
 namespace flops::kern {
 namespace avx512 {
@@ -39,7 +42,7 @@ const Table& table_avx512() {
     v.gemm_f32_tile = avx512::gemm_f32_tile;
     v.gemm_f32_pack = avx512::gemm_f32_pack;
     if (cpu_features().avx512vbmi) {
-      v.fdot_f32_coded = f32_coded_dot_vbmi(avx512::prefetch_into_l1());
+      v.fdot_f32_coded = f32_coded_dot_vbmi(prefetch_plan().f32_coded);
       v.f32_coded_decode = f32_coded_decode_vbmi();
     }
     return v;

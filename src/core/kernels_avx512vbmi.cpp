@@ -81,7 +81,7 @@ inline __attribute__((always_inline)) void each_k(F&& f) {
   }
 }
 
-template <bool Prefetch>
+template <int Hint>
 float dot_f32_coded(const uint8_t* row, const uint8_t* table, const uint32_t* esc_col, const uint8_t* esc_byte,
                     uint32_t n_esc, const float* x, int64_t n) {
   const Decoder d(table);
@@ -89,9 +89,9 @@ float dot_f32_coded(const uint8_t* row, const uint8_t* table, const uint32_t* es
   uint32_t e = 0;
   uint32_t next_esc = n_esc ? esc_col[0] : 0xffffffffu;
   for (int64_t i = 0; i < n; i += 128, row += 448) {
-    if constexpr (Prefetch) {
+    if constexpr (Hint >= 0) {
 #pragma GCC unroll 7
-      for (int l = 0; l < 7; l++) _mm_prefetch((const char*)row + kPrefetchBytes + 64 * l, _MM_HINT_T0);
+      for (int l = 0; l < 7; l++) _mm_prefetch((const char*)row + kPrefetchBytes + 64 * l, (_mm_hint)Hint);
     }
     __m512i lo[6];
     Decoder::load(row, lo);
@@ -130,7 +130,11 @@ void decode_f32_coded(const uint8_t* row, const uint8_t* table, const uint32_t* 
 
 }  // namespace
 
-F32CodedDotFn f32_coded_dot_vbmi(bool prefetch) { return prefetch ? dot_f32_coded<true> : dot_f32_coded<false>; }
+F32CodedDotFn f32_coded_dot_vbmi(int prefetch_level) {
+  if (prefetch_level == _MM_HINT_T0) return dot_f32_coded<_MM_HINT_T0>;
+  if (prefetch_level == _MM_HINT_T1) return dot_f32_coded<_MM_HINT_T1>;
+  return dot_f32_coded<-1>;
+}
 F32CodedDecodeFn f32_coded_decode_vbmi() { return decode_f32_coded; }
 
 }  // namespace flops::kern

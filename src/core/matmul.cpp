@@ -32,8 +32,8 @@ int64_t packed_min_macs() {
   return v;
 }
 // Float matrices of at least kStreamBytes, with rows of at least kStreamCols elements, get the
-// row dots that prefetch ahead (kern::Table::fdot_stream, F16 and BF16, off Zen 5: on Zen 5
-// every row dot prefetches, kernels_x86_table.inc). On a Zen 4 VM the
+// row dots that prefetch ahead (kern::Table::fdot_stream, F16 and BF16, where the CPU's prefetch
+// plan gives them a level of their own: core/prefetch_plan.cpp). On a Zen 4 VM the
 // prefetch into L2 took M F16 tg128 (rows of 768 and 2048) on one thread from 83-89 to 93-100
 // tok/s; S F16 fell from 530-780 to 355-434 with it, and to 380-395 with it on the output
 // matrix alone (32000 rows of 288): short rows lose more than the prefetch brings, for a
