@@ -9,9 +9,11 @@
 //   pp512, tg128 from an empty context; decode at a 2,048-token context (M, 2 threads), from
 //   pp2048 and pp2048+tg128 (the llama-bench here has no depth option, so both tools get it
 //   the same way: 128 tokens over the difference of the two times).
-// Decode rates are also given as weight bytes per second, against the read bandwidth measured
-// at the start and against the mean of two measurements taken just before and just after the
-// row's own samples (the machine's bandwidth drifts; the second is the fairer fraction).
+// Decode rates are also given as weight bytes per second, against the read bandwidth from DRAM
+// measured at the start (a buffer 4x the L3) and against the mean of two measurements taken
+// just before and just after the row's own samples over a buffer the size of the row's weights
+// (the machine's bandwidth drifts, and caches may hold the weights; the second is the fairer
+// fraction).
 // Options:
 //   --load   the S and M Q4_0 rows again with one core held by `yes > /dev/null`
 //   --rss    peak resident memory of flops perplexity and llama-perplexity on M Q4_0, -c 512
@@ -43,6 +45,7 @@
 
 #include "core/cpu_features.h"
 #include "core/machine.h"
+#include "core/prefetch_plan.h"
 #include "core/threads.h"
 #include "model/synthetic.h"
 
@@ -344,11 +347,14 @@ int main(int argc, char** argv) {
   else
     std::printf("llama.cpp: %s (c392e509), run alternately with flops (llama, flops, flops, llama; -r %d each)\n",
                 tl.llama_bench.c_str(), reps);
+  std::printf("prefetch plan (core/prefetch_plan.h): %s\n", describe(kern::prefetch_plan()).c_str());
+  // From DRAM: a buffer 4 times the last-level cache (a VM's L3 can hold 480 MB), 256 MB at least.
+  const size_t dram_bytes = std::max<size_t>((size_t)256 << 20, 4 * last_level_cache_bytes());
   std::map<int, double> bw;
   for (int th : threads) {
-    bw[th] = measure_read_bandwidth(th, 1.0);
-    std::printf("read bandwidth, %d thread%s: %.1f GB/s (read-only streaming kernel, 256 MB buffer)\n", th,
-                th > 1 ? "s" : "", bw[th] / 1e9);
+    bw[th] = measure_read_bandwidth(th, 1.0, dram_bytes);
+    std::printf("read bandwidth from DRAM, %d thread%s: %.1f GB/s (read-only streaming kernel, %zu MB buffer; L3 %zu MB)\n",
+                th, th > 1 ? "s" : "", bw[th] / 1e9, dram_bytes >> 20, last_level_cache_bytes() >> 20);
   }
   std::fflush(stdout);
 
@@ -370,10 +376,13 @@ int main(int argc, char** argv) {
         r.label = sn + " " + ty + ", " + std::to_string(th);
         // On a shared VM the read bandwidth drifts by half within minutes (2 threads: 41 to 79
         // GB/s within one hour on 2026-12-03), so each row's fraction is also given against the bandwidth
-        // measured on either side of its own samples.
-        const double bw0 = measure_read_bandwidth(th, 0.5);
+        // measured on either side of its own samples, over a buffer the size of the row's weights:
+        // where the caches hold them between tokens (M's quantized files in a 480 MB L3), the
+        // ceiling is the caches', not DRAM's.
+        const size_t wsize = (size_t)wbytes[*file];
+        const double bw0 = measure_read_bandwidth(th, 0.5, wsize);
         measure(tl, *file, th, reps, {"-p", "512", "-n", "128"}, r);
-        r.bw_near = (bw0 + measure_read_bandwidth(th, 0.5)) / 2;
+        r.bw_near = (bw0 + measure_read_bandwidth(th, 0.5, wsize)) / 2;
         rows.push_back(std::move(r));
         const Row& x = rows.back();
         std::fprintf(stderr, "%s: pp %s / %s, tg %s / %s\n", x.label.c_str(), fmt_rate(median(x.fl.count("pp512") ? x.fl.at("pp512") : std::vector<double>{})).c_str(),
@@ -386,7 +395,7 @@ int main(int argc, char** argv) {
 
   auto get = [](const Samples& s, const std::string& k) { return s.count(k) ? median(s.at(k)) : NAN; };
   std::printf("\nmedian tok/s of all samples, flops / llama.cpp (ratio); bold: flops slower\n\n");
-  std::printf("| model, type, threads | prompt pp512 | decode tg128 | decode GB/s of weights, flops / llama.cpp (%% of read bw at start) | read bw around the row, GB/s: flops %%, llama.cpp %% of it | spread pp flops; llama | spread tg flops; llama |\n");
+  std::printf("| model, type, threads | prompt pp512 | decode tg128 | decode GB/s of weights, flops / llama.cpp (%% of DRAM read bw at start) | read bw around the row over the weights' size, GB/s: flops %%, llama.cpp %% of it | spread pp flops; llama | spread tg flops; llama |\n");
   std::printf("|---|---|---|---|---|---|---|\n");
   for (auto& r : rows) {
     std::string sz = r.label.substr(0, 1), ty = r.label.substr(2, r.label.find(',') - 2);

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <memory>
 #include <vector>
 #include <cblas.h>
@@ -13,6 +14,7 @@
 #endif
 #ifdef _OPENMP
 #include <omp.h>
+#include <unistd.h>
 #endif
 
 #include "core/mmap_file.h"
@@ -145,8 +147,8 @@ uint64_t read_fold(const uint8_t* p, size_t bytes) {
 
 }  // namespace
 
-double measure_read_bandwidth(int threads, double seconds) {
-  const size_t total = (size_t)256 << 20, piece = (size_t)16 << 20;
+double measure_read_bandwidth(int threads, double seconds, size_t bytes) {
+  const size_t piece = (size_t)16 << 20, total = std::max<size_t>(1, (bytes + piece - 1) / piece) * piece;
   const int nt = std::max(1, threads);
   std::unique_ptr<uint8_t, decltype(&std::free)> buf((uint8_t*)std::aligned_alloc(4096, total), &std::free);
   for (size_t i = 0; i < total; i += 8) std::memcpy(buf.get() + i, &i, 8);
@@ -167,6 +169,23 @@ double measure_read_bandwidth(int threads, double seconds) {
   }
   if (sink.load() == 1) std::abort();  // keeps the reads observable
   return (double)(part * (size_t)nt) / best;
+}
+
+size_t last_level_cache_bytes() {
+  size_t best = 0;
+  for (int i = 0; i < 8; i++) {
+    std::ifstream f("/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(i) + "/size");
+    std::string s;
+    if (!(f >> s) || s.empty()) continue;
+    size_t v = std::strtoull(s.c_str(), nullptr, 10);
+    if (s.back() == 'K') v <<= 10;
+    else if (s.back() == 'M') v <<= 20;
+    best = std::max(best, v);
+  }
+#if defined(_SC_LEVEL3_CACHE_SIZE)
+  if (best == 0) best = (size_t)std::max(0L, sysconf(_SC_LEVEL3_CACHE_SIZE));
+#endif
+  return best;
 }
 
 std::string blas_core_name() {
