@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <linux/futex.h>
 #include <memory>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #if defined(__x86_64__) || defined(__i386__)
@@ -71,6 +72,7 @@ ThreadPool::ThreadPool(int n_threads) {
   if (const char* s = std::getenv("FLOPS_SPIN_US")) set_spin_us(std::max(0, std::atoi(s)));
   if (const char* s = std::getenv("FLOPS_STALL_US")) stall_ns_ = (int64_t)std::max(0, std::atoi(s)) * 1000;
   if (const char* s = std::getenv("FLOPS_BACKOFF_MS")) backoff_ns_ = (int64_t)std::max(0, std::atoi(s)) * 1000000;
+  if (const char* s = std::getenv("FLOPS_CROWD_SWITCHES")) crowd_switches_ = std::max(0, std::atoi(s));
   workers_.reserve((size_t)n_threads - 1);
   for (int i = 1; i < n_threads; i++) workers_.emplace_back([this] { worker_loop(); });
 }
@@ -85,6 +87,29 @@ ThreadPool::~ThreadPool() {
 bool ThreadPool::solo() const {
   const int64_t until = solo_until_ns_.load(std::memory_order_relaxed);
   return until != 0 && now_ns() < until;
+}
+
+void ThreadPool::check_crowding(int64_t now) {
+  constexpr int64_t kWindowNs = 20000000, kFirstSpellNs = 200000000, kMaxSpellNs = 1600000000;
+  const int switches = crowd_switches_.load(std::memory_order_relaxed);
+  int64_t last = crowd_check_ns_.load(std::memory_order_relaxed);
+  if (switches <= 0 || now - last < kWindowNs) return;
+  if (!crowd_check_ns_.compare_exchange_strong(last, now, std::memory_order_relaxed)) return;  // another caller's
+  rusage ru{};
+  if (getrusage(RUSAGE_SELF, &ru) != 0) return;
+  const int64_t seen = ru.ru_nivcsw, before = crowd_seen_.exchange(seen, std::memory_order_relaxed);
+  // The first reading, or one after an idle gap (no job for a while), gives no rate.
+  if (last == 0 || now - last > 4 * kWindowNs) return;
+  if (seen - before >= switches) {
+    // Each crowded window in a row doubles the solo spell: a load that stays costs one window
+    // with the workers per spell, and the spells grow to 1.6 s.
+    const int level = crowd_level_.load(std::memory_order_relaxed);
+    const int64_t backoff = std::min(kMaxSpellNs, kFirstSpellNs << level);
+    solo_until_ns_.store(now + backoff, std::memory_order_relaxed);
+    crowd_level_.store(std::min(level + 1, 3), std::memory_order_relaxed);
+  } else if (solo_until_ns_.load(std::memory_order_relaxed) <= last) {
+    crowd_level_.store(0, std::memory_order_relaxed);  // a clean window with the workers
+  }
 }
 
 void ThreadPool::run_chunk(int64_t chunk) {
@@ -140,6 +165,7 @@ void ThreadPool::run(int64_t n, int64_t grain, ChunkFn fn, void* ctx, int64_t al
   if ((n + grain - 1) / grain > kMaxChunks) grain = (n + kMaxChunks - 1) / kMaxChunks;
   int64_t n_chunks = (n + grain - 1) / grain;
   std::unique_lock<std::mutex> own(owner_, std::defer_lock);
+  if (!workers_.empty() && !t_in_chunk) check_crowding(now_ns());
   if (workers_.empty() || n_chunks == 1 || t_in_chunk || solo() || !own.try_lock()) {
     // Inline, chunk by chunk as the pool would split it (uniformly). Exceptions propagate directly.
     for (int64_t b = 0; b < n; b += grain) fn(ctx, b, std::min(n, b + grain));

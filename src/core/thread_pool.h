@@ -75,7 +75,19 @@ class ThreadPool {
     backoff_ns_.store((int64_t)backoff_ms * 1000000, std::memory_order_relaxed);
     solo_until_ns_.store(0, std::memory_order_relaxed);
   }
-  // Whether jobs run on the caller alone now (after a stall).
+  // Crowding: when another process holds a core, the pool's threads take turns with it and
+  // every job waits for whichever thread the scheduler put aside, while an idle worker's spin
+  // takes time from the caller. So the caller counts the process's involuntary context
+  // switches (getrusage) once per window of 20 ms: `switches` or more in one window (default
+  // 3; FLOPS_CROWD_SWITCHES overrides, 0 turns it off) sends the pool solo, for backoff_ms at
+  // first and twice as long each time the first window back with the workers is crowded
+  // again, up to 1.6 s; a clean window resets it. A quiet 2-core VM had 21 such switches a
+  // second in a decode run, the same run with `yes` on one core 209.
+  void set_crowding(int switches) {
+    crowd_switches_.store(switches, std::memory_order_relaxed);
+    crowd_level_.store(0, std::memory_order_relaxed);
+  }
+  // Whether jobs run on the caller alone now (after a stall or while crowded).
   bool solo() const;
 
  private:
@@ -86,6 +98,7 @@ class ThreadPool {
   // Claims and runs chunks of the current job until none is left; returns how many it ran.
   int64_t work_on();
   void run_chunk(int64_t chunk);
+  void check_crowding(int64_t now);
 
   std::vector<std::thread> workers_;
   std::mutex owner_;  // held by the caller of the running job
@@ -111,6 +124,8 @@ class ThreadPool {
   std::atomic<int64_t> spin_ns_{1000000};
   std::atomic<int64_t> stall_ns_{500000}, backoff_ns_{50000000};
   std::atomic<int64_t> solo_until_ns_{0};
+  std::atomic<int> crowd_switches_{4}, crowd_level_{0};
+  std::atomic<int64_t> crowd_check_ns_{0}, crowd_seen_{0};
 };
 
 // The process's pool (sized by set_pool_threads, all cores until then). Like the OpenMP
