@@ -1,6 +1,10 @@
 // The fork-join pool: every item of every job runs exactly once, under 1 thread, 2, and more
 // threads than cores, with and without spinning, from nested and concurrent callers.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
 
 #include <algorithm>
 #include <atomic>
@@ -24,7 +28,7 @@ int over_subscribed() { return 2 * (int)std::max(1u, std::thread::hardware_concu
 // The workers take part in every job: stalls on this busy test machine must not send the pool solo.
 void check_exactly_once(ThreadPool& pool, int jobs, uint64_t seed) {
   pool.set_stall(0, 0);
-  pool.set_crowding(0);
+  pool.set_crowding(false);
   std::mt19937_64 rng(seed);
   std::vector<std::atomic<int>> hits(5000);
   for (int j = 0; j < jobs; j++) {
@@ -47,7 +51,7 @@ void check_exactly_once(ThreadPool& pool, int jobs, uint64_t seed) {
 // min_grain, the last one whatever is left.
 void check_guided(ThreadPool& pool, int jobs, uint64_t seed) {
   pool.set_stall(0, 0);
-  pool.set_crowding(0);
+  pool.set_crowding(false);
   std::mt19937_64 rng(seed);
   std::vector<std::atomic<int>> hits(5000);
   std::mutex mu;
@@ -133,7 +137,7 @@ TEST(ThreadPool, CallerWaitsForSlowChunks) {
   ThreadPool pool(over_subscribed());
   pool.set_spin_us(0);
   pool.set_stall(0, 0);
-  pool.set_crowding(0);
+  pool.set_crowding(false);
   std::atomic<int64_t> sum{0};
   for (int rep = 0; rep < 20; rep++) {
     sum = 0;
@@ -233,7 +237,7 @@ TEST(ThreadPool, DestroyedWhileWorkersSleep) {
 TEST(ThreadPool, StallSendsThePoolSoloForTheBackoff) {
   ThreadPool pool(2);
   pool.set_stall(1000, 300);
-  pool.set_crowding(0);  // ctest runs tests side by side: the switches it causes must not count here
+  pool.set_crowding(false);  // ctest runs tests side by side: their load must not count here
   const auto caller = std::this_thread::get_id();
   // Two chunks of 1 item: the caller takes one (1 ms), the worker the other (30 ms, far over
   // 4 x 1 ms); if the caller happens to take both, it never waits, so try a few times.
@@ -255,37 +259,39 @@ TEST(ThreadPool, StallSendsThePoolSoloForTheBackoff) {
 TEST(ThreadPool, NoStallOnFastJobs) {
   ThreadPool pool(2);
   pool.set_stall(200000, 1000);  // 200 ms: only a real hang would count
-  pool.set_crowding(0);
+  pool.set_crowding(false);
   for (int j = 0; j < 200; j++) pool.parallel_for(64, 1, [&](int64_t, int64_t) {});
   EXPECT_FALSE(pool.solo());
 }
 
-// One busy thread per core, until stop(): a machine where another process holds every core.
+// One busy process per core, until stop(): a machine where another program holds every core.
 struct Hogs {
-  std::atomic<bool> done{false};
-  std::vector<std::thread> threads;
+  std::vector<pid_t> pids;
   Hogs() {
-    for (unsigned i = 0; i < std::max(1u, std::thread::hardware_concurrency()); i++)
-      threads.emplace_back([this] {
-        while (!done.load(std::memory_order_relaxed)) {
-        }
-      });
+    for (unsigned i = 0; i < std::max(1u, std::thread::hardware_concurrency()); i++) {
+      const pid_t pid = fork();
+      if (pid == 0) {
+        for (uint64_t x = 0;; x++) asm volatile("" : "+r"(x));  // busy, not optimized away
+      }
+      if (pid > 0) pids.push_back(pid);
+    }
   }
   void stop() {
-    done = true;
-    for (auto& t : threads) t.join();
-    threads.clear();
+    for (pid_t p : pids) kill(p, SIGKILL);
+    for (pid_t p : pids) waitpid(p, nullptr, 0);
+    pids.clear();
   }
   ~Hogs() { stop(); }
 };
 
-// Threads of this process holding every core make the pool's threads take turns with them: the
-// involuntary context switches send the pool solo (the caller alone, no worker spinning).
+// Other processes holding every core make the pool's threads take turns with them: the
+// machine's busy time beyond this process's sends the pool solo (the caller alone).
 TEST(ThreadPool, CrowdingSendsThePoolSolo) {
   ThreadPool pool(2);
   pool.set_stall(0, 0);  // only the crowding counts here
-  pool.set_crowding(4);
+  pool.set_crowding(true);
   Hogs hogs;
+  ASSERT_FALSE(hogs.pids.empty());
   std::atomic<int64_t> sum{0};
   const auto start = std::chrono::steady_clock::now();
   while (!pool.solo() && std::chrono::steady_clock::now() - start < std::chrono::seconds(5))
@@ -296,11 +302,11 @@ TEST(ThreadPool, CrowdingSendsThePoolSolo) {
   EXPECT_GT(sum.load(), 0);
 }
 
-// Turned off (0), the same crowding never sends it solo.
+// Turned off, the same crowding never sends it solo.
 TEST(ThreadPool, CrowdingOffKeepsTheWorkers) {
   ThreadPool pool(2);
   pool.set_stall(0, 0);
-  pool.set_crowding(0);
+  pool.set_crowding(false);
   Hogs hogs;
   bool ever_solo = false;
   const auto start = std::chrono::steady_clock::now();

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <climits>
+#include <cstdio>
 #include <cstdlib>
 #include <linux/futex.h>
 #include <memory>
@@ -72,7 +73,7 @@ ThreadPool::ThreadPool(int n_threads) {
   if (const char* s = std::getenv("FLOPS_SPIN_US")) set_spin_us(std::max(0, std::atoi(s)));
   if (const char* s = std::getenv("FLOPS_STALL_US")) stall_ns_ = (int64_t)std::max(0, std::atoi(s)) * 1000;
   if (const char* s = std::getenv("FLOPS_BACKOFF_MS")) backoff_ns_ = (int64_t)std::max(0, std::atoi(s)) * 1000000;
-  if (const char* s = std::getenv("FLOPS_CROWD_SWITCHES")) crowd_switches_ = std::max(0, std::atoi(s));
+  if (const char* s = std::getenv("FLOPS_CROWDING")) crowding_ = std::atoi(s) != 0;
   workers_.reserve((size_t)n_threads - 1);
   for (int i = 1; i < n_threads; i++) workers_.emplace_back([this] { worker_loop(); });
 }
@@ -89,26 +90,57 @@ bool ThreadPool::solo() const {
   return until != 0 && now_ns() < until;
 }
 
-void ThreadPool::check_crowding(int64_t now) {
-  constexpr int64_t kWindowNs = 20000000, kFirstSpellNs = 200000000, kMaxSpellNs = 1600000000;
-  const int switches = crowd_switches_.load(std::memory_order_relaxed);
-  int64_t last = crowd_check_ns_.load(std::memory_order_relaxed);
-  if (switches <= 0 || now - last < kWindowNs) return;
-  if (!crowd_check_ns_.compare_exchange_strong(last, now, std::memory_order_relaxed)) return;  // another caller's
+namespace {
+
+// CPU time (ns) the machine's CPUs spent busy, from /proc/stat's first line (user, nice, system,
+// irq, softirq; not idle, iowait or the hypervisor's steal), or -1.
+int64_t machine_busy_ns() {
+  std::FILE* f = std::fopen("/proc/stat", "r");
+  if (!f) return -1;
+  unsigned long long user = 0, nice = 0, sys = 0, idle = 0, iowait = 0, irq = 0, softirq = 0;
+  const int got = std::fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu", &user, &nice, &sys, &idle, &iowait, &irq,
+                              &softirq);
+  std::fclose(f);
+  if (got != 7) return -1;
+  static const long tick = std::max(1L, sysconf(_SC_CLK_TCK));
+  return (int64_t)((user + nice + sys + irq + softirq) * (1000000000ULL / (unsigned long long)tick));
+}
+
+int64_t process_cpu_ns() {
   rusage ru{};
-  if (getrusage(RUSAGE_SELF, &ru) != 0) return;
-  const int64_t seen = ru.ru_nivcsw, before = crowd_seen_.exchange(seen, std::memory_order_relaxed);
+  if (getrusage(RUSAGE_SELF, &ru) != 0) return -1;
+  return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000LL + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000LL;
+}
+
+}  // namespace
+
+void ThreadPool::check_crowding(int64_t now) {
+  constexpr int64_t kWindowNs = 50000000, kFirstSpellNs = 100000000, kMaxSpellNs = 1600000000;
+  if (!crowding_.load(std::memory_order_relaxed)) return;
+  int64_t last = crowd_check_ns_.load(std::memory_order_relaxed);
+  if (now - last < kWindowNs) return;
+  if (!crowd_check_ns_.compare_exchange_strong(last, now, std::memory_order_relaxed)) return;  // another caller's
+  const int64_t busy = machine_busy_ns(), mine = process_cpu_ns();
+  if (busy < 0 || mine < 0) return;
+  const int64_t busy_before = crowd_busy_ns_.exchange(busy, std::memory_order_relaxed);
+  const int64_t mine_before = crowd_cpu_ns_.exchange(mine, std::memory_order_relaxed);
   // The first reading, or one after an idle gap (no job for a while), gives no rate.
   if (last == 0 || now - last > 4 * kWindowNs) return;
-  if (seen - before >= switches) {
-    // Each crowded window in a row doubles the solo spell: a load that stays costs one window
-    // with the workers per spell, and the spells grow to 1.6 s.
+  // The others' share: the machine's busy time less this process's (its own threads taking
+  // turns, as a prompt's OpenMP threads beside a spinning worker do, are not crowding).
+  const double others = (double)((busy - busy_before) - (mine - mine_before)) / (double)(now - last);
+  if (others >= 0.5) {
+    // Two crowded windows in a row: /proc/stat counts in 10 ms ticks, and one window alone can
+    // be a burst of the kernel's own work. The spells chain while the load stays, each twice
+    // the last, up to 1.6 s.
+    if (crowd_streak_.fetch_add(1, std::memory_order_relaxed) + 1 < 2) return;
+    crowd_streak_.store(0, std::memory_order_relaxed);
     const int level = crowd_level_.load(std::memory_order_relaxed);
-    const int64_t backoff = std::min(kMaxSpellNs, kFirstSpellNs << level);
-    solo_until_ns_.store(now + backoff, std::memory_order_relaxed);
-    crowd_level_.store(std::min(level + 1, 3), std::memory_order_relaxed);
-  } else if (solo_until_ns_.load(std::memory_order_relaxed) <= last) {
-    crowd_level_.store(0, std::memory_order_relaxed);  // a clean window with the workers
+    solo_until_ns_.store(now + std::min(kMaxSpellNs, kFirstSpellNs << level), std::memory_order_relaxed);
+    crowd_level_.store(std::min(level + 1, 4), std::memory_order_relaxed);
+  } else {
+    crowd_streak_.store(0, std::memory_order_relaxed);
+    crowd_level_.store(0, std::memory_order_relaxed);
   }
 }
 

@@ -77,15 +77,17 @@ class ThreadPool {
   }
   // Crowding: when another process holds a core, the pool's threads take turns with it and
   // every job waits for whichever thread the scheduler put aside, while an idle worker's spin
-  // takes time from the caller. So the caller counts the process's involuntary context
-  // switches (getrusage) once per window of 20 ms: `switches` or more in one window (default
-  // 3; FLOPS_CROWD_SWITCHES overrides, 0 turns it off) sends the pool solo, for backoff_ms at
-  // first and twice as long each time the first window back with the workers is crowded
-  // again, up to 1.6 s; a clean window resets it. A quiet 2-core VM had 21 such switches a
-  // second in a decode run, the same run with `yes` on one core 209.
-  void set_crowding(int switches) {
-    crowd_switches_.store(switches, std::memory_order_relaxed);
+  // takes time from the caller. So the caller compares, once per 50 ms window, the machine's
+  // busy CPU time (/proc/stat) with this process's own (getrusage): others busy for half a
+  // core or more, two windows in a row, send the pool solo for 100 ms, the next spell twice as
+  // long while it lasts, up to 1.6 s (on by default; FLOPS_CROWDING=0 turns it off). The
+  // process's own threads crowding each other (a prompt's OpenMP threads beside a spinning
+  // worker) do not count, nor does the hypervisor's steal.
+  void set_crowding(bool on) {
+    crowding_.store(on, std::memory_order_relaxed);
     crowd_level_.store(0, std::memory_order_relaxed);
+    crowd_streak_.store(0, std::memory_order_relaxed);
+    crowd_check_ns_.store(0, std::memory_order_relaxed);
   }
   // Whether jobs run on the caller alone now (after a stall or while crowded).
   bool solo() const;
@@ -124,8 +126,9 @@ class ThreadPool {
   std::atomic<int64_t> spin_ns_{1000000};
   std::atomic<int64_t> stall_ns_{500000}, backoff_ns_{50000000};
   std::atomic<int64_t> solo_until_ns_{0};
-  std::atomic<int> crowd_switches_{4}, crowd_level_{0};
-  std::atomic<int64_t> crowd_check_ns_{0}, crowd_seen_{0};
+  std::atomic<bool> crowding_{true};
+  std::atomic<int> crowd_level_{0}, crowd_streak_{0};
+  std::atomic<int64_t> crowd_check_ns_{0}, crowd_busy_ns_{0}, crowd_cpu_ns_{0};
 };
 
 // The process's pool (sized by set_pool_threads, all cores until then). Like the OpenMP
