@@ -264,11 +264,12 @@ TEST(ThreadPool, NoStallOnFastJobs) {
   EXPECT_FALSE(pool.solo());
 }
 
-// One busy process per core, until stop(): a machine where another program holds every core.
+// Two busy processes per core, until stop(): a machine where other programs hold every core
+// (two, so that on any core count the pool's threads get less than one core between them).
 struct Hogs {
   std::vector<pid_t> pids;
   Hogs() {
-    for (unsigned i = 0; i < std::max(1u, std::thread::hardware_concurrency()); i++) {
+    for (unsigned i = 0; i < 2 * std::max(1u, std::thread::hardware_concurrency()); i++) {
       const pid_t pid = fork();
       if (pid == 0) {
         for (uint64_t x = 0;; x++) asm volatile("" : "+r"(x));  // busy, not optimized away

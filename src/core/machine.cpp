@@ -14,8 +14,8 @@
 #endif
 #ifdef _OPENMP
 #include <omp.h>
-#include <unistd.h>
 #endif
+#include <unistd.h>
 
 #include "core/mmap_file.h"
 #include "core/thread_pool.h"

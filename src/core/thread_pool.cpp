@@ -129,7 +129,9 @@ void ThreadPool::check_crowding(int64_t now) {
   // The others' share: the machine's busy time less this process's (its own threads taking
   // turns, as a prompt's OpenMP threads beside a spinning worker do, are not crowding).
   const double others = (double)((busy - busy_before) - (mine - mine_before)) / (double)(now - last);
-  if (others >= 0.5) {
+  // Crowded when the cores the others leave are fewer than the pool's threads by half a core
+  // (on 2 cores with 2 threads: others at half a core or more).
+  if ((double)hardware_cores() - others < (double)size() - 0.5) {
     // Two crowded windows in a row: /proc/stat counts in 10 ms ticks, and one window alone can
     // be a burst of the kernel's own work. The spells chain while the load stays, each twice
     // the last, up to 1.6 s.

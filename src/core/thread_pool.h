@@ -78,8 +78,9 @@ class ThreadPool {
   // Crowding: when another process holds a core, the pool's threads take turns with it and
   // every job waits for whichever thread the scheduler put aside, while an idle worker's spin
   // takes time from the caller. So the caller compares, once per 50 ms window, the machine's
-  // busy CPU time (/proc/stat) with this process's own (getrusage): others busy for half a
-  // core or more, two windows in a row, send the pool solo for 100 ms, the next spell twice as
+  // busy CPU time (/proc/stat) with this process's own (getrusage): others leaving fewer cores
+  // than the pool has threads, by half a core or more (on 2 cores with 2 threads: others busy
+  // for half a core), two windows in a row, send the pool solo for 100 ms, the next spell twice as
   // long while it lasts, up to 1.6 s (on by default; FLOPS_CROWDING=0 turns it off). The
   // process's own threads crowding each other (a prompt's OpenMP threads beside a spinning
   // worker) do not count, nor does the hypervisor's steal.
