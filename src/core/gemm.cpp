@@ -14,7 +14,7 @@ namespace flops {
 namespace {
 
 constexpr int kNR = 32;      // columns of a tile = rows of W in a panel
-constexpr int kMR = 8;       // rows of X in a tile
+constexpr int kMR = 12;      // rows of X in a tile
 constexpr int64_t kKC = 256; // k values per packed panel: 32 KB of floats
 
 // Rows of W per unit of work: at most 128 (four panels, whose packing is reused by every row of

@@ -5,11 +5,11 @@
 //
 // Why not OpenBLAS: on a CPU with AVX-512 the environment may pin OpenBLAS to its AVX2 kernels
 // (OPENBLAS_CORETYPE, set on machines where older OpenBLAS builds miscompute), which run at
-// half the FMA width the CPU has. This GEMM runs core/kernels_x86_gemm.inc's 8 x 32 tiles:
+// half the FMA width the CPU has. This GEMM runs core/kernels_x86_gemm.inc's 12 x 32 tiles:
 //   for each group of up to 128 rows of W (claimed by threads one at a time):
 //     for each block of 256 columns k: pack the group's rows, transposed, into 32-row panels
 //       (kc x 32 floats, about 32 KB: stays in L1 while the tiles use it), then
-//       for each 8 rows of X: for each panel: one tile, adding to the previous blocks' sums.
+//       for each 12 rows of X: for each panel: one tile, adding to the previous blocks' sums.
 // Each element of Y is one chain of FMAs over k in order, computed by one thread: the result
 // depends neither on the thread count nor on T (a row of Y is the same in any batch).
 #include <cstdint>

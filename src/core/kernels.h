@@ -78,7 +78,7 @@ using ToHalfFn = void (*)(const float* x, uint16_t* h, int64_t n);
 using ExpSumFn = float (*)(float* x, int64_t n, float shift);
 // g[i] = g[i] / (1 + exp(-g[i])) * u[i] for i < n (SiLU-gated product, SwiGLU's).
 using SiluMulFn = void (*)(float* g, const float* u, int64_t n);
-// C[i * ldc + j] (+)= sum_k A[i * lda + k] * P[32 * k + j] for i < mr <= 8, j < nr <= 32, k < kc:
+// C[i * ldc + j] (+)= sum_k A[i * lda + k] * P[32 * k + j] for i < mr <= 12, j < nr <= 32, k < kc:
 // one tile of the F32 GEMM of core/gemm.h over a packed panel P (32 floats per k, zero past nr).
 // acc: add to C (else overwrite). Null where OpenBLAS does the job (gemm_available()).
 using GemmTileFn = void (*)(const float* A, int64_t lda, int mr, const float* P, int64_t kc, float* C, int64_t ldc,
