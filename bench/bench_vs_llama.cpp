@@ -349,12 +349,12 @@ int main(int argc, char** argv) {
                 tl.llama_bench.c_str(), reps);
   std::printf("prefetch plan (core/prefetch_plan.h): %s\n", describe(kern::prefetch_plan()).c_str());
   // From DRAM: a buffer 4 times the last-level cache (a VM's L3 can hold 480 MB), 256 MB at least.
-  const size_t dram_bytes = std::max<size_t>((size_t)256 << 20, 4 * last_level_cache_bytes());
+  const size_t l3 = last_level_cache_bytes(), dram_bytes = std::max<size_t>((size_t)256 << 20, 4 * l3);
   std::map<int, double> bw;
   for (int th : threads) {
     bw[th] = measure_read_bandwidth(th, 1.0, dram_bytes);
     std::printf("read bandwidth from DRAM, %d thread%s: %.1f GB/s (read-only streaming kernel, %zu MB buffer; L3 %zu MB)\n",
-                th, th > 1 ? "s" : "", bw[th] / 1e9, dram_bytes >> 20, last_level_cache_bytes() >> 20);
+                th, th > 1 ? "s" : "", bw[th] / 1e9, dram_bytes >> 20, l3 >> 20);
   }
   std::fflush(stdout);
 

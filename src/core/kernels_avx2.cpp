@@ -5,8 +5,6 @@
 #endif
 #include <immintrin.h>
 
-#include <type_traits>
-
 #include "core/kernels.h"
 #include "core/prefetch_plan.h"
 

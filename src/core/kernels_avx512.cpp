@@ -14,8 +14,6 @@
 #endif
 #include <immintrin.h>
 
-#include <type_traits>
-
 #include "core/cpu_features.h"
 #include "core/kernels.h"
 #include "core/prefetch_plan.h"

@@ -22,6 +22,7 @@
 #include <type_traits>
 
 #include "core/kernels.h"
+#include "core/prefetch_plan.h"
 
 namespace flops::kern {
 namespace {
@@ -44,6 +45,7 @@ struct Indices {
 // Built at compile time: a constructor run at start-up from this file could use AVX-512 on a
 // CPU without it (kernels.h).
 constexpr Indices kIdx{};
+static_assert(_MM_HINT_T0 == kPrefetchL1 && _MM_HINT_T1 == kPrefetchL2, "core/prefetch_plan.h's levels are the hints");
 
 // 8 KB ahead, as the F32 row dots (kernels_x86_32.inc). Unlike theirs, this loop needs it: M F32
 // tg8 at 2 threads, interleaved 30 times in one process, median 97.5 tok/s at 8 KB, 100.7 at 4 KB,
@@ -131,9 +133,7 @@ void decode_f32_coded(const uint8_t* row, const uint8_t* table, const uint32_t* 
 }  // namespace
 
 F32CodedDotFn f32_coded_dot_vbmi(int prefetch_level) {
-  if (prefetch_level == _MM_HINT_T0) return dot_f32_coded<_MM_HINT_T0>;
-  if (prefetch_level == _MM_HINT_T1) return dot_f32_coded<_MM_HINT_T1>;
-  return dot_f32_coded<-1>;
+  return by_hint<F32CodedDotFn>(prefetch_level, [](auto h) { return dot_f32_coded<decltype(h)::value>; });
 }
 F32CodedDecodeFn f32_coded_decode_vbmi() { return decode_f32_coded; }
 

@@ -17,26 +17,26 @@ PrefetchPlan default_plan() {
     // Zen 5: the hardware prefetcher keeps too few lines in flight; into L1 for every kernel
     // (S F32 tg64 on one thread 376-507 tok/s with the prefetch on large matrices only, 606-661
     // on all; the coded dot loses 28% without).
-    p.f32 = p.f16 = p.f16_stream = p.q8_0 = p.q4_0 = p.k_quant = p.f32_coded = 3;
+    p.f32 = p.f16 = p.f16_stream = p.q8_0 = p.q4_0 = p.k_quant = p.f32_coded = kPrefetchL1;
   } else if (!f.amd) {
     // Intel (measured on a 2-core Xeon VM with AMX, 2 MB L2, 480 MB L3), M tg64 alternating:
     // into L2 for F32 and the 32-element blocks. F32 coded, 2 threads: none 55, L1 64, L2 82
     // tok/s; Q8_0 1 thread: none 156, L1 222, L2 230 (2 threads 335, 419, 431); Q4_0 1 thread
     // 407, 423, 423. F16 (L2 for large matrices only, as Zen 4) and the K-quants measured the
     // same either way; the coded dot's distance 4, 8 and 16 KB the same.
-    p.f32 = p.q8_0 = p.q4_0 = p.f32_coded = 2;
+    p.f32 = p.q8_0 = p.q4_0 = p.f32_coded = kPrefetchL2;
   }
   return p;
 }
 
 int parse_level(const std::string& v) {
-  if (v == "l1") return 3;
-  if (v == "l2") return 2;
-  if (v == "none") return -1;
+  if (v == "l1") return kPrefetchL1;
+  if (v == "l2") return kPrefetchL2;
+  if (v == "none") return kPrefetchNone;
   fail("prefetch level '{}' is not one of l1, l2, none", v);
 }
 
-const char* level_name(int h) { return h == 3 ? "l1" : h == 2 ? "l2" : "none"; }
+const char* level_name(int h) { return h == kPrefetchL1 ? "l1" : h == kPrefetchL2 ? "l2" : "none"; }
 
 }  // namespace
 
